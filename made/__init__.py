@@ -1,0 +1,6 @@
+"""MADE: Masked Autoencoder for Distribution Estimation (Germain et al., ICML 2015)."""
+
+from .model import MADE, MaskedLinear
+
+__version__ = "0.1.0"
+__all__ = ["MADE", "MaskedLinear", "__version__"]

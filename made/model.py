@@ -1,0 +1,338 @@
+"""MaskedLinear and MADE: a masked MLP whose outputs are autoregressive conditionals.
+
+>>> import torch
+>>> from made import MADE
+>>> model = MADE(6, [16], 6, num_masks=4)
+>>> x = torch.randint(0, 2, (3, 6)).float()
+>>> model(x).shape
+torch.Size([3, 6])
+>>> model.log_prob(x).shape, model.ensemble_log_prob(x).shape
+(torch.Size([3]), torch.Size([3]))
+>>> model.sample(2).shape
+torch.Size([2, 6])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masks import MaskSpec, direct_mask, layer_masks, mask_spec
+
+_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "elu": F.elu,
+}
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 mask.
+
+    The current mask is a float buffer, so switching masks is one in-place copy
+    and the forward pass is ``F.linear(x, W * M, b)``.  With ``condition_on_mask``
+    the layer also learns ``U`` and adds ``(U * M) @ 1``: a bias that depends on
+    the mask, which lets one network know which connectivity it runs under
+    (the paper's conditioning for connectivity-agnostic training).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 condition_on_mask: bool = False):
+        super().__init__(in_features, out_features, bias)
+        self.register_buffer("mask", torch.ones(out_features, in_features))
+        self.cond = (
+            nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
+        )
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        self.mask.copy_(mask)
+
+    def masked_bias(self, masks: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The bias under ``masks`` (default: the current mask); (..., out)."""
+        masks = self.mask if masks is None else masks
+        bias = self.bias
+        if self.cond is not None:
+            cond = (self.cond * masks).sum(-1)
+            bias = cond if bias is None else bias + cond
+        return bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.mask, self.masked_bias())
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", condition_on_mask={self.cond is not None}"
+
+
+class MADE(nn.Module):
+    """Masked Autoencoder for Distribution Estimation.
+
+    Args:
+        nin: number of inputs D.
+        hidden_sizes: widths of the hidden layers (may be empty).
+        nout: number of outputs, k * D for k parameters per dimension; the
+            outputs are laid out as k chunks of D.
+        num_masks: K masks cycled by :meth:`update_masks`, or ``None`` for mask
+            sampling (a fresh mask at every update, still reproducible).
+        natural_ordering: use the identity ordering for every mask.
+        order_agnostic: each mask has its own random ordering.
+        connectivity_agnostic: each mask draws its own hidden degrees.
+        direct_connections: add masked direct input-to-output weights.
+        condition_on_mask: add a mask-dependent bias ``(U * M) @ 1`` per layer.
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"elu"``.
+        seed: makes every mask reproducible.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        hidden_sizes: Sequence[int],
+        nout: int,
+        num_masks: int | None = 1,
+        natural_ordering: bool = False,
+        *,
+        order_agnostic: bool = True,
+        connectivity_agnostic: bool = True,
+        direct_connections: bool = False,
+        condition_on_mask: bool = False,
+        activation: str = "relu",
+        seed: int = 0,
+    ):
+        super().__init__()
+        if not isinstance(nin, int) or nin < 1:
+            raise ValueError(f"nin must be a positive integer, got {nin!r}")
+        if not isinstance(nout, int) or nout < 1 or nout % nin != 0:
+            raise ValueError(
+                f"nout must be a positive integer multiple k of nin (k outputs per "
+                f"dimension, laid out as k chunks of nin); got nout={nout!r}, nin={nin}"
+            )
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if any(h < 1 for h in hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        if num_masks is not None and (not isinstance(num_masks, int) or num_masks < 1):
+            raise ValueError(
+                f"num_masks must be a positive integer, or None for mask sampling; got {num_masks!r}"
+            )
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+
+        self.nin, self.nout, self.hidden_sizes = nin, nout, hidden_sizes
+        self.num_masks = num_masks
+        self.natural_ordering = natural_ordering
+        self.order_agnostic = order_agnostic
+        self.connectivity_agnostic = connectivity_agnostic
+        self.condition_on_mask = condition_on_mask
+        self.activation = activation
+        self.seed = seed
+        self._act = _ACTIVATIONS[activation]
+
+        sizes = [nin, *hidden_sizes, nout]
+        self.layers = nn.ModuleList(
+            MaskedLinear(a, b, condition_on_mask=condition_on_mask)
+            for a, b in zip(sizes[:-1], sizes[1:])
+        )
+        self.direct = MaskedLinear(nin, nout, bias=False) if direct_connections else None
+
+        # The K masks, built once: stacked (K, out, in) bool buffers per layer and
+        # the K orderings.  With mask sampling only the current one is kept.
+        k_store = num_masks if num_masks is not None else 1
+        specs = [self._spec(k) for k in range(k_store)]
+        self.register_buffer("orderings", torch.stack([s.ordering for s in specs]))
+        per_spec = [self._bool_masks(s) for s in specs]
+        for l in range(len(self.layers)):
+            self.register_buffer(f"masks_{l}", torch.stack([m[l] for m in per_spec]))
+        if self.direct is not None:
+            self.register_buffer("masks_direct", torch.stack([m[-1] for m in per_spec]))
+        self.mask_index = 0
+        self.set_mask(0)
+
+    # ------------------------------------------------------------------ masks
+    def _spec(self, index: int) -> MaskSpec:
+        return mask_spec(
+            self.nin, self.hidden_sizes, index, self.seed,
+            order_agnostic=self.order_agnostic,
+            connectivity_agnostic=self.connectivity_agnostic,
+            natural_ordering=self.natural_ordering,
+        )
+
+    def _bool_masks(self, spec: MaskSpec, device=None) -> list[torch.Tensor]:
+        masks = layer_masks(spec, self.hidden_sizes, self.nout, device)
+        if self.direct is not None:
+            masks.append(direct_mask(spec, self.nout, device))
+        return masks
+
+    def _stacked(self, l: int | str) -> torch.Tensor:
+        return getattr(self, f"masks_{l}")
+
+    @property
+    def sampling(self) -> bool:
+        """True when masks are sampled afresh (``num_masks=None``)."""
+        return self.num_masks is None
+
+    @property
+    def ordering(self) -> torch.Tensor:
+        """Ordering of the current mask: ``ordering[d]`` is input d's position."""
+        return self.orderings[0 if self.sampling else self.mask_index]
+
+    def set_mask(self, k: int) -> None:
+        """Select mask ``k`` (0 <= k < num_masks; any k >= 0 under mask sampling)."""
+        if not isinstance(k, int) or k < 0 or (not self.sampling and k >= self.num_masks):
+            limit = "a non-negative integer" if self.sampling else f"in [0, {self.num_masks})"
+            raise IndexError(f"mask index must be {limit}, got {k!r}")
+        if self.sampling:
+            # Draw spec k and keep it as the single stored mask.
+            spec = self._spec(k)
+            device = self.orderings.device
+            self.orderings[0].copy_(spec.ordering)
+            for l, m in enumerate(self._bool_masks(spec, device)):
+                key = l if l < len(self.layers) else "direct"
+                self._stacked(key)[0].copy_(m)
+            stored = 0
+        else:
+            stored = k
+        for l, layer in enumerate(self.layers):
+            layer.set_mask(self._stacked(l)[stored])
+        if self.direct is not None:
+            self.direct.set_mask(self.masks_direct[stored])
+        self.mask_index = k
+
+    def update_masks(self) -> None:
+        """Move to the next mask: cycle through K, or draw a fresh one when sampling."""
+        nxt = self.mask_index + 1
+        self.set_mask(nxt if self.sampling else nxt % self.num_masks)
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (B, nout) under the current mask."""
+        h = x
+        for layer in self.layers[:-1]:
+            h = self._act(layer(h))
+        out = self.layers[-1](h)
+        if self.direct is not None:
+            out = out + self.direct(x)
+        return out
+
+    def _check_bernoulli(self, x: torch.Tensor) -> None:
+        if self.nout != self.nin:
+            raise ValueError(
+                f"log_prob needs Bernoulli outputs (nout == nin); this model has "
+                f"nout={self.nout}, nin={self.nin}"
+            )
+        if x.dim() != 2 or x.shape[1] != self.nin:
+            raise ValueError(f"x must have shape (B, {self.nin}), got {tuple(x.shape)}")
+        if not bool(((x == 0) | (x == 1)).all()):
+            raise ValueError("x must be binary (every value 0 or 1) for Bernoulli log_prob")
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) (B,) under the current mask, Bernoulli outputs."""
+        self._check_bernoulli(x)
+        return bernoulli_log_prob(self(x), x)
+
+    def _stacked_masks(self, masks: Sequence[int]) -> list[torch.Tensor]:
+        """Bool masks (n, out, in) of the listed masks, one per layer (+ direct)."""
+        keys = [*range(len(self.layers))] + (["direct"] if self.direct is not None else [])
+        if not self.sampling:
+            idx = torch.as_tensor(list(masks), device=self.orderings.device)
+            return [self._stacked(key)[idx] for key in keys]
+        device = self.orderings.device
+        per_mask = [self._bool_masks(self._spec(k), device) for k in masks]
+        return [torch.stack(ms) for ms in zip(*per_mask)]
+
+    def masked_logits(self, x: torch.Tensor, masks: Sequence[int]) -> torch.Tensor:
+        """Logits (len(masks), B, nout) under each listed mask, in batched passes.
+
+        The first layer shares its input across masks, so it is one GEMM with
+        the masked weights stacked side by side; later layers are one bmm.
+        """
+        stacked = self._stacked_masks(masks)
+        n, B = stacked[0].shape[0], x.shape[0]
+        h: torch.Tensor = x
+        for l, layer in enumerate(self.layers):
+            m = stacked[l].to(layer.weight.dtype)  # (n, out, in)
+            w = layer.weight * m
+            bias = layer.masked_bias(m)  # (out,) or (n, out)
+            if h.dim() == 2:  # shared input: one GEMM over all masks
+                z = (h @ w.reshape(n * layer.out_features, -1).T).view(B, n, -1).transpose(0, 1)
+            else:
+                z = torch.bmm(h, w.transpose(1, 2))
+            if bias is not None:
+                z = z + (bias[:, None, :] if bias.dim() == 2 else bias)
+            h = self._act(z) if l < len(self.layers) - 1 else z
+        if self.direct is not None:
+            w = self.direct.weight * stacked[-1].to(self.direct.weight.dtype)
+            h = h + (x @ w.reshape(n * self.nout, -1).T).view(B, n, -1).transpose(0, 1)
+        return h
+
+    @torch.no_grad()
+    def ensemble_log_prob(
+        self, x: torch.Tensor, n_masks: int | None = None, *,
+        batch_size: int = 1000, mask_chunk: int | None = None,
+    ) -> torch.Tensor:
+        """log((1/n) sum_k p(x | mask k)) over masks 0..n-1, shape (B,).
+
+        A valid likelihood: an equal-weight mixture of n normalized
+        autoregressive models, computed as logsumexp - log n of joint
+        log-likelihoods.  Defaults to all K training masks; under mask sampling
+        ``n_masks`` is required (the original code used 1000).  Work is chunked
+        by ``batch_size`` examples and ``mask_chunk`` masks to bound memory.
+        """
+        self._check_bernoulli(x)
+        if n_masks is None:
+            if self.sampling:
+                raise ValueError("n_masks is required under mask sampling (num_masks=None)")
+            n_masks = self.num_masks
+        if not isinstance(n_masks, int) or n_masks < 1 or (
+            not self.sampling and n_masks > self.num_masks
+        ):
+            limit = "a positive integer" if self.sampling else f"in [1, {self.num_masks}]"
+            raise ValueError(f"n_masks must be {limit}, got {n_masks!r}")
+        if mask_chunk is None:
+            # keep the (masks, batch, widest layer) activations near 64M numbers
+            widest = max([self.nout, *self.hidden_sizes])
+            rows = max(1, min(batch_size, len(x)))
+            mask_chunk = max(1, min(n_masks, (1 << 26) // (rows * widest)))
+        chunks = [range(s, min(s + mask_chunk, n_masks)) for s in range(0, n_masks, mask_chunk)]
+        out = []
+        for xb in x.split(batch_size):
+            lp = torch.cat([bernoulli_log_prob(self.masked_logits(xb, c), xb) for c in chunks])
+            out.append(torch.logsumexp(lp, 0) - math.log(n_masks))
+        return torch.cat(out)
+
+    # --------------------------------------------------------------- sampling
+    @torch.no_grad()
+    def sample(self, n: int, mask: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` binary samples (n, nin) by ancestral sampling in a mask's ordering.
+
+        Uses the current mask unless ``mask`` is given (the current mask is
+        restored afterwards).  Pass a ``torch.Generator`` for reproducibility.
+        """
+        if self.nout != self.nin:
+            raise ValueError("sample needs Bernoulli outputs (nout == nin)")
+        current = self.mask_index
+        if mask is not None:
+            self.set_mask(mask)
+        try:
+            device = self.layers[0].weight.device
+            dtype = self.layers[0].weight.dtype
+            x = torch.zeros(n, self.nin, device=device, dtype=dtype)
+            gen_device = generator.device if generator is not None else device
+            for d in torch.argsort(self.ordering).tolist():
+                p = torch.sigmoid(self(x)[:, d])
+                u = torch.rand(n, generator=generator, device=gen_device, dtype=dtype).to(device)
+                x[:, d] = (u < p).to(dtype)
+        finally:
+            if mask is not None:
+                self.set_mask(current)
+        return x
+
+
+def bernoulli_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Sum over the last axis of log Bernoulli(x | sigmoid(logits)); broadcasts."""
+    return -F.binary_cross_entropy_with_logits(
+        logits, x.expand_as(logits), reduction="none"
+    ).sum(-1)

@@ -1,0 +1,214 @@
+"""MADE is a normalized autoregressive model: prove it on small D."""
+
+import itertools
+
+import pytest
+import torch
+
+from made import MADE
+from made.evaluate import logit_average_log_prob
+
+
+def all_binary(d: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.product([0, 1], repeat=d)), dtype=torch.float64)
+
+
+def dependency_matrix(model: MADE, nin: int) -> torch.Tensor:
+    """J[o, i] = True when output o's value changes with input i (via gradients)."""
+    x = torch.rand(3, nin, dtype=torch.float64, requires_grad=True)
+    out = model(x)
+    rows = []
+    for o in range(model.nout):
+        (g,) = torch.autograd.grad(out[:, o].sum(), x, retain_graph=True)
+        rows.append(g.abs().sum(0) > 0)
+    return torch.stack(rows)
+
+
+def assert_autoregressive(model: MADE) -> None:
+    nin = model.nin
+    dep = dependency_matrix(model, nin)
+    pos = model.ordering
+    k = model.nout // nin
+    allowed = (pos[:, None] > pos[None, :]).repeat(k, 1)  # output d sees inputs earlier than d
+    bad = dep & ~allowed
+    assert not bad.any(), f"output depends on a later or same input: {bad.nonzero().tolist()[:5]}"
+
+
+def randomize(model: MADE) -> MADE:
+    # Non-zero everything, so a zero gradient comes from the mask and not from
+    # a dead ReLU or a zero-initialized parameter.
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-1, 1)
+    return model
+
+
+CASES = [
+    dict(hidden_sizes=[], nout_factor=1),
+    dict(hidden_sizes=[40], nout_factor=1),
+    dict(hidden_sizes=[30, 30], nout_factor=1),
+    dict(hidden_sizes=[25, 30, 20], nout_factor=1),
+    dict(hidden_sizes=[5], nout_factor=1),  # narrower than nin
+    dict(hidden_sizes=[40, 40], nout_factor=2),
+    dict(hidden_sizes=[40], nout_factor=3),
+    dict(hidden_sizes=[40], nout_factor=1, natural_ordering=True),
+    dict(hidden_sizes=[40], nout_factor=1, direct_connections=True),
+    dict(hidden_sizes=[], nout_factor=2, direct_connections=True),
+    dict(hidden_sizes=[30, 30], nout_factor=1, condition_on_mask=True),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize("order_agnostic", [True, False])
+@pytest.mark.parametrize("connectivity_agnostic", [True, False])
+def test_autoregressive_every_mask(case, order_agnostic, connectivity_agnostic):
+    nin = 9
+    case = dict(case)
+    factor = case.pop("nout_factor")
+    model = MADE(nin, case.pop("hidden_sizes"), factor * nin, num_masks=4,
+                 order_agnostic=order_agnostic, connectivity_agnostic=connectivity_agnostic,
+                 **case).double()
+    randomize(model)
+    for k in range(4):
+        model.set_mask(k)
+        assert_autoregressive(model)
+
+
+def test_autoregressive_check_catches_a_leak():
+    # The check itself must be able to fail: open one forbidden connection.
+    model = randomize(MADE(6, [], 6, num_masks=1, natural_ordering=True).double())
+    model.layers[0].mask[0, 5] = 1.0  # output 0 now sees input 5
+    with pytest.raises(AssertionError):
+        assert_autoregressive(model)
+
+
+def test_seed_usage_line_verbatim():
+    model = MADE(28*28, [500], 28*28, num_masks=1, natural_ordering=False)
+    x = (torch.rand(2, 784) < 0.5).float()
+    assert model(x).shape == (2, 784)
+    assert model.log_prob(x).shape == (2,)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(),
+    dict(direct_connections=True),
+    dict(condition_on_mask=True),
+    dict(hidden_sizes=[7, 9]),
+])
+def test_exact_normalization_each_mask_and_ensemble(kwargs):
+    d = 10
+    hidden = kwargs.pop("hidden_sizes", [24])
+    model = randomize(MADE(d, hidden, d, num_masks=4, **kwargs).double())
+    orderings = {tuple(o.tolist()) for o in model.orderings}
+    assert len(orderings) == 4, "the K=4 masks should have different orderings"
+    x = all_binary(d)
+    for k in range(4):
+        model.set_mask(k)
+        assert model.log_prob(x).exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    total = model.ensemble_log_prob(x).exp().sum().item()
+    assert total == pytest.approx(1.0, abs=1e-9)
+    # Averaging logits is not a mixture of normalized models: it does not sum to 1.
+    bad = logit_average_log_prob(model, x).exp().sum().item()
+    assert abs(bad - 1.0) > 1e-6  # far beyond float64 error (the valid sums hold to 1e-9)
+
+
+def test_ensemble_matches_loop_of_single_masks():
+    model = randomize(MADE(8, [20, 20], 8, num_masks=5, direct_connections=True,
+                           condition_on_mask=True).double())
+    x = all_binary(8)[::3]
+    per_mask = []
+    for k in range(5):
+        model.set_mask(k)
+        per_mask.append(model.log_prob(x))
+    expected = torch.logsumexp(torch.stack(per_mask), 0) - torch.log(torch.tensor(5.0, dtype=torch.float64))
+    got = model.ensemble_log_prob(x, batch_size=7, mask_chunk=2)
+    torch.testing.assert_close(got, expected)
+    got3 = model.ensemble_log_prob(x, n_masks=3)
+    expected3 = torch.logsumexp(torch.stack(per_mask[:3]), 0) - torch.log(torch.tensor(3.0, dtype=torch.float64))
+    torch.testing.assert_close(got3, expected3)
+
+
+def test_mask_sampling_is_reproducible_and_normalized():
+    d = 8
+    a = randomize(MADE(d, [16], d, num_masks=None, seed=3).double())
+    b = randomize(MADE(d, [16], d, num_masks=None, seed=3).double())
+    seen = set()
+    for _ in range(5):
+        a.update_masks()
+        b.update_masks()
+        assert torch.equal(a.layers[0].mask, b.layers[0].mask)
+        seen.add(tuple(a.ordering.tolist()))
+    assert len(seen) == 5, "mask sampling should draw a fresh ordering at every update"
+    x = all_binary(d)
+    assert a.ensemble_log_prob(x, n_masks=6).exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(ValueError, match="n_masks is required"):
+        a.ensemble_log_prob(x)
+
+
+def test_sampling_matches_enumerated_distribution():
+    d = 6
+    torch.manual_seed(0)
+    model = MADE(d, [32], d, num_masks=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3)  # a peaked, non-trivial distribution
+    model.set_mask(1)
+    x = all_binary(d).float()
+    probs = model.log_prob(x).exp().double()
+    gen = torch.Generator().manual_seed(0)
+    samples = model.sample(200_000, mask=1, generator=gen)
+    assert samples.shape == (200_000, d)
+    codes = (samples.long() * (2 ** torch.arange(d - 1, -1, -1))).sum(1)
+    freq = torch.bincount(codes, minlength=2 ** d).double() / 200_000
+    tv = 0.5 * (freq - probs).abs().sum().item()
+    assert tv < 0.02
+    # the other mask is a different distribution, so the test can tell them apart
+    model.set_mask(0)
+    other = model.log_prob(x).exp().double()
+    assert 0.5 * (freq - other).abs().sum().item() > 0.02
+
+
+def test_sample_restores_current_mask_and_is_reproducible():
+    model = MADE(5, [10], 5, num_masks=3)
+    model.set_mask(2)
+    s1 = model.sample(10, mask=0, generator=torch.Generator().manual_seed(4))
+    s2 = model.sample(10, mask=0, generator=torch.Generator().manual_seed(4))
+    assert model.mask_index == 2
+    assert torch.equal(s1, s2)
+    assert set(s1.unique().tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(nin=4, hidden_sizes=[8], nout=6), "multiple"),
+    (dict(nin=4, hidden_sizes=[8], nout=0), "multiple"),
+    (dict(nin=4, hidden_sizes=[8], nout=4, num_masks=0), "num_masks"),
+    (dict(nin=4, hidden_sizes=[0], nout=4), "hidden_sizes"),
+    (dict(nin=4, hidden_sizes=[8], nout=4, activation="swish"), "activation"),
+])
+def test_bad_arguments(bad, message):
+    with pytest.raises(ValueError, match=message):
+        MADE(**bad)
+
+
+def test_bad_calls():
+    model = MADE(4, [8], 4, num_masks=2)
+    with pytest.raises(IndexError, match="mask index"):
+        model.set_mask(2)
+    with pytest.raises(ValueError, match="binary"):
+        model.log_prob(torch.full((2, 4), 0.5))
+    with pytest.raises(ValueError, match="shape"):
+        model.log_prob(torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="n_masks"):
+        model.ensemble_log_prob(torch.zeros(2, 4), n_masks=3)
+    with pytest.raises(ValueError, match="nout == nin"):
+        MADE(4, [8], 8).log_prob(torch.zeros(2, 4))
+
+
+def test_masks_are_buffers_on_the_model_device():
+    model = MADE(5, [10], 5, num_masks=3)
+    names = dict(model.named_buffers())
+    assert names["masks_0"].shape == (3, 10, 5) and names["masks_0"].dtype == torch.bool
+    assert names["masks_1"].shape == (3, 5, 10)
+    state = model.state_dict()
+    assert "masks_0" in state and "layers.0.mask" in state
