@@ -52,12 +52,11 @@ def logit_average_log_prob(model: MADE, x: torch.Tensor, n_masks: int | None = N
     to 1 (see tests/test_model.py).  It can therefore sit below the true
     ensemble NLL.  Reported only to show how far it is from the real number.
     """
-    n_masks = n_masks if n_masks is not None else (model.num_masks or 1)
-    out = []
-    for xb in x.split(batch_size):
-        logits = model.masked_logits(xb, range(n_masks)).mean(0)
-        out.append(bernoulli_log_prob(logits, xb))
-    return torch.cat(out)
+    n_masks = model._check_n_masks(n_masks)
+    total = torch.zeros_like(x)
+    for start, logits in model.iter_masked_logits(x, n_masks, batch_size):
+        total[start:start + logits.shape[1]] += logits.sum(0)
+    return bernoulli_log_prob(total / n_masks, x)
 
 
 def logit_average_nll(model: MADE, x: torch.Tensor, n_masks: int | None = None) -> float:

@@ -120,6 +120,12 @@ class MADE(nn.Module):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
 
+        self.config = dict(
+            nin=nin, hidden_sizes=hidden_sizes, nout=nout, num_masks=num_masks,
+            natural_ordering=natural_ordering, order_agnostic=order_agnostic,
+            connectivity_agnostic=connectivity_agnostic, direct_connections=direct_connections,
+            condition_on_mask=condition_on_mask, activation=activation, seed=seed,
+        )  # enough to rebuild the model, masks included: MADE(**model.config)
         self.nin, self.nout, self.hidden_sizes = nin, nout, hidden_sizes
         self.num_masks = num_masks
         self.natural_ordering = natural_ordering
@@ -141,12 +147,14 @@ class MADE(nn.Module):
         # the K orderings.  With mask sampling only the current one is kept.
         k_store = num_masks if num_masks is not None else 1
         specs = [self._spec(k) for k in range(k_store)]
-        self.register_buffer("orderings", torch.stack([s.ordering for s in specs]))
+        # They are not saved in state_dict: the same constructor arguments (see
+        # `config`) rebuild them exactly, which keeps checkpoints small.
+        self.register_buffer("orderings", torch.stack([s.ordering for s in specs]), persistent=False)
         per_spec = [self._bool_masks(s) for s in specs]
         for l in range(len(self.layers)):
-            self.register_buffer(f"masks_{l}", torch.stack([m[l] for m in per_spec]))
+            self.register_buffer(f"masks_{l}", torch.stack([m[l] for m in per_spec]), persistent=False)
         if self.direct is not None:
-            self.register_buffer("masks_direct", torch.stack([m[-1] for m in per_spec]))
+            self.register_buffer("masks_direct", torch.stack([m[-1] for m in per_spec]), persistent=False)
         self.mask_index = 0
         self.set_mask(0)
 
@@ -243,19 +251,19 @@ class MADE(nn.Module):
         return [torch.stack(ms) for ms in zip(*per_mask)]
 
     def masked_logits(self, x: torch.Tensor, masks: Sequence[int]) -> torch.Tensor:
-        """Logits (len(masks), B, nout) under each listed mask, in batched passes.
+        """Logits (len(masks), B, nout) under each listed mask, in batched passes."""
+        return self._logits_under(x, self._stacked_masks(masks))
 
-        The first layer shares its input across masks, so it is one GEMM with
-        the masked weights stacked side by side; later layers are one bmm.
-        """
-        stacked = self._stacked_masks(masks)
+    def _logits_under(self, x: torch.Tensor, stacked: list[torch.Tensor]) -> torch.Tensor:
+        # The first layer shares its input across masks, so it is one GEMM with
+        # the masked weights stacked side by side; later layers are one bmm.
         n, B = stacked[0].shape[0], x.shape[0]
         h: torch.Tensor = x
         for l, layer in enumerate(self.layers):
             m = stacked[l].to(layer.weight.dtype)  # (n, out, in)
             w = layer.weight * m
             bias = layer.masked_bias(m)  # (out,) or (n, out)
-            if h.dim() == 2:  # shared input: one GEMM over all masks
+            if h.dim() == 2:
                 z = (h @ w.reshape(n * layer.out_features, -1).T).view(B, n, -1).transpose(0, 1)
             else:
                 z = torch.bmm(h, w.transpose(1, 2))
@@ -267,6 +275,37 @@ class MADE(nn.Module):
             h = h + (x @ w.reshape(n * self.nout, -1).T).view(B, n, -1).transpose(0, 1)
         return h
 
+    def iter_masked_logits(self, x: torch.Tensor, n_masks: int, batch_size: int = 1000,
+                           mask_chunk: int | None = None):
+        """Yield ``(start, logits)`` over masks 0..n_masks-1 and all of ``x``.
+
+        ``logits`` is (masks in chunk, examples in batch, nout) for the examples
+        ``x[start:start + batch_size]``.  Masks are the outer loop, so each
+        chunk's masks are gathered (or, under mask sampling, drawn) once;
+        ``mask_chunk`` masks at a time keep memory bounded.
+        """
+        if mask_chunk is None:
+            # keep the (masks, batch, widest layer) activations near 64M numbers
+            widest = max([self.nout, *self.hidden_sizes])
+            rows = max(1, min(batch_size, len(x)))
+            mask_chunk = max(1, min(n_masks, (1 << 26) // (rows * widest)))
+        for s in range(0, n_masks, mask_chunk):
+            stacked = self._stacked_masks(range(s, min(s + mask_chunk, n_masks)))
+            for start in range(0, len(x), batch_size):
+                yield start, self._logits_under(x[start:start + batch_size], stacked)
+
+    def _check_n_masks(self, n_masks: int | None) -> int:
+        if n_masks is None:
+            if self.sampling:
+                raise ValueError("n_masks is required under mask sampling (num_masks=None)")
+            return self.num_masks
+        if not isinstance(n_masks, int) or n_masks < 1 or (
+            not self.sampling and n_masks > self.num_masks
+        ):
+            limit = "a positive integer" if self.sampling else f"in [1, {self.num_masks}]"
+            raise ValueError(f"n_masks must be {limit}, got {n_masks!r}")
+        return n_masks
+
     @torch.no_grad()
     def ensemble_log_prob(
         self, x: torch.Tensor, n_masks: int | None = None, *,
@@ -276,31 +315,18 @@ class MADE(nn.Module):
 
         A valid likelihood: an equal-weight mixture of n normalized
         autoregressive models, computed as logsumexp - log n of joint
-        log-likelihoods.  Defaults to all K training masks; under mask sampling
-        ``n_masks`` is required (the original code used 1000).  Work is chunked
-        by ``batch_size`` examples and ``mask_chunk`` masks to bound memory.
+        log-likelihoods (accumulated chunk by chunk with logaddexp).  Defaults
+        to all K training masks; under mask sampling ``n_masks`` is required
+        (the original code used 1000).
         """
         self._check_bernoulli(x)
-        if n_masks is None:
-            if self.sampling:
-                raise ValueError("n_masks is required under mask sampling (num_masks=None)")
-            n_masks = self.num_masks
-        if not isinstance(n_masks, int) or n_masks < 1 or (
-            not self.sampling and n_masks > self.num_masks
-        ):
-            limit = "a positive integer" if self.sampling else f"in [1, {self.num_masks}]"
-            raise ValueError(f"n_masks must be {limit}, got {n_masks!r}")
-        if mask_chunk is None:
-            # keep the (masks, batch, widest layer) activations near 64M numbers
-            widest = max([self.nout, *self.hidden_sizes])
-            rows = max(1, min(batch_size, len(x)))
-            mask_chunk = max(1, min(n_masks, (1 << 26) // (rows * widest)))
-        chunks = [range(s, min(s + mask_chunk, n_masks)) for s in range(0, n_masks, mask_chunk)]
-        out = []
-        for xb in x.split(batch_size):
-            lp = torch.cat([bernoulli_log_prob(self.masked_logits(xb, c), xb) for c in chunks])
-            out.append(torch.logsumexp(lp, 0) - math.log(n_masks))
-        return torch.cat(out)
+        n_masks = self._check_n_masks(n_masks)
+        acc = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
+        for start, logits in self.iter_masked_logits(x, n_masks, batch_size, mask_chunk):
+            part = slice(start, start + logits.shape[1])
+            lp = torch.logsumexp(bernoulli_log_prob(logits, x[part]), 0)
+            acc[part] = torch.logaddexp(acc[part], lp)
+        return acc - math.log(n_masks)
 
     # --------------------------------------------------------------- sampling
     @torch.no_grad()

@@ -1,0 +1,164 @@
+"""Training: it learns a known distribution, stops when it should, and resumes exactly."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from made import MADE
+from made.train import TrainConfig, fit, resolve_device, validation_nll
+
+
+def fvsbn(d: int, seed: int):
+    """A random fully visible sigmoid belief net: exact probabilities of all 2^d states."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(d, d, generator=g, dtype=torch.float64).tril(-1) * 1.5
+    b = torch.randn(d, generator=g, dtype=torch.float64)
+    states = torch.tensor(list(itertools.product([0, 1], repeat=d)), dtype=torch.float64)
+    logits = states @ w.T + b
+    logp = -torch.nn.functional.binary_cross_entropy_with_logits(logits, states, reduction="none").sum(1)
+    return states, logp
+
+
+def sample_states(states, logp, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.multinomial(logp.exp(), n, replacement=True, generator=g)
+    return states[idx].float()
+
+
+def test_fits_a_known_distribution_near_its_entropy():
+    d = 8
+    states, logp = fvsbn(d, seed=0)
+    entropy = -(logp.exp() * logp).sum().item()
+    train = sample_states(states, logp, 20000, 1)
+    valid = sample_states(states, logp, 5000, 2)
+    test = sample_states(states, logp, 20000, 3)
+    torch.manual_seed(0)
+    model = MADE(d, [64], d, num_masks=1)
+    fit(model, train, valid, TrainConfig(optimizer="adam", lr=3e-3, max_epochs=15,
+                                         look_ahead=5, progress=False))
+    nll = -model.log_prob(test).double().mean().item()
+    # The true model's NLL on this same test set differs from the entropy only
+    # by sampling noise; the fitted model must come within 0.03 nats of it.
+    codes = (test.long() * 2 ** torch.arange(d - 1, -1, -1)).sum(1)
+    true_nll = -logp[codes].mean().item()
+    assert abs(true_nll - entropy) < 0.05
+    assert nll - true_nll < 0.03, (nll, true_nll, entropy)
+    # and it did learn something: a uniform model has NLL d*log 2
+    assert nll < d * math.log(2) - 0.5
+
+
+def tiny_problem(n_train=60, d=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_train + 200, d, generator=g) < 0.3).float()
+    return x[:n_train], x[n_train:]
+
+
+def test_early_stopping_stops_look_ahead_after_best_and_restores_best():
+    train, valid = tiny_problem()
+    torch.manual_seed(0)
+    model = MADE(10, [200], 10, num_masks=2)  # overfits 60 examples quickly
+    cfg = TrainConfig(optimizer="adam", lr=1e-2, look_ahead=4, max_epochs=200, progress=False, batch_size=20)
+    result = fit(model, train, valid, cfg)
+    assert result.stopped_early
+    assert result.epochs == result.best_epoch + cfg.look_ahead
+    valid_curve = [r["valid_nll"] for r in result.history]
+    assert result.best_valid_nll == min(valid_curve) == valid_curve[result.best_epoch - 1]
+    assert all(v > result.best_valid_nll for v in valid_curve[result.best_epoch:])
+    # restored parameters reproduce the best validation NLL
+    assert validation_nll(model, valid, cfg) == pytest.approx(result.best_valid_nll, abs=1e-6)
+
+
+def test_epoch_cap():
+    train, valid = tiny_problem()
+    result = fit(MADE(10, [8], 10), train, valid, TrainConfig(max_epochs=3, progress=False))
+    assert result.epochs == 3 and not result.stopped_early
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interrupt_is_identical(tmp_path):
+    train, valid = tiny_problem(n_train=90)
+    cfg = TrainConfig(optimizer="adam", max_epochs=8, batch_size=20, mask_every=2,
+                      progress=False, seed=5)
+
+    def fresh():
+        torch.manual_seed(0)
+        return MADE(10, [16], 10, num_masks=3)
+
+    reference = fresh()
+    ref = fit(reference, train, valid, cfg)
+
+    def stop_at_3(row):
+        if row["epoch"] == 3:
+            raise Interrupt
+
+    ckpt = tmp_path / "checkpoint.pt"
+    with pytest.raises(Interrupt):
+        fit(fresh(), train, valid, cfg, checkpoint=ckpt, on_epoch_end=stop_at_3)
+    assert ckpt.exists()
+    resumed = fresh()
+    res = fit(resumed, train, valid, cfg, checkpoint=ckpt)
+    assert [r["valid_nll"] for r in res.history] == [r["valid_nll"] for r in ref.history]
+    assert [r["train_nll"] for r in res.history] == [r["train_nll"] for r in ref.history]
+    assert res.best_epoch == ref.best_epoch and res.steps == ref.steps
+    for a, b in zip(resumed.parameters(), reference.parameters()):
+        assert torch.equal(a, b)
+    # a finished run extends from its checkpoint when the cap is raised
+    more = fit(fresh(), train, valid, TrainConfig(**{**cfg.__dict__, "max_epochs": 10}), checkpoint=ckpt)
+    assert more.epochs == 10 and more.history[:8] == res.history
+
+
+def test_resume_refuses_a_different_model(tmp_path):
+    train, valid = tiny_problem()
+    ckpt = tmp_path / "c.pt"
+    fit(MADE(10, [16], 10), train, valid, TrainConfig(max_epochs=1, progress=False), checkpoint=ckpt)
+    with pytest.raises(ValueError, match="different model"):
+        fit(MADE(10, [17], 10), train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt)
+
+
+def test_same_seed_same_numbers_and_adam_step_decay():
+    train, valid = tiny_problem()
+    cfg = TrainConfig(optimizer="adam", max_epochs=4, lr_step_epochs=2, progress=False)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        runs.append(fit(MADE(10, [16], 10, num_masks=4), train, valid, cfg))
+    assert [r["valid_nll"] for r in runs[0].history] == [r["valid_nll"] for r in runs[1].history]
+    lrs = [r["lr"] for r in runs[0].history]
+    assert lrs == pytest.approx([1e-3, 1e-4, 1e-4, 1e-5])
+    assert cfg.resolved()["weight_decay"] == 1e-4
+
+
+def test_mask_schedule_every_minibatch_visits_all_masks():
+    train, valid = tiny_problem(n_train=100)
+    model = MADE(10, [16], 10, num_masks=32)
+    visited = set()
+    original = model.update_masks
+
+    def spy():
+        original()
+        visited.add(model.mask_index)
+    model.update_masks = spy
+    fit(model, train, valid, TrainConfig(max_epochs=4, batch_size=10, progress=False))
+    assert visited == set(range(32))  # 40 minibatches with K = 32
+
+
+@pytest.mark.parametrize("bad", [
+    dict(optimizer="sgd"), dict(batch_size=0), dict(look_ahead=0), dict(max_epochs=0), dict(mask_every=0),
+])
+def test_bad_config(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainConfig(**bad)
+
+
+def test_device_resolution():
+    assert resolve_device("auto").type in {"cpu", "cuda"}
+    assert resolve_device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
