@@ -17,7 +17,6 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .data import load_dataset
 from .evaluate import evaluate
 from .io import save_torch, write_csv, write_json
 from .model import MADE
@@ -115,6 +114,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from .data import load_dataset  # keeps `import made.experiment` light
+
     device = resolve_device(config.device)
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.binarize_seed)
     train_np = data.train[: config.train_subset] if config.train_subset else data.train
@@ -124,7 +125,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     model = build_model(config, data.dim).to(device)
     result = fit(model, train, valid, config.train_config(), checkpoint=out_dir / CHECKPOINT)
     write_csv(out_dir / HISTORY, pd.DataFrame(result.history))
-    save_torch({"model_config": model.config, "state_dict": model.state_dict(),
+    save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
                 "experiment": dataclasses.asdict(config)}, out_dir / BEST_MODEL)
 
     test_masks = config.test_masks or (1000 if model.sampling else model.num_masks)
@@ -155,3 +156,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     row.pop("progress")
     write_json(out_dir / METRICS, row)
     return row
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> MADE:
+    """Rebuild a saved model (``model.pt``): architecture, masks and parameters."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = MADE(**state["model_config"]).to(device)
+    model.load_state_dict(state["state_dict"])
+    model.set_mask(state.get("mask_index", 0))
+    return model.eval()

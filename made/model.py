@@ -44,7 +44,9 @@ class MaskedLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  condition_on_mask: bool = False):
         super().__init__(in_features, out_features, bias)
-        self.register_buffer("mask", torch.ones(out_features, in_features))
+        # Not saved in state_dict: it is whichever of the model's masks is
+        # selected, and MADE.set_mask writes it.
+        self.register_buffer("mask", torch.ones(out_features, in_features), persistent=False)
         self.cond = (
             nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
         )

@@ -1,0 +1,259 @@
+"""Run a grid through papermill, skip finished runs, aggregate the metrics.
+
+Each grid point executes ``notebooks/train_made.ipynb`` with the point's
+parameters into ``<results>/runs/<run-id>/``.  A run is complete only when its
+``DONE`` marker exists, and ``DONE`` is written last, after the notebook
+returned and ``metrics.json`` is in place: a run killed midway has no marker
+and is redone (resuming from its checkpoint) on the next call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .experiment import METRICS
+from .grid import RunPoint
+from .io import write_csv, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+DONE = "DONE"
+KERNEL = "made-python"
+
+FIGURE2_COLUMNS = [
+    "run_id", "dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "order_agnostic",
+    "connectivity_agnostic", "seed", "optimizer", "lr", "max_epochs", "epochs", "best_epoch",
+    "stopped_early", "valid_nll", "test_nll_single_mask", "test_nll_single_mask_stderr",
+    "test_nll_ensemble", "test_nll_ensemble_stderr", "ensemble_masks", "test_nll_logit_average",
+    "train_seconds", "device",
+]
+
+
+def ensure_kernel() -> str:
+    """A Jupyter kernel that runs *this* interpreter, whatever else is installed.
+
+    Papermill would otherwise take whichever ``python3`` kernelspec it finds
+    first, which may belong to another environment without ``made``.  The spec
+    is written to a private folder put first on ``JUPYTER_PATH`` (inherited by
+    papermill), so nothing in the user's Jupyter setup changes.
+    """
+    folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    spec_dir = folder / "kernels" / KERNEL
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python ({sys.executable})",
+        "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+    }
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    write_json(spec_dir / "kernel.json", spec)
+    paths = os.environ.get("JUPYTER_PATH", "")
+    if str(folder) not in paths.split(os.pathsep):
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), paths]))
+    return KERNEL
+
+
+def is_complete(run_dir: Path, max_epochs: int | None = None) -> bool:
+    """DONE written, and trained as far as asked: stopped early, or up to ``max_epochs``.
+
+    A run finished under a smaller cap is not complete for a larger one: the
+    next call resumes it from its checkpoint instead of starting over.
+    """
+    if not (run_dir / DONE).exists() or not (run_dir / METRICS).exists():
+        return False
+    row = json.loads((run_dir / METRICS).read_text())
+    if row.get("stopped_early"):
+        return True
+    cap = row.get("max_epochs")
+    return max_epochs is not None and cap is not None and cap >= max_epochs
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str  # "done", "skipped" or "failed"
+    seconds: float = 0.0
+    error: str = ""
+
+
+def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str,
+                force: bool = False) -> RunOutcome:
+    """Execute train_made.ipynb for one point; DONE is the last thing written."""
+    import papermill as pm
+
+    run_dir = runs_dir / point.run_id
+    params = {**point.params, **overrides}
+    if not force and is_complete(run_dir, params.get("max_epochs")):
+        return RunOutcome(point.run_id, "skipped")
+    (run_dir / DONE).unlink(missing_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(NOTEBOOKS / "train_made.ipynb"), str(run_dir / "train_made.ipynb"),
+            parameters=notebook_parameters(params, point.mode, run_dir),
+            kernel_name=kernel, cwd=str(run_dir), progress_bar=False, log_output=False,
+        )
+        if not (run_dir / METRICS).exists():
+            raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {run_dir}")
+        (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+        return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
+    except Exception as exc:  # a failed run is reported, the others go on
+        message = str(exc).strip().splitlines()
+        short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
+        (run_dir / "ERROR.txt").write_text(traceback.format_exc())
+        return RunOutcome(point.run_id, "failed", time.perf_counter() - t0, short[:500])
+
+
+def notebook_parameters(params: dict, mode: str, run_dir: Path) -> dict:
+    """ExperimentConfig keywords as papermill parameters (plain JSON types)."""
+    out = {k: v for k, v in params.items()}
+    hidden = out.get("hidden_sizes", [500])
+    out["hidden_sizes"] = "x".join(str(h) for h in hidden) if isinstance(hidden, list) else hidden
+    if out.get("num_masks", 1) is None:
+        out["num_masks"] = "sampling"
+    out["mode"] = mode
+    out["run_dir"] = str(run_dir)
+    out["progress"] = False
+    return out
+
+
+def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
+             jobs: int = 1, force: bool = False, progress: bool = True) -> list[RunOutcome]:
+    """Execute every point not yet complete, ``jobs`` at a time, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    overrides = overrides or {}
+    runs_dir = Path(results_dir) / "runs"
+    kernel = ensure_kernel()
+    outcomes = []
+    with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar, \
+            ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(execute_run, p, runs_dir, overrides, kernel, force): p for p in points}
+        for fut in as_completed(futures):
+            outcome = fut.result()
+            outcomes.append(outcome)
+            bar.update(1)
+            if outcome.status == "failed":
+                bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
+            elif outcome.status == "done":
+                bar.write(f"done   {outcome.run_id} ({outcome.seconds:.0f} s)")
+    return outcomes
+
+
+def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """One row per complete run (DONE present), in run-id order."""
+    runs_dir = Path(results_dir) / "runs"
+    rows = []
+    for run_dir in sorted(runs_dir.glob("*/")) if runs_dir.exists() else []:
+        if run_ids is not None and run_dir.name not in run_ids:
+            continue
+        if (run_dir / DONE).exists() and (run_dir / METRICS).exists():
+            row = json.loads((run_dir / METRICS).read_text())
+            rows.append({"run_id": run_dir.name, **row})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=FIGURE2_COLUMNS)
+    frame["mode"] = [_mode(r) for r in frame.itertuples()]
+    first = [c for c in FIGURE2_COLUMNS if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _mode(row) -> str:
+    if str(row.num_masks) == "1":
+        return "single"
+    return "order" if row.order_agnostic else "connectivity"
+
+
+def aggregate(results_dir: Path, csv_name: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+    frame = collect(results_dir, run_ids)
+    write_csv(Path(results_dir) / csv_name, frame)
+    return frame
+
+
+def execute_report(name: str, results_dir: Path, kernel: str | None = None, **parameters) -> Path:
+    """Execute a report notebook (figure2, compare) into ``<results>/notebooks/``."""
+    import papermill as pm
+
+    kernel = kernel or ensure_kernel()
+    out = Path(results_dir) / "notebooks" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+        parameters={"results_dir": str(Path(results_dir).resolve()), **parameters},
+        kernel_name=kernel, cwd=str(out.parent), progress_bar=False,
+    )
+    return out
+
+
+# Without a cap, the paper's protocol runs until 30 epochs pass without a better
+# validation NLL; on binarized MNIST with Adagrad 0.01 that takes 500+ epochs.
+# This is an assumption for the estimate only, stated in its output.
+ASSUMED_EPOCHS_UNCAPPED = 600
+
+
+@dataclass
+class GridEstimate:
+    runs: list
+    jobs: int
+    threads: int
+    device: str
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.runs) / max(1, self.jobs)
+
+    def describe(self) -> str:
+        lines = [f"measured on {self.device} with {self.threads} thread(s) per run:"]
+        for r in self.runs:
+            lines.append(f"  {r.run_id}: {r.seconds_per_epoch:.1f} s/epoch x {r.epochs} epochs = {r.seconds / 60:.1f} min")
+        capped = all(r.epochs != ASSUMED_EPOCHS_UNCAPPED for r in self.runs)
+        lines.append(f"estimated wall time with {self.jobs} job(s): {self.seconds / 3600:.2f} h"
+                     + ("" if capped else f" (uncapped runs assumed to stop after ~{ASSUMED_EPOCHS_UNCAPPED} epochs)"))
+        return "\n".join(lines)
+
+
+def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> GridEstimate:
+    """Grid wall time from a short timing of each distinct model on this device.
+
+    Per epoch: n_train / (training examples/s) + n_valid * K / (ensemble
+    examples/s x K), both measured here with the run's thread count, on random
+    binary data of the dataset's shape.
+    """
+    import torch
+
+    from .experiment import build_model
+    from .timing import DATASET_SHAPES, RunEstimate, ensemble_throughput, train_throughput
+    from .train import resolve_device
+
+    threads = overrides.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    cache: dict = {}
+    runs = []
+    for p in points:
+        cfg = p.config(**{k: v for k, v in overrides.items() if k != "threads"})
+        device = resolve_device(cfg.device)
+        dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
+        n_train = min(n_train, cfg.train_subset or n_train)
+        key = (dim, tuple(cfg.hidden_sizes), cfg.num_masks, cfg.valid_masks, str(device))
+        if key not in cache:
+            model = build_model(cfg, dim).to(device)
+            train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device)
+            n_masks = cfg.valid_masks or (32 if model.sampling else model.num_masks)
+            eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
+                                            device=device)
+            cache[key] = n_train / train_rate + n_valid / eval_rate
+        epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
+        runs.append(RunEstimate(p.run_id, epochs, cache[key]))
+    return GridEstimate(runs, jobs, int(threads or torch.get_num_threads()), str(device))

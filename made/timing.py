@@ -1,0 +1,90 @@
+"""Short measured timings: training and ensemble-evaluation throughput.
+
+Used by ``run_all.py --dry-run`` to estimate a grid's wall time on the
+current device, and by the benchmark (``python -m made.bench``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .model import MADE
+
+DATASET_SHAPES = {  # dim, n_train, n_valid, n_test
+    "binarized_mnist": (784, 50000, 10000, 10000),
+    "adult": (123, 5000, 1414, 26147),
+    "connect4": (126, 16000, 4000, 47557),
+    "dna": (180, 1400, 600, 1186),
+    "mushrooms": (112, 2000, 500, 5624),
+    "nips": (500, 400, 100, 1240),
+    "ocr_letters": (128, 32152, 10000, 10000),
+    "rcv1": (150, 40000, 10000, 150000),
+    "web": (300, 14000, 3188, 32561),
+}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100, steps: int = 30,
+                     warmup: int = 5, switch_masks: bool = True, optimizer: str = "adagrad",
+                     device: torch.device | str = "cpu") -> float:
+    """Training examples per second: forward, backward, optimizer step (and mask switch)."""
+    device = torch.device(device)
+    x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
+    opt_cls = torch.optim.Adagrad if optimizer == "adagrad" else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=0.01)
+    update = getattr(model, "update_masks", None) if switch_masks else None
+
+    def step(i):
+        xb = x[(i % 8) * batch_size:(i % 8 + 1) * batch_size]
+        loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / batch_size
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if update is not None:
+            update()
+
+    for i in range(warmup):
+        step(i)
+    _sync(device)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    _sync(device)
+    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: int | None = None,
+                        device: torch.device | str = "cpu") -> float:
+    """Examples per second of ``ensemble_log_prob`` (all masks counted once per example)."""
+    device = torch.device(device)
+    x = (torch.rand(n_examples, dim, device=device) < 0.15).float()
+    model.ensemble_log_prob(x[:100], n_masks)  # warm-up
+    _sync(device)
+    t0 = time.perf_counter()
+    model.ensemble_log_prob(x, n_masks)
+    _sync(device)
+    return n_examples / (time.perf_counter() - t0)
+
+
+@dataclass
+class RunEstimate:
+    run_id: str
+    epochs: int
+    seconds_per_epoch: float
+
+    @property
+    def seconds(self) -> float:
+        return self.epochs * self.seconds_per_epoch
+
+
+def median(values) -> float:
+    return statistics.median(values)

@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Regenerate the paper's Figure 2 (and other grids): grid -> papermill -> CSV -> figures.
+
+    python run_all.py                 # the Figure 2 grid, paper protocol
+    python run_all.py --smoke         # the whole pipeline in a few minutes
+    python run_all.py --dry-run       # list the grid and estimate its wall time
+    python run_all.py --grid uci      # the UCI table (adult, dna, mushrooms, nips)
+
+Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
+where it stopped; raising --max-epochs extends capped runs from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from made.grid import GRIDS, expand
+
+CSV_FOR_GRID = {"figure2": "figure2.csv", "smoke": "figure2.csv", "uci": "uci.csv", "large": "large.csv"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--grid", choices=sorted(GRIDS), default="figure2", help="which grid (default: figure2)")
+    p.add_argument("--smoke", action="store_true", help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast")
+    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs, CSVs and figures go")
+    p.add_argument("--data-dir", default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default: the grid's own counts)")
+    p.add_argument("--jobs", type=int, default=1, help="runs executed concurrently (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
+    p.add_argument("--max-epochs", type=int, default=None, help="epoch cap for every run (default: none, early stopping only)")
+    p.add_argument("--force", action="store_true", help="rerun complete runs too")
+    p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
+    p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    grid_name = "smoke" if args.smoke else args.grid
+    overrides = {"progress": False}
+    if args.data_dir is not None:
+        overrides["data_dir"] = str(Path(args.data_dir).resolve())
+    if args.device is not None:
+        overrides["device"] = args.device
+    if args.max_epochs is not None:
+        overrides["max_epochs"] = args.max_epochs
+    points = expand(GRIDS[grid_name], seeds=args.seeds)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    overrides["threads"] = threads
+
+    if args.dry_run:
+        from made.pipeline import estimate_seconds
+
+        print(f"grid {grid_name}: {len(points)} runs, {args.jobs} job(s) x {threads} thread(s)")
+        for p in points:
+            print(f"  {p.run_id}")
+        est = estimate_seconds(points, overrides, jobs=args.jobs)
+        print(est.describe())
+        return 0
+
+    from made.pipeline import aggregate, execute_report, run_grid
+
+    results = args.results_dir.resolve()
+    outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force)
+    failed = [o for o in outcomes if o.status == "failed"]
+    csv_name = CSV_FOR_GRID[grid_name]
+    frame = aggregate(results, csv_name, [p.run_id for p in points])
+    print(f"{len(frame)} complete runs -> {results / csv_name}")
+    if not args.no_reports and len(frame) and csv_name == "figure2.csv":
+        for name in ("figure2", "compare"):
+            path = execute_report(name, results)
+            print(f"report: {path}")
+    elif not args.no_reports and len(frame) and csv_name == "uci.csv" and (results / "figure2.csv").exists():
+        print(f"report: {execute_report('compare', results)}")
+    for o in failed:
+        print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / 'ERROR.txt'})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

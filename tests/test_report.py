@@ -1,0 +1,85 @@
+"""Figure 2 and the comparison table from synthetic run rows."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from made.compare import comparison_table, reference_numbers, to_markdown
+from made.plots import figure2, figure2_summary, plot_history, plot_samples, save_figure
+
+
+def fake_runs() -> pd.DataFrame:
+    rows = []
+    for k in (1, 2, 4, 32):
+        modes = ["single"] if k == 1 else ["order", "connectivity"]
+        for mode in modes:
+            for seed in ((0, 1) if k in (1, 32) else (0,)):
+                rows.append(dict(
+                    run_id=f"r{k}{mode}{seed}", dataset="binarized_mnist", data_variant="static-seed0",
+                    hidden_sizes="500", num_masks=k, mode=mode, order_agnostic=mode != "connectivity",
+                    connectivity_agnostic=True, seed=seed, max_epochs=40, epochs=40, best_epoch=40,
+                    stopped_early=False, valid_nll=95.0 + seed,
+                    test_nll_single_mask=94.0 + math.log2(k) * 0.5 + seed,
+                    test_nll_ensemble=94.0 - math.log2(k) + seed,
+                    test_nll_ensemble_stderr=0.3, ensemble_masks=k,
+                    test_nll_logit_average=90.0 - k * 0.1))
+    return pd.DataFrame(rows)
+
+
+def test_figure2_summary_means_and_stderr_over_seeds():
+    s = figure2_summary(fake_runs())
+    k1 = s[(s.num_masks == 1) & (s.training == "order") & (s.evaluation == "single mask")].iloc[0]
+    assert k1["mean"] == pytest.approx(94.5) and k1["seeds"] == 2
+    assert k1["stderr"] == pytest.approx(0.5)  # std of {94, 95} / sqrt(2)
+    # K = 1 appears in both training modes' curves; 4 curves in all
+    assert set(s[s.num_masks == 1].training) == {"order", "connectivity"}
+    assert s.groupby(["training", "evaluation"]).ngroups == 4
+
+
+def test_figure2_plot_saves_png_and_pdf(tmp_path):
+    fig = figure2(fake_runs(), title="test")
+    assert len(fig.axes[0].get_legend().get_texts()) == 5  # 4 curves + the seed's point
+    paths = save_figure(fig, tmp_path / "figure2")
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    assert all(p.stat().st_size > 1000 for p in paths)
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+
+
+def test_history_and_samples_plots():
+    h = pd.DataFrame(dict(epoch=[1, 2, 3], train_nll=[3.0, 2.0, 1.0], valid_nll=[3.0, 2.5, 2.7]))
+    fig = plot_history(h)
+    assert "epoch 2" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert len(plot_samples(np.zeros((10, 784))).axes) == 16  # 2 rows of 8 images
+    assert len(plot_samples(np.zeros((5, 180))).axes) == 1  # non-square: one matrix
+
+
+def test_comparison_table_against_the_papers_numbers():
+    table = comparison_table(fake_runs())
+    refs = reference_numbers()
+    assert {"mnist", "uci", "seed"} <= set(refs["table"])
+    k1 = table[table.setting.str.contains("1 mask")].iloc[0]
+    assert k1["reference"] == pytest.approx(88.40) and k1["reference_confidence"] == "recalled"
+    assert k1["this_project"] == pytest.approx(94.5) and k1["difference"] == pytest.approx(94.5 - 88.40)
+    seed = table[table.setting.str.contains("VALIDATION")].iloc[0]
+    assert seed["reference"] == pytest.approx(94.5) and seed["this_project"] == pytest.approx(95.5)
+    logit = table[table.setting.str.contains("logit average")].iloc[0]
+    assert logit["reference"] == pytest.approx(79.3)
+    md = to_markdown(table)
+    assert md.count("\n") == len(table) + 2 and "recalled" in md
+
+
+def test_comparison_with_uci_rows():
+    uci = pd.DataFrame([
+        dict(dataset="dna", hidden_sizes="500", num_masks="1", test_nll_single_mask=84.7,
+             test_nll_ensemble=84.7, ensemble_masks=1, data_variant="larochelle", max_epochs=None,
+             best_epoch=150, stopped_early=True),
+        dict(dataset="dna", hidden_sizes="500", num_masks="sampling", test_nll_single_mask=90.0,
+             test_nll_ensemble=80.1, ensemble_masks=1000, data_variant="larochelle", max_epochs=None,
+             best_epoch=300, stopped_early=True),
+    ])
+    table = comparison_table(fake_runs(), uci)
+    dna = table[table.setting.str.startswith("dna")]
+    assert list(dna["reference"]) == pytest.approx([83.63, 79.66])
+    assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
