@@ -39,8 +39,9 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
     """Training examples per second: forward, backward, optimizer step (and mask switch)."""
     device = torch.device(device)
     x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
-    opt_cls = torch.optim.Adagrad if optimizer == "adagrad" else torch.optim.Adam
-    opt = opt_cls(model.parameters(), lr=0.01)
+    from .train import TrainConfig, make_optimizer
+
+    opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, progress=False))  # as in fit()
     update = getattr(model, "update_masks", None) if switch_masks else None
 
     def step(i):

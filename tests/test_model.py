@@ -78,7 +78,7 @@ def test_autoregressive_every_mask(case, order_agnostic, connectivity_agnostic):
 def test_autoregressive_check_catches_a_leak():
     # The check itself must be able to fail: open one forbidden connection.
     model = randomize(MADE(6, [], 6, num_masks=1, natural_ordering=True).double())
-    model.layers[0].mask[0, 5] = 1.0  # output 0 now sees input 5
+    model.layers[0].set_mask(model.layers[0].mask.clone().index_put_((torch.tensor([0]), torch.tensor([5])), torch.tensor(1.0, dtype=torch.float64)))  # output 0 now sees input 5
     with pytest.raises(AssertionError):
         assert_autoregressive(model)
 
@@ -208,7 +208,10 @@ def test_bad_calls():
 def test_masks_are_buffers_on_the_model_device():
     model = MADE(5, [10], 5, num_masks=3)
     names = dict(model.named_buffers())
-    assert names["masks_0"].shape == (3, 10, 5) and names["masks_0"].dtype == torch.bool
+    assert names["masks_0"].shape == (3, 10, 5) and names["masks_0"].dtype == torch.float32
+    assert set(names["masks_0"].unique().tolist()) == {0.0, 1.0}
+    model.set_mask(1)  # switching masks is a view of the stored mask, not a copy
+    assert model.layers[0].mask.data_ptr() == model.masks_0[1].data_ptr()
     assert names["masks_1"].shape == (3, 5, 10)
     # The stacks are rebuilt from the constructor arguments, so checkpoints stay
     # small (parameters only); the current mask follows from set_mask.
@@ -216,3 +219,27 @@ def test_masks_are_buffers_on_the_model_device():
     assert "masks_0" not in state and "layers.0.mask" not in state
     clone = MADE(**model.config)
     assert torch.equal(clone.masks_0, model.masks_0) and torch.equal(clone.orderings, model.orderings)
+
+
+def test_masked_linear_gradients_match_autograd():
+    from made.model import MaskedLinear
+
+    torch.manual_seed(0)
+    layer = MaskedLinear(6, 4, condition_on_mask=True).double()
+    with torch.no_grad():
+        layer.cond.uniform_(-1, 1)
+    layer.set_mask((torch.rand(4, 6) < 0.5).double())
+    x = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
+    from made.model import _MaskedLinearFunction
+
+    assert torch.autograd.gradcheck(lambda x, w, b: _MaskedLinearFunction.apply(x, w, layer.mask, b),
+                                    (x, layer.weight, layer.bias))
+    out = layer(x)
+    ref = torch.nn.functional.linear(x, layer.weight * layer.mask, layer.masked_bias())
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, layer.weight, layer.bias, layer.cond), g)
+    want = torch.autograd.grad(ref, (x, layer.weight, layer.bias, layer.cond), g)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+    assert (got[1][layer.mask == 0] == 0).all()

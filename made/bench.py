@@ -1,0 +1,217 @@
+"""Benchmark: MADE training, evaluation and sampling against the dense-MLP ceiling.
+
+    python -m made.bench            # table
+    python -m made.bench --json     # one JSON object
+    python -m made.bench --quick    # a few seconds, for tests
+
+Every number is measured in the same call, as the median of ``--repeats``
+timings after a warm-up.  Each measurement runs in its own fresh process, so
+its peak memory (max RSS on the CPU, max allocated on CUDA) is its own.
+A masked network does the dense network's arithmetic plus the masking, so
+masked/dense is at most about 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import MADE
+from .timing import train_throughput
+
+
+def dense_mlp(nin: int, hidden: list[int]) -> nn.Module:
+    """The ceiling: an unmasked MLP of identical shapes."""
+    sizes = [nin, *hidden, nin]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def _peak_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    rates = [fn() for _ in range(repeats)]
+    return statistics.median(rates)
+
+
+def _measure(kind: str, opts: dict) -> dict:
+    """One measurement (runs inside a fresh process)."""
+    torch.set_num_threads(opts["threads"])
+    torch.manual_seed(0)
+    device = torch.device(opts["device"])
+    d, hidden, bs, steps = opts["dim"], opts["hidden"], opts["batch_size"], opts["steps"]
+    n_eval, k_eval = opts["eval_examples"], opts["eval_masks"]
+    if kind.startswith("train"):
+        if kind == "train_dense":
+            model = dense_mlp(d, hidden).to(device)
+        else:
+            k = 32 if kind == "train_k32" else 1
+            model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct").to(device)
+        switch = kind == "train_k32"
+        rate = _timed(lambda: train_throughput(model, d, batch_size=bs, steps=steps, warmup=0,
+                                               switch_masks=switch, device=device), opts["repeats"])
+        unit = "examples/s"
+    elif kind == "eval_ensemble":
+        model = MADE(d, hidden, d, num_masks=k_eval).to(device).eval()
+        x = (torch.rand(n_eval, d, device=device) < 0.15).float()
+
+        def run():
+            t0 = time.perf_counter()
+            model.ensemble_log_prob(x)
+            _sync(device)
+            return n_eval / (time.perf_counter() - t0)
+        rate, unit = _timed(run, opts["repeats"]), "examples/s"
+    elif kind == "eval_dense":
+        model = dense_mlp(d, hidden).to(device).eval()
+        x = (torch.rand(n_eval, d, device=device) < 0.15).float()
+
+        @torch.no_grad()
+        def run():
+            t0 = time.perf_counter()
+            for _ in range(k_eval):  # K dense forwards and their log-likelihoods
+                for xb in x.split(1000):
+                    F.binary_cross_entropy_with_logits(model(xb), xb, reduction="none").sum(-1)
+            _sync(device)
+            return n_eval / (time.perf_counter() - t0)
+        rate, unit = _timed(run, opts["repeats"]), "examples/s"
+    elif kind == "sample":
+        model = MADE(d, hidden, d, num_masks=1).to(device).eval()
+
+        def run():
+            t0 = time.perf_counter()
+            model.sample(100, generator=torch.Generator(device=device).manual_seed(0))
+            _sync(device)
+            return 100 / (time.perf_counter() - t0)
+        rate, unit = _timed(run, opts["repeats"]), "samples/s"
+    else:
+        raise ValueError(f"unknown measurement {kind!r}")
+    return {"rate": rate, "unit": unit, "peak_mb": _peak_mb(device), "threads": opts["threads"]}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _grid_worker(opts: dict, seconds: float, queue) -> None:
+    """One training job for the grid-throughput measurement: examples/s over ``seconds``."""
+    torch.set_num_threads(opts["threads"])
+    device = torch.device(opts["device"])
+    model = MADE(opts["dim"], opts["hidden"], opts["dim"], num_masks=32).to(device)
+    train_throughput(model, opts["dim"], batch_size=opts["batch_size"], steps=3, warmup=0, device=device)
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        train_throughput(model, opts["dim"], batch_size=opts["batch_size"], steps=10, warmup=0, device=device)
+        done += 10 * opts["batch_size"]
+    queue.put((done / (time.perf_counter() - t0), _peak_mb(device)))
+
+
+def grid_throughput(opts: dict, jobs: int, threads: int, seconds: float) -> dict:
+    """Total training examples/s of ``jobs`` concurrent runs with ``threads`` each."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_grid_worker, args=({**opts, "threads": threads}, seconds, queue))
+             for _ in range(jobs)]
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return {"jobs": jobs, "threads": threads, "rate": sum(r[0] for r in results),
+            "unit": "examples/s", "peak_mb": sum(r[1] for r in results)}
+
+
+MEASUREMENTS = ["train_k1", "train_k32", "train_direct", "train_dense", "eval_ensemble", "eval_dense", "sample"]
+
+
+def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_size: int = 100,
+                  repeats: int = 3, quick: bool = False, threads: int | None = None) -> dict:
+    cores = os.cpu_count() or 1
+    opts = dict(device=device, dim=784, hidden=hidden or [500], batch_size=batch_size,
+                steps=5 if quick else 50, repeats=1 if quick else repeats,
+                eval_examples=500 if quick else 10000, eval_masks=32,
+                threads=threads or torch.get_num_threads())
+    ctx = mp.get_context("spawn")
+    out: dict = {"device": device, "torch": torch.__version__, "cores": cores, "threads": opts["threads"],
+                 "dim": 784, "hidden": opts["hidden"], "batch_size": batch_size,
+                 "repeats": opts["repeats"], "quick": quick, "results": {}}
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        for kind in MEASUREMENTS:
+            out["results"][kind] = pool.apply(_measure, (kind, opts))
+    r = out["results"]
+    out["ratios"] = {
+        "train_k1_vs_dense": r["train_k1"]["rate"] / r["train_dense"]["rate"],
+        "train_k32_vs_dense": r["train_k32"]["rate"] / r["train_dense"]["rate"],
+        "train_direct_vs_dense": r["train_direct"]["rate"] / r["train_dense"]["rate"],
+        "eval_ensemble_vs_dense": r["eval_ensemble"]["rate"] / r["eval_dense"]["rate"],
+    }
+    seconds = 1.0 if quick else 8.0
+    splits = [(1, opts["threads"])]
+    if device == "cpu" and opts["threads"] >= 2:
+        splits.append((2, max(1, opts["threads"] // 2)))
+    elif device != "cpu":
+        splits.append((2, opts["threads"]))
+    out["grid"] = [grid_throughput(opts, j, t, seconds) for j, t in splits]
+    best = max(out["grid"], key=lambda g: g["rate"])
+    out["grid_best"] = {"jobs": best["jobs"], "threads": best["threads"]}
+    return out
+
+
+def format_table(res: dict) -> str:
+    r = res["results"]
+    lines = [f"MADE benchmark: D={res['dim']}, hidden={res['hidden']}, batch {res['batch_size']}, "
+             f"{res['device']}, torch {res['torch']}, {res['threads']} thread(s), median of {res['repeats']}",
+             f"{'measurement':<34}{'rate':>14}  {'unit':<11}{'peak MB':>9}"]
+    labels = {"train_k1": "train, 1 mask", "train_k32": "train, 32 masks cycled per batch",
+              "train_direct": "train, direct connections", "train_dense": "train, dense MLP (ceiling)",
+              "eval_ensemble": "ensemble_log_prob, K=32", "eval_dense": "32 dense forwards (ceiling)",
+              "sample": "sample 100 x 784"}
+    for k in MEASUREMENTS:
+        lines.append(f"{labels[k]:<34}{r[k]['rate']:>14,.0f}  {r[k]['unit']:<11}{r[k]['peak_mb']:>9.0f}")
+    lines.append("ratios to the dense ceiling:")
+    for k, v in res["ratios"].items():
+        lines.append(f"  {k:<32}{v:>8.3f}")
+    lines.append("grid throughput (K=32 training, concurrent runs):")
+    for g in res["grid"]:
+        lines.append(f"  {g['jobs']} job(s) x {g['threads']} thread(s){g['rate']:>14,.0f} examples/s"
+                     f"{g['peak_mb']:>9.0f} MB")
+    lines.append(f"fastest split: {res['grid_best']['jobs']} job(s) x {res['grid_best']['threads']} thread(s)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m made.bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--hidden", default="500", help="hidden sizes, e.g. 500 or 8000x8000")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quick", action="store_true", help="tiny timings: checks that everything runs")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = p.parse_args(argv)
+    hidden = [int(h) for h in args.hidden.split("x") if h]
+    res = run_benchmark(args.device, hidden, args.batch_size, args.repeats, args.quick, args.threads)
+    print(json.dumps(res) if args.json else format_table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
