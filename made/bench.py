@@ -30,13 +30,26 @@ from .model import MADE
 from .timing import train_throughput
 
 
-def dense_mlp(nin: int, hidden: list[int]) -> nn.Module:
-    """The ceiling: an unmasked MLP of identical shapes."""
-    sizes = [nin, *hidden, nin]
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
+class DenseMLP(nn.Module):
+    """The ceiling: an unmasked MLP of identical shapes (with a dense skip
+    layer when the MADE has direct connections)."""
+
+    def __init__(self, nin: int, hidden: list[int], direct: bool = False):
+        super().__init__()
+        sizes = [nin, *hidden, nin]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.direct = nn.Linear(nin, nin, bias=False) if direct else None
+
+    def forward(self, x):
+        h = x
+        for layer in self.layers[:-1]:
+            h = F.relu(layer(h))
+        out = self.layers[-1](h)
+        return out + self.direct(x) if self.direct is not None else out
+
+
+def dense_mlp(nin: int, hidden: list[int], direct: bool = False) -> nn.Module:
+    return DenseMLP(nin, hidden, direct)
 
 
 def _peak_mb(device: torch.device) -> float:
@@ -45,69 +58,83 @@ def _peak_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    rates = [fn() for _ in range(repeats)]
-    return statistics.median(rates)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def _measure(kind: str, opts: dict) -> dict:
-    """One measurement (runs inside a fresh process)."""
-    torch.set_num_threads(opts["threads"])
-    torch.manual_seed(0)
+MEASUREMENTS = ["train_k1", "train_k32", "train_direct", "train_dense", "train_dense_direct",
+                "eval_ensemble", "eval_dense", "sample"]
+UNITS = {"sample": "samples/s"}
+
+
+def _make(kind: str, opts: dict):
+    """The model and a function returning one timed rate, for one measurement."""
     device = torch.device(opts["device"])
     d, hidden, bs, steps = opts["dim"], opts["hidden"], opts["batch_size"], opts["steps"]
     n_eval, k_eval = opts["eval_examples"], opts["eval_masks"]
+    torch.manual_seed(0)
     if kind.startswith("train"):
-        if kind == "train_dense":
-            model = dense_mlp(d, hidden).to(device)
+        if kind.startswith("train_dense"):
+            model = dense_mlp(d, hidden, direct=kind == "train_dense_direct").to(device)
         else:
             k = 32 if kind == "train_k32" else 1
             model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct").to(device)
         switch = kind == "train_k32"
-        rate = _timed(lambda: train_throughput(model, d, batch_size=bs, steps=steps, warmup=0,
-                                               switch_masks=switch, device=device), opts["repeats"])
-        unit = "examples/s"
-    elif kind == "eval_ensemble":
+        return lambda: train_throughput(model, d, batch_size=bs, steps=steps, warmup=0,
+                                        switch_masks=switch, device=device)
+    x = (torch.rand(n_eval, d, device=device) < 0.15).float()
+    if kind == "eval_ensemble":
         model = MADE(d, hidden, d, num_masks=k_eval).to(device).eval()
-        x = (torch.rand(n_eval, d, device=device) < 0.15).float()
-
-        def run():
-            t0 = time.perf_counter()
-            model.ensemble_log_prob(x)
-            _sync(device)
-            return n_eval / (time.perf_counter() - t0)
-        rate, unit = _timed(run, opts["repeats"]), "examples/s"
+        work = lambda: model.ensemble_log_prob(x)  # noqa: E731
+        count = n_eval
     elif kind == "eval_dense":
         model = dense_mlp(d, hidden).to(device).eval()
-        x = (torch.rand(n_eval, d, device=device) < 0.15).float()
 
         @torch.no_grad()
-        def run():
-            t0 = time.perf_counter()
-            for _ in range(k_eval):  # K dense forwards and their log-likelihoods
+        def work():  # K dense forwards and their Bernoulli log-likelihoods
+            for _ in range(k_eval):
                 for xb in x.split(1000):
                     F.binary_cross_entropy_with_logits(model(xb), xb, reduction="none").sum(-1)
-            _sync(device)
-            return n_eval / (time.perf_counter() - t0)
-        rate, unit = _timed(run, opts["repeats"]), "examples/s"
+        count = n_eval
     elif kind == "sample":
         model = MADE(d, hidden, d, num_masks=1).to(device).eval()
-
-        def run():
-            t0 = time.perf_counter()
-            model.sample(100, generator=torch.Generator(device=device).manual_seed(0))
-            _sync(device)
-            return 100 / (time.perf_counter() - t0)
-        rate, unit = _timed(run, opts["repeats"]), "samples/s"
+        work = lambda: model.sample(100, generator=torch.Generator(device=device).manual_seed(0))  # noqa: E731
+        count = 100
     else:
         raise ValueError(f"unknown measurement {kind!r}")
-    return {"rate": rate, "unit": unit, "peak_mb": _peak_mb(device), "threads": opts["threads"]}
+
+    def rate():
+        _sync(device)
+        t0 = time.perf_counter()
+        work()
+        _sync(device)
+        return count / (time.perf_counter() - t0)
+    return rate
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def _rates(kinds: list[str], opts: dict) -> dict:
+    """Median rates, measured in interleaved rounds in one process.
+
+    Interleaving puts every measurement under the same machine conditions
+    (clock speed drifts on shared CPUs), which keeps the ratios honest.
+    """
+    torch.set_num_threads(opts["threads"])
+    fns = {k: _make(k, opts) for k in kinds}
+    for fn in fns.values():
+        fn()  # warm-up
+    samples: dict = {k: [] for k in kinds}
+    for _ in range(opts["repeats"]):
+        for k, fn in fns.items():
+            samples[k].append(fn())
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def _peak(kind: str, opts: dict) -> float:
+    """Peak memory of one measurement, alone in a fresh process."""
+    torch.set_num_threads(opts["threads"])
+    _make(kind, {**opts, "steps": min(opts["steps"], 5)})()
+    return _peak_mb(torch.device(opts["device"]))
 
 
 def _grid_worker(opts: dict, seconds: float, queue) -> None:
@@ -138,7 +165,6 @@ def grid_throughput(opts: dict, jobs: int, threads: int, seconds: float) -> dict
             "unit": "examples/s", "peak_mb": sum(r[1] for r in results)}
 
 
-MEASUREMENTS = ["train_k1", "train_k32", "train_direct", "train_dense", "eval_ensemble", "eval_dense", "sample"]
 
 
 def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_size: int = 100,
@@ -152,14 +178,17 @@ def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_si
     out: dict = {"device": device, "torch": torch.__version__, "cores": cores, "threads": opts["threads"],
                  "dim": 784, "hidden": opts["hidden"], "batch_size": batch_size,
                  "repeats": opts["repeats"], "quick": quick, "results": {}}
+    with ctx.Pool(1) as pool:
+        rates = pool.apply(_rates, (MEASUREMENTS, opts))
     with ctx.Pool(1, maxtasksperchild=1) as pool:
-        for kind in MEASUREMENTS:
-            out["results"][kind] = pool.apply(_measure, (kind, opts))
+        peaks = {k: pool.apply(_peak, (k, opts)) for k in MEASUREMENTS}
+    out["results"] = {k: {"rate": rates[k], "unit": UNITS.get(k, "examples/s"), "peak_mb": peaks[k]}
+                      for k in MEASUREMENTS}
     r = out["results"]
     out["ratios"] = {
         "train_k1_vs_dense": r["train_k1"]["rate"] / r["train_dense"]["rate"],
         "train_k32_vs_dense": r["train_k32"]["rate"] / r["train_dense"]["rate"],
-        "train_direct_vs_dense": r["train_direct"]["rate"] / r["train_dense"]["rate"],
+        "train_direct_vs_dense_direct": r["train_direct"]["rate"] / r["train_dense_direct"]["rate"],
         "eval_ensemble_vs_dense": r["eval_ensemble"]["rate"] / r["eval_dense"]["rate"],
     }
     seconds = 1.0 if quick else 8.0
@@ -181,6 +210,7 @@ def format_table(res: dict) -> str:
              f"{'measurement':<34}{'rate':>14}  {'unit':<11}{'peak MB':>9}"]
     labels = {"train_k1": "train, 1 mask", "train_k32": "train, 32 masks cycled per batch",
               "train_direct": "train, direct connections", "train_dense": "train, dense MLP (ceiling)",
+              "train_dense_direct": "train, dense MLP + skip (ceiling)",
               "eval_ensemble": "ensemble_log_prob, K=32", "eval_dense": "32 dense forwards (ceiling)",
               "sample": "sample 100 x 784"}
     for k in MEASUREMENTS:

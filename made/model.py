@@ -294,18 +294,22 @@ class MADE(nn.Module):
     def _logits_under(self, x: torch.Tensor, stacked: list[torch.Tensor]) -> torch.Tensor:
         # The first layer shares its input across masks, so it is one GEMM with
         # the masked weights stacked side by side; later layers are one bmm.
+        # Biases are fused into the products (addmm / baddbmm): a separate add
+        # over (masks, batch, units) costs as much memory traffic as the GEMM.
         n, B = stacked[0].shape[0], x.shape[0]
         h: torch.Tensor = x
         for l, layer in enumerate(self.layers):
             m = stacked[l].to(layer.weight.dtype)  # (n, out, in); no-op for stored masks
             w = layer.weight * m
-            bias = layer.masked_bias(m)  # (out,) or (n, out)
+            bias = layer.masked_bias(m)  # None, (out,) or (n, out)
+            if bias is None:
+                bias = w.new_zeros(layer.out_features)
+            bias = bias.expand(n, layer.out_features)
             if h.dim() == 2:
-                z = (h @ w.reshape(n * layer.out_features, -1).T).view(B, n, -1).transpose(0, 1)
+                z = torch.addmm(bias.reshape(-1), h, w.reshape(n * layer.out_features, -1).T)
+                z = z.view(B, n, -1).transpose(0, 1)
             else:
-                z = torch.bmm(h, w.transpose(1, 2))
-            if bias is not None:
-                z = z + (bias[:, None, :] if bias.dim() == 2 else bias)
+                z = torch.baddbmm(bias[:, None, :], h, w.transpose(1, 2))
             h = self._act(z) if l < len(self.layers) - 1 else z
         if self.direct is not None:
             w = self.direct.weight * stacked[-1].to(self.direct.weight.dtype)
@@ -322,10 +326,11 @@ class MADE(nn.Module):
         ``mask_chunk`` masks at a time keep memory bounded.
         """
         if mask_chunk is None:
-            # keep the (masks, batch, widest layer) activations near 64M numbers
+            # (masks, batch, widest layer) activations near 4M numbers: measured
+            # fastest on CPU (cache-sized), and memory stays bounded on any K
             widest = max([self.nout, *self.hidden_sizes])
             rows = max(1, min(batch_size, len(x)))
-            mask_chunk = max(1, min(n_masks, (1 << 26) // (rows * widest)))
+            mask_chunk = max(1, min(n_masks, (1 << 22) // (rows * widest)))
         for s in range(0, n_masks, mask_chunk):
             stacked = self._stacked_masks(range(s, min(s + mask_chunk, n_masks)))
             for start in range(0, len(x), batch_size):
@@ -395,7 +400,16 @@ class MADE(nn.Module):
 
 
 def bernoulli_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Sum over the last axis of log Bernoulli(x | sigmoid(logits)); broadcasts."""
-    return -F.binary_cross_entropy_with_logits(
-        logits, x.expand_as(logits), reduction="none"
-    ).sum(-1)
+    """Sum over the last axis of log Bernoulli(x | sigmoid(logits)).
+
+    Uses log p = x * l - softplus(l).  ``logits`` may carry extra leading axes
+    (one per mask) over ``x``; the x * l term is then one batched contraction
+    instead of a broadcast product, which halves the ensemble's cost.
+    softplus switches to the identity above 20, an error below 2.1e-9 nats per
+    dimension.
+    """
+    if logits.dim() > x.dim():
+        dot = torch.einsum("...bd,bd->...b", logits, x)
+    else:
+        dot = (logits * x).sum(-1)
+    return dot - F.softplus(logits).sum(-1)

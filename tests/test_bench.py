@@ -1,0 +1,27 @@
+import json
+import subprocess
+import sys
+
+from made.bench import MEASUREMENTS
+
+
+def test_quick_benchmark_prints_every_field():
+    out = subprocess.run([sys.executable, "-m", "made.bench", "--quick", "--json"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    res = json.loads(out.strip().splitlines()[-1])
+    for kind in MEASUREMENTS:
+        r = res["results"][kind]
+        assert r["rate"] > 0 and r["peak_mb"] > 0 and r["unit"].endswith("/s")
+    assert set(res["ratios"]) == {"train_k1_vs_dense", "train_k32_vs_dense",
+                                  "train_direct_vs_dense_direct", "eval_ensemble_vs_dense"}
+    assert all(0 < v < 5 for v in res["ratios"].values())
+    assert res["grid"] and all(g["rate"] > 0 and g["peak_mb"] > 0 for g in res["grid"])
+    assert {"jobs", "threads"} == set(res["grid_best"])
+
+
+def test_table_output():
+    out = subprocess.run([sys.executable, "-m", "made.bench", "--quick"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    for label in ("train, 1 mask", "32 masks cycled", "direct connections", "dense MLP (ceiling)",
+                  "ensemble_log_prob", "sample 100", "grid throughput", "fastest split", "peak MB"):
+        assert label in out
