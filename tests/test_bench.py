@@ -19,9 +19,10 @@ def test_quick_benchmark_prints_every_field():
     assert {"jobs", "threads"} == set(res["grid_best"])
 
 
-def test_table_output():
-    out = subprocess.run([sys.executable, "-m", "made.bench", "--quick"],
-                         capture_output=True, text=True, timeout=300, check=True).stdout
+    # the table prints the same result
+    from made.bench import format_table
+
+    table = format_table(res)
     for label in ("train, 1 mask", "32 masks cycled", "direct connections", "dense MLP (ceiling)",
                   "ensemble_log_prob", "sample 100", "grid throughput", "fastest split", "peak MB"):
-        assert label in out
+        assert label in table

@@ -1,0 +1,212 @@
+"""Datasets: every bad input is a clear DatasetError; downloads are all-or-nothing; real data loads."""
+
+import gzip
+import hashlib
+import os
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from made import data
+from made.data import DATASETS, DatasetError, DatasetSpec, load_dataset
+
+TOY = DatasetSpec("toy", 4, (3, 2, 2), "file:///nonexistent/toy.npz")
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Every test gets its own cache and no MADE_DATA_DIR unless it sets one."""
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MADE_DATA_DIR", raising=False)
+    monkeypatch.setitem(DATASETS, "toy", TOY)
+
+
+def toy_arrays(seed=0):
+    rng = np.random.default_rng(seed)
+    return {f"{s}_data": (rng.random((n, 4)) < 0.5).astype(np.float32)
+            for s, n in zip(data.SPLITS, TOY.splits)}
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def test_loads_a_good_file(tmp_path):
+    write_npz(tmp_path / "d" / "toy.npz", **toy_arrays())
+    ds = load_dataset("toy", tmp_path / "d", download=False)
+    assert ds.train.shape == (3, 4) and ds.dim == 4 and ds.train.dtype == np.float32
+    assert ds.variant == "unverified" and ds.source.endswith("toy.npz")
+
+
+def bad_cases():
+    good = toy_arrays()
+    nan = dict(good, valid_data=np.full((2, 4), np.nan, dtype=np.float32))
+    return {
+        "missing keys": ({"train_data": good["train_data"]}, "missing keys"),
+        "wrong dims": (dict(good, test_data=np.zeros((2, 5), np.float32)), r"expected \(N, 4\)"),
+        "non-binary": (dict(good, train_data=np.full((3, 4), 0.5, np.float32)), "other than 0 and 1"),
+        "NaN": (nan, "NaN"),
+        "wrong split size": (dict(good, train_data=np.zeros((4, 4), np.float32)), "3"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_cases()))
+def test_bad_npz_contents(tmp_path, case):
+    arrays, message = bad_cases()[case]
+    path = write_npz(tmp_path / "toy.npz", **arrays)
+    with pytest.raises(DatasetError, match=message) as err:
+        load_dataset("toy", tmp_path, download=False)
+    assert str(path) in str(err.value)
+
+
+def test_corrupt_npz(tmp_path):
+    path = tmp_path / "toy.npz"
+    path.write_bytes(b"PK\x03\x04 this is not really a zip file")
+    with pytest.raises(DatasetError, match="not a readable npz") as err:
+        load_dataset("toy", tmp_path, download=False)
+    assert str(path) in str(err.value) and "fetch" in str(err.value)
+
+
+def test_checksum_mismatch_for_a_known_file(tmp_path):
+    # dna has a known SHA-256; a file of the right shapes but other bytes is refused
+    rng = np.random.default_rng(0)
+    arrays = {f"{s}_data": (rng.random((n, 180)) < 0.5).astype(np.float32)
+              for s, n in zip(data.SPLITS, DATASETS["dna"].splits)}
+    path = write_npz(tmp_path / "dna.npz", **arrays)
+    with pytest.raises(DatasetError, match="SHA-256") as err:
+        load_dataset("dna", tmp_path, download=False)
+    assert str(path) in str(err.value)
+    assert load_dataset("dna", tmp_path, download=False, verify=False).variant == "unverified"
+
+
+def test_truncated_gzip_and_checksum_of_raw_mnist(tmp_path):
+    raw = b"\x00\x00\x08\x03" + (1).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(784)
+    whole = gzip.compress(raw)
+    truncated = tmp_path / "train-images-idx3-ubyte.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(DatasetError, match="truncated") as err:
+        data.read_idx_images(truncated)
+    assert str(truncated) in str(err.value)
+    wrong = tmp_path / "other" / "train-images-idx3-ubyte.gz"
+    wrong.parent.mkdir()
+    wrong.write_bytes(whole)  # a valid gzip, but not the official bytes
+    with pytest.raises(DatasetError, match="SHA-256"):
+        data.read_idx_images(wrong)
+
+
+def test_idx_parsing_and_static_binarization_is_deterministic(tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, size=(30, 16), dtype=np.uint8)
+    header = (2051).to_bytes(4, "big") + (30).to_bytes(4, "big") + (4).to_bytes(4, "big") * 2
+    parsed = data.parse_idx_images(header + images.tobytes(), tmp_path / "x")
+    assert np.array_equal(parsed, images)
+    with pytest.raises(DatasetError, match="truncated"):
+        data.parse_idx_images(header + images.tobytes()[:-5], tmp_path / "x")
+    a = data.binarize(images, images[:10], seed=0, n_train=20)
+    b = data.binarize(images, images[:10], seed=0, n_train=20)
+    c = data.binarize(images, images[:10], seed=1, n_train=20)
+    assert [x.shape for x in a] == [(20, 16), (10, 16), (10, 16)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    # P(pixel = 1) = intensity / 255: all-black stays 0, all-white becomes 1
+    ends = data.binarize(np.array([[0, 255]] * 50, np.uint8), np.zeros((1, 2), np.uint8), 0, n_train=50)
+    assert (ends[0][:, 0] == 0).all() and (ends[0][:, 1] == 1).all()
+
+
+def test_data_dir_resolution_order(tmp_path, monkeypatch):
+    assert data.resolve_data_dir() == tmp_path / "cache"  # nothing set: the cache
+    monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "env"))
+    assert data.resolve_data_dir() == tmp_path / "env"
+    assert data.resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv("MADE_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.cache_dir() == tmp_path / "xdg" / "made"
+
+
+def test_download_places_a_verified_file_in_the_cache(tmp_path, monkeypatch):
+    source = write_npz(tmp_path / "server" / "toy.npz", **toy_arrays())
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), source.as_uri()))
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    ds = load_dataset("toy", readonly)
+    assert Path(ds.source) == tmp_path / "cache" / "toy.npz"
+    assert list(readonly.iterdir()) == []  # the data directory is only read
+
+
+def test_failed_download_leaves_nothing(tmp_path, monkeypatch):
+    bad = tmp_path / "server" / "toy.npz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"truncated garbage")
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), bad.as_uri()))
+    with pytest.raises(DatasetError, match="failed verification"):
+        load_dataset("toy", tmp_path / "d")
+    cache = tmp_path / "cache"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_offline_error_names_urls_and_directory(tmp_path, monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    with pytest.raises(DatasetError) as err:
+        load_dataset("binarized_mnist", tmp_path / "empty")
+    msg = str(err.value)
+    assert "releases/download/ICML2015/binarized_mnist.npz" in msg
+    assert "train-images-idx3-ubyte.gz" in msg and str(tmp_path / "empty") in msg
+    with pytest.raises(DatasetError, match="not found"):
+        load_dataset("dna", tmp_path / "empty", download=False)
+    with pytest.raises(DatasetError, match="unknown dataset"):
+        load_dataset("cifar", tmp_path)
+
+
+def test_cli_info_downloads_nothing(tmp_path, capsys):
+    assert data.main(["info", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "binarized_mnist" in out and "dna" in out and "no" in out
+
+
+# ------------------------------------------------------------- real data
+REAL = os.environ.get("MADE_DATA_DIR")  # read before the fixture above clears it
+needs_real = pytest.mark.skipif(not REAL, reason="MADE_DATA_DIR is not set: no real data to test on")
+
+
+@pytest.fixture
+def real_dir(monkeypatch):
+    monkeypatch.setenv("MADE_DATA_DIR", REAL)
+    return Path(REAL)
+
+
+def _digest(ds) -> str:
+    h = hashlib.sha256()
+    for a in (ds.train, ds.valid, ds.test):
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+@needs_real
+def test_real_binarized_mnist_from_raw(real_dir, tmp_path, monkeypatch):
+    ds = load_dataset("binarized_mnist")
+    assert (ds.train.shape, ds.valid.shape, ds.test.shape) == ((50000, 784), (10000, 784), (10000, 784))
+    assert 0.12 < ds.train.mean() < 0.14
+    if ds.variant == "larochelle":
+        pytest.skip("the exact paper file is present; nothing is rebuilt")
+    assert ds.variant == "static-seed0"
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "second"))  # build again from scratch
+    again = load_dataset("binarized_mnist")
+    assert _digest(again) == _digest(ds)
+    other = load_dataset("binarized_mnist", seed=1)
+    assert other.variant == "static-seed1" and _digest(other) != _digest(ds)
+
+
+@needs_real
+@pytest.mark.parametrize("name", ["dna", "mushrooms", "nips", "adult"])
+def test_real_uci_sets(real_dir, name):
+    ds = load_dataset(name, download=False)
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == DATASETS[name].splits
+    assert ds.dim == DATASETS[name].dim
+    assert ds.variant == ("rebuilt-test-reordered" if name == "adult" else "larochelle")
