@@ -30,13 +30,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default: the grid's own counts)")
-    p.add_argument("--jobs", type=int, default=1, help="runs executed concurrently (default 1)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs executed concurrently (default on CPU: one per core, 1 thread each, "
+                        "measured fastest by `python -m made.bench`; on CUDA: 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--max-epochs", type=int, default=None, help="epoch cap for every run (default: none, early stopping only)")
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
     p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
     return p.parse_args(argv)
+
+
+def default_jobs(device: str, n_runs: int) -> int:
+    """On CPU, one single-threaded run per core: on the 2-core reference machine
+    two 1-thread runs train 12% more examples/s than one 2-thread run
+    (benchmarks/RESULTS.md), since small GEMMs scale poorly across threads."""
+    from made.train import resolve_device
+
+    try:
+        if resolve_device(device).type != "cpu":
+            return 1
+    except ValueError:
+        return 1
+    return max(1, min(os.cpu_count() or 1, n_runs))
 
 
 def main(argv=None) -> int:
@@ -50,6 +66,8 @@ def main(argv=None) -> int:
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs
     points = expand(GRIDS[grid_name], seeds=args.seeds)
+    if args.jobs is None:
+        args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     overrides["threads"] = threads
 

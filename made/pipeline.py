@@ -50,7 +50,9 @@ def ensure_kernel() -> str:
     folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
     spec_dir = folder / "kernels" / KERNEL
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # log level ERROR: silences the kernel's start-up chatter on stderr;
+        # errors inside cells still reach the executed notebook and papermill.
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--log-level=ERROR"],
         "display_name": f"Python ({sys.executable})",
         "language": "python",
         "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
@@ -139,7 +141,9 @@ def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | Non
     outcomes = []
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar, \
             ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(execute_run, p, runs_dir, overrides, kernel, force): p for p in points}
+        # Largest K first: the longest runs start early, so concurrent jobs finish together.
+        ordered = sorted(points, key=lambda p: -(p.params.get("num_masks") or 10**6))
+        futures = {pool.submit(execute_run, p, runs_dir, overrides, kernel, force): p for p in ordered}
         for fut in as_completed(futures):
             outcome = fut.result()
             outcomes.append(outcome)
