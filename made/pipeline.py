@@ -16,16 +16,18 @@ import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from .experiment import METRICS
+from .experiment import METRICS, ExperimentConfig
 from .grid import RunPoint
 from .io import write_csv, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(ExperimentConfig)}
 NOTEBOOKS = ROOT / "notebooks"
 DONE = "DONE"
 KERNEL = "made-python"
@@ -118,11 +120,16 @@ def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str,
 
 
 def notebook_parameters(params: dict, mode: str, run_dir: Path) -> dict:
-    """ExperimentConfig keywords as papermill parameters (plain JSON types)."""
-    out = {k: v for k, v in params.items()}
-    hidden = out.get("hidden_sizes", [500])
-    out["hidden_sizes"] = "x".join(str(h) for h in hidden) if isinstance(hidden, list) else hidden
-    if out.get("num_masks", 1) is None:
+    """Every ExperimentConfig field as a papermill parameter (plain JSON types).
+
+    All fields are passed, defaults included, so the notebook's own quick
+    interactive defaults (a training subset, few epochs) never leak into a run.
+    """
+    extra = {k: v for k, v in params.items() if k not in _CONFIG_FIELDS}
+    config = ExperimentConfig(**{k: v for k, v in params.items() if k in _CONFIG_FIELDS})
+    out = {**dataclasses.asdict(config), **extra}
+    out["hidden_sizes"] = config.hidden_label if config.hidden_sizes else ""
+    if config.num_masks is None:
         out["num_masks"] = "sampling"
     out["mode"] = mode
     out["run_dir"] = str(run_dir)

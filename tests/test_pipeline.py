@@ -1,0 +1,146 @@
+"""run_all.py end to end: real notebooks through papermill on real data (MNIST rebuilt from raw)."""
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from made import grid as grid_module
+from made.pipeline import DONE, KERNEL, ensure_kernel, is_complete
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
+                                reason="MADE_DATA_DIR is not set: the pipeline runs on real MNIST")
+
+
+def load_run_all():
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kernel_runs_this_interpreter():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    name = ensure_kernel()
+    spec = KernelSpecManager().get_kernel_spec(name)
+    assert name == KERNEL and spec.argv[0] == sys.executable
+
+
+def test_dry_run_estimates_from_a_measurement(capsys):
+    run_all = load_run_all()
+    assert run_all.main(["--smoke", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "binarized_mnist_h500_K2_order_seed0_train_subset1000" in out
+    assert "s/epoch" in out and "estimated wall time" in out
+
+
+def test_is_complete_respects_the_epoch_cap(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"max_epochs": 10, "stopped_early": False}))
+    assert not is_complete(run, 10)  # no DONE yet
+    (run / DONE).write_text("")
+    assert is_complete(run, 10) and is_complete(run, 5)
+    assert not is_complete(run, 20) and not is_complete(run, None)  # to be extended
+    (run / "metrics.json").write_text(json.dumps({"max_epochs": 10, "stopped_early": True}))
+    assert is_complete(run, 20) and is_complete(run, None)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    results = tmp_path_factory.mktemp("smoke")
+    run_all = load_run_all()
+    t0 = time.perf_counter()
+    code = run_all.main(["--smoke", "--results-dir", str(results)])
+    return run_all, results, code, time.perf_counter() - t0
+
+
+@needs_data
+def test_smoke_produces_csv_figure_and_comparison(smoke):
+    _, results, code, seconds = smoke
+    assert code == 0
+    frame = pd.read_csv(results / "figure2.csv")
+    assert len(frame) >= 3
+    for col in ["dataset", "data_variant", "hidden_sizes", "num_masks", "order_agnostic",
+                "connectivity_agnostic", "seed", "optimizer", "epochs", "best_epoch", "valid_nll",
+                "test_nll_single_mask", "test_nll_ensemble", "test_nll_ensemble_stderr",
+                "ensemble_masks", "test_nll_logit_average", "train_seconds"]:
+        assert col in frame.columns and frame[col].notna().all(), col
+    assert set(frame["data_variant"]) <= {"static-seed0", "larochelle"}
+    assert (results / "figure2.png").read_bytes()[:4] == b"\x89PNG"
+    assert (results / "figure2.pdf").stat().st_size > 1000
+    assert "| setting |" in (results / "comparison.md").read_text()
+    for run_id in frame["run_id"]:
+        run = results / "runs" / run_id
+        assert (run / DONE).exists() and (run / "train_made.ipynb").exists()
+        assert (run / "history.csv").exists()
+    assert seconds < 180
+
+
+@needs_data
+def test_second_call_reruns_nothing(smoke):
+    run_all, results, _, first = smoke
+    before = (results / "figure2.csv").read_text()
+    t0 = time.perf_counter()
+    assert run_all.main(["--smoke", "--results-dir", str(results), "--no-reports"]) == 0
+    assert time.perf_counter() - t0 < 10
+    assert (results / "figure2.csv").read_text() == before
+
+
+@needs_data
+def test_killed_run_is_redone_without_duplicates(smoke):
+    run_all, results, _, _ = smoke
+    frame = pd.read_csv(results / "figure2.csv")
+    victim = results / "runs" / frame["run_id"].iloc[1]
+    # a run killed midway: no DONE marker, a half-written notebook, no metrics
+    (victim / DONE).unlink()
+    (victim / "metrics.json").unlink()
+    stamp = {r: (results / "runs" / r / DONE).stat().st_mtime for r in frame["run_id"] if r != victim.name}
+    assert run_all.main(["--smoke", "--results-dir", str(results), "--no-reports"]) == 0
+    again = pd.read_csv(results / "figure2.csv")
+    assert sorted(again["run_id"]) == sorted(frame["run_id"])  # no duplicates, none lost
+    assert (victim / DONE).exists()
+    assert all((results / "runs" / r / DONE).stat().st_mtime == t for r, t in stamp.items())
+
+
+@needs_data
+def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, capsys):
+    run_all = load_run_all()
+    bad_grid = dict(base={**grid_module.PAPER_MNIST, "train_subset": 200, "max_epochs": 1},
+                    axes=dict(num_masks=[1], activation=["relu", "swish"]), seeds=1)
+    monkeypatch.setitem(grid_module.GRIDS, "smoke", bad_grid)
+    monkeypatch.setitem(run_all.GRIDS, "smoke", bad_grid)
+    code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
+    assert code != 0
+    err = capsys.readouterr().err
+    bad_id = "binarized_mnist_h500_K1_single_seed0_activationswish_train_subset200"
+    assert f"FAILED {bad_id}" in err and "activation" in err
+    assert (tmp_path / "runs" / bad_id / "ERROR.txt").exists()
+    assert not (tmp_path / "runs" / bad_id / DONE).exists()
+    good = pd.read_csv(tmp_path / "figure2.csv")
+    assert list(good["run_id"]) == ["binarized_mnist_h500_K1_single_seed0_train_subset200"]
+
+
+def test_every_config_field_reaches_the_notebook(tmp_path):
+    """The notebook's quick interactive defaults (a training subset, 15 epochs)
+    must never leak into a grid run: every field is passed explicitly."""
+    import dataclasses
+
+    from made.experiment import ExperimentConfig
+    from made.grid import GRIDS, expand
+    from made.pipeline import notebook_parameters
+
+    point = expand(GRIDS["figure2"])[0]
+    params = notebook_parameters({**point.params, "threads": 1}, point.mode, tmp_path)
+    for f in dataclasses.fields(ExperimentConfig):
+        assert f.name in params, f.name
+    assert params["train_subset"] is None and params["max_epochs"] is None
+    assert params["hidden_sizes"] == "500" and params["threads"] == 1
