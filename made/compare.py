@@ -96,17 +96,29 @@ def mnist_rows(runs: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group (and seed), the run with the lowest validation NLL: never test."""
+    keys = [*by, "seed"] if "seed" in runs else by
+    idx = runs.groupby(keys, dropna=False)["valid_nll"].idxmin()
+    return runs.loc[idx.values]
+
+
 def uci_rows(runs: pd.DataFrame) -> list[dict]:
     refs = reference_numbers()
     rows = []
-    for (dataset, k), sub in runs.groupby(["dataset", runs["num_masks"].astype(str)]):
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
+    if "valid_nll" in runs:
+        runs = select_on_validation(runs, ["dataset", "num_masks"])
+    for (dataset, k), sub in runs.groupby(["dataset", "num_masks"]):
         sampling = k == "sampling"
         col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
         ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
         rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, "
                          f"{'mask sampling, ensemble of %s test masks' % sub['ensemble_masks'].iloc[0] if sampling else '1 mask'}",
                          sub[col], ref, variant=", ".join(sorted(sub["data_variant"].unique())),
-                         epochs=_epochs(sub)))
+                         epochs=_epochs(sub),
+                         note=f"lr {', '.join(str(v) for v in sub['lr'])} chosen on validation NLL"
+                         if "lr" in sub else ""))
     return rows
 
 

@@ -44,5 +44,7 @@ def test_uci_and_large_grids_are_ready():
     uci = expand(GRIDS["uci"])
     assert {p.params["dataset"] for p in uci} == {"adult", "dna", "mushrooms", "nips"}
     assert {p.params["num_masks"] for p in uci} == {1, None}
+    assert {p.params["lr"] for p in uci} == {0.01, 0.03} and len(uci) == 16
+    assert "dna_h500_Ksampling_order_seed0_lr0.03" in {p.run_id for p in uci}
     large = expand(GRIDS["large"])
     assert {tuple(p.params["hidden_sizes"]) for p in large} == {(8000,), (8000, 8000)}

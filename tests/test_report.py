@@ -79,7 +79,11 @@ def test_comparison_with_uci_rows():
              test_nll_ensemble=80.1, ensemble_masks=1000, data_variant="larochelle", max_epochs=None,
              best_epoch=300, stopped_early=True),
     ])
+    # a second learning rate: better on test, worse on validation -> not selected
+    other = uci.iloc[[0]].assign(lr=0.03, valid_nll=90.0, test_nll_single_mask=80.0)
+    uci = pd.concat([uci.assign(lr=0.01, valid_nll=85.0), other], ignore_index=True)
     table = comparison_table(fake_runs(), uci)
     dna = table[table.setting.str.startswith("dna")]
     assert list(dna["reference"]) == pytest.approx([83.63, 79.66])
     assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
+    assert "lr 0.01 chosen on validation" in dna["note"].iloc[0]
