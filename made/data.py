@@ -10,6 +10,22 @@ to the cache: a data directory is only read, so a shared or read-only one is
 never written to.  Every write is a temporary file renamed
 into place only after it verified.
 
+Variants (``Dataset.variant``; results must report it):
+
+* ``larochelle``: the paper's exact file (dna, mushrooms, nips: SHA-256
+  verified; ``binarized_mnist.npz`` / ``.amat``: no published hash, identified
+  by name and shapes);
+* ``rebuilt-test-reordered``: the known adult rebuild (train/valid identical to
+  Larochelle's, test = the same rows in another order);
+* ``static-seed<N>``: MNIST binarized here from the SHA-256-verified raw
+  digits, each pixel ~ Bernoulli(intensity / 255) drawn once with
+  ``numpy.random.default_rng(N)``: a close stand-in, not the paper's file;
+* ``unverified``: no known checksum (shapes and 0/1 values still checked).
+
+A file whose SHA-256 differs from the paper's exact one is an error unless
+``verify=False``.  Names with no known exact hash (adult, connect4, ...) load
+any file that passes the shape and value checks, as ``unverified``.
+
 >>> spec = DATASETS["dna"]
 >>> spec.dim, spec.splits
 (180, (1400, 600, 1186))
@@ -20,21 +36,33 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .io import atomic_path
 
+if TYPE_CHECKING:  # torch is imported lazily, by Dataset.as_tensors only
+    import torch
+
 REPO = "https://github.com/mgermain/MADE"
-RAW_MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist"
+# Public mirrors of the raw MNIST .gz files, tried in order (the original
+# yann.lecun.com host is no longer reliable).
+RAW_MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist",
+    "https://storage.googleapis.com/cvdf-datasets/mnist",
+)
+RAW_MNIST_MIRROR = RAW_MNIST_MIRRORS[0]
 SPLITS = ("train", "valid", "test")
 
 # Uncompressed SHA-256 of the official MNIST IDX files.
@@ -54,8 +82,15 @@ class DatasetSpec:
     dim: int
     splits: tuple[int, int, int]  # train, valid, test sizes
     url: str
-    # sha256 -> variant, for files whose exact bytes are known
+    # sha256 -> variant, for files whose exact bytes are known.  Only a
+    # "larochelle" entry makes a mismatch an error: a name with just a known
+    # rebuild (adult) still accepts the original file, as "unverified".
     known_sha256: dict | None = None
+
+    @property
+    def exact_sha256(self) -> str | None:
+        """SHA-256 of the paper's exact file, when known."""
+        return next((h for h, v in (self.known_sha256 or {}).items() if v == "larochelle"), None)
 
 
 def _uci(name, dim, splits, release=False, known=None):
@@ -95,6 +130,14 @@ class Dataset:
     @property
     def dim(self) -> int:
         return int(self.train.shape[1])
+
+    def as_tensors(self, device: "str | torch.device | None" = None
+                   ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
+        """(train, valid, test) as float32 torch tensors on ``device``."""
+        import torch  # lazy: `python -m made.data info` should not pay for torch
+
+        return tuple(torch.as_tensor(a, dtype=torch.float32, device=device)  # type: ignore[return-value]
+                     for a in (self.train, self.valid, self.test))
 
 
 # ----------------------------------------------------------------- locations
@@ -156,16 +199,26 @@ def check_split(array: np.ndarray, path: Path, spec: DatasetSpec, split: str, si
         raise DatasetError(f"{path}: {split} split has {array.shape[0]} rows, the paper's split has {size}; {fix}")
     if np.issubdtype(array.dtype, np.floating) and np.isnan(array).any():
         raise DatasetError(f"{path}: {split} split contains NaN; {fix}")
-    if not np.isin(array, (0, 1)).all():
+    if not _is_binary(array):
         raise DatasetError(f"{path}: {split} split has values other than 0 and 1; MADE models binary data; {fix}")
     return array.astype(np.float32, copy=False)
+
+
+def _is_binary(array: np.ndarray) -> bool:
+    """All values 0 or 1.  (np.isin is ~5x slower on MNIST-sized arrays.)"""
+    if array.size == 0:
+        return True
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.unsignedinteger):
+        return bool(array.max() <= 1)  # uint8 files: one pass, no temporaries
+    return bool(((array == 0) | (array == 1)).all())
 
 
 def read_npz(path: Path, spec: DatasetSpec, check_sizes: bool = True) -> tuple[np.ndarray, ...]:
     """The three splits of a Larochelle-format npz (keys train_data, valid_data, test_data)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Python 2 files trigger a harmless header warning
+            # Python 2 files trigger a harmless header warning; silence only that one
+            warnings.filterwarnings("ignore", message=r"Reading `\.npy` or `\.npz` file required")
             with np.load(path, allow_pickle=False) as f:
                 missing = [f"{s}_data" for s in SPLITS if f"{s}_data" not in f.files]
                 if missing:
@@ -174,7 +227,7 @@ def read_npz(path: Path, spec: DatasetSpec, check_sizes: bool = True) -> tuple[n
                 arrays = [np.asarray(f[f"{s}_data"]) for s in SPLITS]
     except DatasetError:
         raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
         raise DatasetError(f"{path}: not a readable npz file ({exc}); delete it and fetch it again "
                            f"(python -m made.data fetch {spec.name})") from exc
     sizes = spec.splits if check_sizes else (None, None, None)
@@ -182,26 +235,39 @@ def read_npz(path: Path, spec: DatasetSpec, check_sizes: bool = True) -> tuple[n
 
 
 def _variant_from_hash(path: Path, spec: DatasetSpec, verify: bool) -> str:
+    """The variant a file's SHA-256 identifies; a mismatch with the exact file's hash is an error.
+
+    Names without a known exact hash (adult has only its rebuild's) accept any
+    file that passes the shape/value checks, as "unverified".
+    """
     if not spec.known_sha256:
         return "unverified"  # no checksum known; shapes and values were checked
     digest = sha256_file(path)
     if digest in spec.known_sha256:
         return spec.known_sha256[digest]
-    if verify:
+    if verify and spec.exact_sha256 is not None:
         raise DatasetError(
-            f"{path}: SHA-256 {digest} matches no known copy of {spec.name} "
-            f"({', '.join(spec.known_sha256)}); delete it and fetch it again from {spec.url}, "
-            f"or pass verify=False to use it anyway")
+            f"{path}: SHA-256 {digest} is not that of the paper's {spec.name} file "
+            f"({spec.exact_sha256}); delete it and fetch it again from {spec.url}, "
+            f"or pass verify=False to use it anyway (variant 'unverified')")
     return "unverified"
 
 
 # -------------------------------------------------------------------- MNIST
-def read_idx_images(path: Path) -> np.ndarray:
-    """Uint8 images (N, rows*cols) from an IDX file, gzipped or not, sha256-verified."""
-    stem = path.name[:-3] if path.name.endswith(".gz") else path.name
+def read_idx_images(path: Path, stem: str | None = None) -> np.ndarray:
+    """Uint8 images (N, rows*cols) from an IDX file, gzipped or not, sha256-verified.
+
+    The SHA-256 is of the *uncompressed* bytes (mirrors recompress the .gz);
+    which official file to compare with is ``stem``, by default the file name
+    without ".gz" (a download's temp file has another name, so it passes it).
+    """
+    path = Path(path)
+    stem = stem or (path.name[:-3] if path.name.endswith(".gz") else path.name)
     try:
-        raw = gzip.open(path, "rb").read() if path.name.endswith(".gz") else path.read_bytes()
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"  # by content: temp files have no .gz suffix
+        raw = gzip.open(path, "rb").read() if gzipped else path.read_bytes()
+    except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DatasetError(f"{path}: unreadable or truncated ({exc}); delete it and download "
                            f"{RAW_MNIST_MIRROR}/{stem}.gz again") from exc
     expected = MNIST_RAW_SHA256.get(stem)
@@ -213,7 +279,8 @@ def read_idx_images(path: Path) -> np.ndarray:
 
 def parse_idx_images(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < 16 or int.from_bytes(raw[:4], "big") != 2051:
-        raise DatasetError(f"{path}: not an IDX image file (bad magic number)")
+        raise DatasetError(f"{path}: not an IDX image file (bad magic number); replace it with "
+                           f"the official MNIST file from {RAW_MNIST_MIRROR}")
     n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
     if len(raw) != 16 + n * rows * cols:
         raise DatasetError(f"{path}: {len(raw) - 16} pixel bytes, header says {n}x{rows}x{cols}; "
@@ -258,10 +325,15 @@ def _save_npz(path: Path, train, valid, test) -> None:
 
 
 def _build_mnist(raw: dict[str, Path], directory: Path, seed: int) -> Dataset:
+    """Verify the raw files (hashed once, here), binarize, cache the result.
+
+    The cached npz is written only after the raw hashes matched, so finding it
+    later is proof enough: it is never re-hashed against the raw files.
+    """
     spec = DATASETS["binarized_mnist"]
     train_images = read_idx_images(raw["train-images-idx3-ubyte"])
     test_images = read_idx_images(raw["t10k-images-idx3-ubyte"])
-    train, valid, test = binarize(train_images, test_images, seed)
+    train, valid, test = binarize(train_images, test_images, seed, n_train=spec.splits[0])
     for array, split, size in zip((train, valid, test), SPLITS, spec.splits):
         check_split(array, raw["train-images-idx3-ubyte"], spec, split, size)
     out = _write_dir() / built_mnist_name(seed)
@@ -289,7 +361,7 @@ def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
     if all(amat):
         return Dataset(spec.name, *_read_amat(amat, spec), "larochelle", ", ".join(map(str, amat)))
     built = _find(directory, built_mnist_name(seed))
-    if built is not None:
+    if built is not None:  # trusted: written only after the raw files verified
         return Dataset(spec.name, *read_npz(built, spec), f"static-seed{seed}", str(built))
     raw = _raw_mnist(directory)
     if raw is not None:
@@ -304,17 +376,21 @@ def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
         return Dataset(spec.name, *read_npz(path, spec), "larochelle", str(path))
     except DatasetError as exc:
         errors.append(str(exc))
-    try:
-        for stem in MNIST_RAW_SHA256:
-            download_file(f"{RAW_MNIST_MIRROR}/{stem}.gz", target / f"{stem}.gz", read_idx_images)
-    except DatasetError as exc:
-        errors.append(str(exc))
-        raise _missing(spec, directory, extra="or the raw MNIST files", errors=errors) from exc
-    return _build_mnist(_raw_mnist(target), directory, seed)
+    for mirror in RAW_MNIST_MIRRORS:
+        try:
+            for stem in MNIST_RAW_SHA256:
+                if not (target / f"{stem}.gz").is_file():  # kept from an earlier mirror
+                    download_file(f"{mirror}/{stem}.gz", target / f"{stem}.gz",
+                                  lambda p, stem=stem: read_idx_images(p, stem))
+            return _build_mnist(_raw_mnist(target), directory, seed)
+        except DatasetError as exc:
+            errors.append(str(exc))
+    raise _missing(spec, directory, extra="or the raw MNIST files", errors=errors)
 
 
 # ------------------------------------------------------------------ download
-def download_file(url: str, dest: Path, verify, timeout: float = 60.0, progress: bool = True) -> Path:
+def download_file(url: str, dest: Path, verify: Callable[[Path], object], timeout: float = 60.0,
+                  progress: bool = True) -> Path:
     """Download ``url`` to ``dest``: temp file, progress bar, ``verify(tmp)``, then rename.
 
     ``verify`` raises DatasetError for a bad file.  Nothing is left at ``dest``
@@ -331,7 +407,7 @@ def download_file(url: str, dest: Path, verify, timeout: float = 60.0, progress:
                     for block in iter(lambda: resp.read(1 << 20), b""):
                         f.write(block)
                         bar.update(len(block))
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:  # incl. timeouts
             raise DatasetError(f"could not download {url} ({exc})") from exc
         if total is not None and tmp.stat().st_size != total:
             raise DatasetError(f"{url}: download stopped at {tmp.stat().st_size} of {total} bytes; try again")
@@ -344,12 +420,12 @@ def download_file(url: str, dest: Path, verify, timeout: float = 60.0, progress:
 
 
 def _missing(spec: DatasetSpec, directory: Path, extra: str = "", errors: list[str] | None = None) -> DatasetError:
-    urls = [spec.url] + ([f"{RAW_MNIST_MIRROR}/{s}.gz" for s in MNIST_RAW_SHA256]
+    urls = [spec.url] + ([f"{m}/{s}.gz" for m in RAW_MNIST_MIRRORS for s in MNIST_RAW_SHA256]
                          if spec.name == "binarized_mnist" else [])
     why = ("\n  " + "\n  ".join(errors)) if errors else ""
     return DatasetError(
         f"{spec.name} not found in {directory} (nor in the cache {cache_dir()}).{why}\n"
-        f"Download {spec.name}.npz {extra} from:\n  " + "\n  ".join(urls) +
+        f"Download {spec.name}.npz{' ' + extra if extra else ''} from:\n  " + "\n  ".join(urls) +
         f"\nand put it in {directory} (or set MADE_DATA_DIR / pass data_dir=...).")
 
 
@@ -387,6 +463,10 @@ def status(name: str, directory: Path) -> dict:
         exact = _find(directory, "binarized_mnist.npz")
         if exact:
             return dict(found=True, where=str(exact), variant="larochelle", verified="shapes on load")
+        amat = [_find(directory, f"binarized_mnist_{s}.amat") for s in SPLITS]
+        if all(amat):
+            return dict(found=True, where=str(amat[0].parent), variant="larochelle (.amat)",
+                        verified="shapes on load")
         built = sorted(p for d in _search_dirs(directory) for p in d.glob("binarized_mnist_static_seed*.npz"))
         raw = _raw_mnist(directory)
         if built:
@@ -422,10 +502,13 @@ def main(argv=None) -> int:
     directory = resolve_data_dir(args.data_dir)
     if args.command == "info":
         print(f"data directory: {directory}\ncache: {cache_dir()}")
-        print(f"{'dataset':<16}{'found':<7}{'variant':<34}{'verified':<32}where")
+        rows = [("dataset", "found", "variant", "verified", "where")]
         for name in DATASETS:
             s = status(name, directory)
-            print(f"{name:<16}{'yes' if s['found'] else 'no':<7}{s['variant']:<34}{s['verified']:<32}{s['where']}")
+            rows.append((name, "yes" if s["found"] else "no", s["variant"], s["verified"], s["where"]))
+        widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]  # columns fit their text
+        for row in rows:
+            print("".join(f"{c:<{w}}" for c, w in zip(row, widths)) + row[4])
         return 0
     try:
         ds = load_dataset(args.name, args.data_dir, download=True, seed=args.seed)

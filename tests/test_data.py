@@ -2,12 +2,14 @@
 
 import gzip
 import hashlib
+import io
 import os
 import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from made import data
 from made.data import DATASETS, DatasetError, DatasetSpec, load_dataset
@@ -170,6 +172,102 @@ def test_cli_info_downloads_nothing(tmp_path, capsys):
     assert "binarized_mnist" in out and "dna" in out and "no" in out
 
 
+def test_as_tensors(tmp_path):
+    write_npz(tmp_path / "toy.npz", **toy_arrays())
+    train, valid, test = load_dataset("toy", tmp_path, download=False).as_tensors("cpu")
+    assert train.dtype == torch.float32 and tuple(valid.shape) == (2, 4) and test.device.type == "cpu"
+
+
+def test_known_rebuild_hash_does_not_refuse_the_original(tmp_path, monkeypatch):
+    # adult only has its rebuild's hash: the original file (other bytes) must still load
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), TOY.url, {"0" * 64: "rebuilt"}))
+    write_npz(tmp_path / "toy.npz", **toy_arrays())
+    assert load_dataset("toy", tmp_path, download=False).variant == "unverified"
+
+
+# ---------------------------------------------- MNIST from tiny fake raw files
+FAKE_SPLITS = (6, 2, 3)  # train, valid, test; 4x4 images
+
+
+def idx_bytes(images: np.ndarray) -> bytes:
+    n, rows, cols = images.shape
+    return b"".join(x.to_bytes(4, "big") for x in (2051, n, rows, cols)) + images.tobytes()
+
+
+@pytest.fixture
+def fake_mnist(tmp_path, monkeypatch):
+    """A data dir with tiny gzipped IDX files, registered as the official ones."""
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    sizes = {"train-images-idx3-ubyte": 8, "t10k-images-idx3-ubyte": 3}
+    for stem, n in sizes.items():
+        raw = idx_bytes(rng.integers(0, 256, size=(n, 4, 4), dtype=np.uint8))
+        (folder / f"{stem}.gz").write_bytes(gzip.compress(raw))
+        monkeypatch.setitem(data.MNIST_RAW_SHA256, stem, hashlib.sha256(raw).hexdigest())
+    monkeypatch.setitem(DATASETS, "binarized_mnist",
+                        DatasetSpec("binarized_mnist", 16, FAKE_SPLITS, "file:///nowhere/binarized_mnist.npz"))
+    return folder
+
+
+def test_static_binarization_built_from_raw_idx_files(fake_mnist, tmp_path, monkeypatch):
+    root = fake_mnist.parent
+    a = load_dataset("binarized_mnist", root, download=False, seed=3)
+    assert a.variant == "static-seed3" and a.train.dtype == np.float32
+    assert tuple(len(x) for x in (a.train, a.valid, a.test)) == FAKE_SPLITS and a.dim == 16
+    cached = tmp_path / "cache" / "binarized_mnist_static_seed3.npz"
+    assert Path(a.source) == cached and cached.is_file()
+    assert sorted(p.name for p in fake_mnist.iterdir()) == ["t10k-images-idx3-ubyte.gz",
+                                                            "train-images-idx3-ubyte.gz"]  # only read
+    again = load_dataset("binarized_mnist", root, download=False, seed=3)  # from the cache
+    assert again.source == a.source and _digest(again) == _digest(a)
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache2"))  # rebuilt from scratch
+    rebuilt = load_dataset("binarized_mnist", root, download=False, seed=3)
+    assert Path(rebuilt.source).parent == tmp_path / "cache2" and _digest(rebuilt) == _digest(a)
+    assert _digest(load_dataset("binarized_mnist", root, download=False, seed=4)) != _digest(a)
+
+
+def test_raw_mnist_checksum_mismatch_and_truncation(fake_mnist, monkeypatch):
+    monkeypatch.setitem(data.MNIST_RAW_SHA256, "t10k-images-idx3-ubyte", "0" * 64)
+    with pytest.raises(DatasetError, match="SHA-256") as err:
+        load_dataset("binarized_mnist", fake_mnist.parent, download=False)
+    assert str(fake_mnist / "t10k-images-idx3-ubyte.gz") in str(err.value)
+    train = fake_mnist / "train-images-idx3-ubyte.gz"
+    train.write_bytes(train.read_bytes()[:-12])  # cut inside the gzip trailer
+    with pytest.raises(DatasetError, match="truncated") as err:
+        load_dataset("binarized_mnist", fake_mnist.parent, download=False)
+    assert str(train) in str(err.value)
+    assert not (fake_mnist.parent.parent / "cache").exists()  # nothing built or cached
+
+
+def test_raw_mnist_download_falls_back_to_second_mirror(fake_mnist, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "RAW_MNIST_MIRRORS", ((tmp_path / "dead").as_uri(), fake_mnist.as_uri()))
+    ds = load_dataset("binarized_mnist", tmp_path / "empty", seed=0)
+    assert ds.variant == "static-seed0"
+    cache = tmp_path / "cache"
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "binarized_mnist_static_seed0.npz", "t10k-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz"]
+
+
+class _ShortResponse(io.BytesIO):
+    """An HTTP response that announces more bytes than it delivers."""
+
+    def __init__(self, payload: bytes, announced: int):
+        super().__init__(payload)
+        self.headers = {"Content-Length": str(announced)}
+
+
+def test_partial_download_leaves_nothing(tmp_path, monkeypatch):
+    whole = (write_npz(tmp_path / "server" / "toy.npz", **toy_arrays())).read_bytes()
+    monkeypatch.setattr(data.urllib.request, "urlopen",
+                        lambda url, timeout: _ShortResponse(whole[:100], len(whole)))
+    with pytest.raises(DatasetError, match="100 of") as err:
+        load_dataset("toy", tmp_path / "d")
+    assert TOY.url in str(err.value) and str(tmp_path / "d") in str(err.value)
+    cache = tmp_path / "cache"
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
 # ------------------------------------------------------------- real data
 REAL = os.environ.get("MADE_DATA_DIR")  # read before the fixture above clears it
 needs_real = pytest.mark.skipif(not REAL, reason="MADE_DATA_DIR is not set: no real data to test on")
@@ -210,3 +308,11 @@ def test_real_uci_sets(real_dir, name):
     assert (len(ds.train), len(ds.valid), len(ds.test)) == DATASETS[name].splits
     assert ds.dim == DATASETS[name].dim
     assert ds.variant == ("rebuilt-test-reordered" if name == "adult" else "larochelle")
+
+
+@needs_real
+def test_real_info_is_fast_and_builds_nothing(real_dir, tmp_path, capsys):
+    assert data.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "raw MNIST" in out and "larochelle" in out and "rebuilt-test-reordered" in out
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
