@@ -140,3 +140,26 @@ def to_markdown(table: pd.DataFrame, digits: int = 2) -> str:
     rule = "| " + " | ".join("---" for _ in table.columns) + " |"
     body = ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join([head, rule, *body]) + "\n"
+
+
+NOTES = """\
+Test NLL in nats (lower is better). `this_project` is the mean over seeds; `reference` is the
+paper's or the seed project's figure, with how sure it is (`recalled`: transcribed from memory
+of the paper's tables, not read off the PDF). `data_variant` says which binarized MNIST was
+used: `static-seed0` is a rebuild from raw MNIST, close to but not the paper's file.
+
+Why the logit average is not a likelihood: each mask defines a normalized autoregressive
+model, and averaging their *probabilities* (the ensemble) gives a mixture, which is again
+normalized. Averaging their *logits*, as the seed project's `run.py -s` does, mixes
+conditionals computed under different orderings: the averaged conditional of dimension d then
+depends on dimensions that come after d in some of the orderings, so the product does not sum
+to 1 over all 2^D vectors (tests/test_model.py enumerates D = 10). Such a number can fall far
+below any achievable likelihood, which is how the seed's 79.3 arises. With one shared ordering
+(connectivity-agnostic training) the averaged logits are still autoregressive and do define a
+normalized model, so there the two numbers stay close.
+"""
+
+
+def report_markdown(table: pd.DataFrame) -> str:
+    """comparison.md: a title, how to read it, and the table."""
+    return "# This project against the paper\n\n" + NOTES + "\n" + to_markdown(table)

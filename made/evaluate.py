@@ -49,8 +49,10 @@ def logit_average_log_prob(model: MADE, x: torch.Tensor, n_masks: int | None = N
     computed under *different orderings* conditions output d on inputs that
     come after it in some of those orderings, so the product of these
     "conditionals" is not a distribution: over all 2^D vectors it does not sum
-    to 1 (see tests/test_model.py).  It can therefore sit below the true
-    ensemble NLL.  Reported only to show how far it is from the real number.
+    to 1 (see tests/test_model.py).  It can therefore sit far below the true
+    ensemble NLL.  (With one shared ordering the averaged logits remain
+    autoregressive and do define a normalized model, a different one from the
+    mixture.)  Reported only to show how far it is from the real number.
     """
     n_masks = model._check_n_masks(n_masks)
     total = torch.zeros_like(x)

@@ -66,6 +66,9 @@ def test_comparison_table_against_the_papers_numbers():
     assert seed["reference"] == pytest.approx(94.5) and seed["this_project"] == pytest.approx(95.5)
     logit = table[table.setting.str.contains("logit average")].iloc[0]
     assert logit["reference"] == pytest.approx(79.3)
+    from made.compare import report_markdown
+
+    assert "not a likelihood" in report_markdown(table)
     md = to_markdown(table)
     assert md.count("\n") == len(table) + 2 and "recalled" in md
 
