@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import MADE
-from .timing import train_throughput
+from .timing import sync, train_throughput
 
 
 class DenseMLP(nn.Module):
@@ -56,11 +56,6 @@ def _peak_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 MEASUREMENTS = ["train_k1", "train_k32", "train_direct", "train_dense", "train_dense_direct",
@@ -105,10 +100,10 @@ def _make(kind: str, opts: dict):
         raise ValueError(f"unknown measurement {kind!r}")
 
     def rate():
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         work()
-        _sync(device)
+        sync(device)
         return count / (time.perf_counter() - t0)
     return rate
 

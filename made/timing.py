@@ -6,7 +6,6 @@ current device, and by the benchmark (``python -m made.bench``).
 
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import dataclass
 
@@ -28,7 +27,8 @@ DATASET_SHAPES = {  # dim, n_train, n_valid, n_test
 }
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock timings are honest."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -55,11 +55,11 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
 
     for i in range(warmup):
         step(i)
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for i in range(steps):
         step(i)
-    _sync(device)
+    sync(device)
     return steps * batch_size / (time.perf_counter() - t0)
 
 
@@ -69,10 +69,10 @@ def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: 
     device = torch.device(device)
     x = (torch.rand(n_examples, dim, device=device) < 0.15).float()
     model.ensemble_log_prob(x[:100], n_masks)  # warm-up
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     model.ensemble_log_prob(x, n_masks)
-    _sync(device)
+    sync(device)
     return n_examples / (time.perf_counter() - t0)
 
 
@@ -85,7 +85,3 @@ class RunEstimate:
     @property
     def seconds(self) -> float:
         return self.epochs * self.seconds_per_epoch
-
-
-def median(values) -> float:
-    return statistics.median(values)
