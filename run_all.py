@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Regenerate the paper's Figure 2 (and other grids): grid -> papermill -> CSV -> figures.
 
-    python run_all.py                 # the Figure 2 grid, paper protocol
+    python run_all.py                 # the Figure 2 grid, paper protocol, 100-epoch cap
+    python run_all.py --max-epochs 0  # the same without a cap (extends finished runs)
     python run_all.py --smoke         # the whole pipeline in a few minutes
     python run_all.py --dry-run       # list the grid and estimate its wall time
     python run_all.py --grid uci      # the UCI table (adult, dna, mushrooms, nips)
@@ -34,7 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="runs executed concurrently (default on CPU: one per core, 1 thread each, "
                         "measured fastest by `python -m made.bench`; on CUDA: 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
-    p.add_argument("--max-epochs", type=int, default=None, help="epoch cap for every run (default: none, early stopping only)")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help="epoch cap for every run (default: the grid's own; figure2: 100); 0 = no cap, "
+                        "the paper's early stopping only")
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
     p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
@@ -64,7 +67,7 @@ def main(argv=None) -> int:
     if args.device is not None:
         overrides["device"] = args.device
     if args.max_epochs is not None:
-        overrides["max_epochs"] = args.max_epochs
+        overrides["max_epochs"] = args.max_epochs or None
     points = expand(GRIDS[grid_name], seeds=args.seeds)
     if args.jobs is None:
         args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
