@@ -213,6 +213,13 @@ class MADE(nn.Module):
     def _stacked(self, l: int | str) -> torch.Tensor:
         return getattr(self, f"masks_{l}")
 
+    def _masked_modules(self) -> list[tuple[int | str, MaskedLinear]]:
+        """(mask buffer key, layer) for every masked layer, in `_bool_masks` order."""
+        pairs: list[tuple[int | str, MaskedLinear]] = list(enumerate(self.layers))
+        if self.direct is not None:
+            pairs.append(("direct", self.direct))
+        return pairs
+
     @property
     def sampling(self) -> bool:
         """True when masks are sampled afresh (``num_masks=None``)."""
@@ -233,16 +240,13 @@ class MADE(nn.Module):
             spec = self._spec(k)
             device = self.orderings.device
             self.orderings[0].copy_(spec.ordering)
-            for l, m in enumerate(self._bool_masks(spec, device)):
-                key = l if l < len(self.layers) else "direct"
+            for (key, _), m in zip(self._masked_modules(), self._bool_masks(spec, device)):
                 self._stacked(key)[0].copy_(m)
             stored = 0
         else:
             stored = k
-        for l, layer in enumerate(self.layers):
-            layer.set_mask(self._stacked(l)[stored])
-        if self.direct is not None:
-            self.direct.set_mask(self.masks_direct[stored])
+        for key, layer in self._masked_modules():
+            layer.set_mask(self._stacked(key)[stored])
         self.mask_index = k
 
     def update_masks(self) -> None:
@@ -279,7 +283,7 @@ class MADE(nn.Module):
 
     def _stacked_masks(self, masks: Sequence[int]) -> list[torch.Tensor]:
         """Bool masks (n, out, in) of the listed masks, one per layer (+ direct)."""
-        keys = [*range(len(self.layers))] + (["direct"] if self.direct is not None else [])
+        keys = [key for key, _ in self._masked_modules()]
         if not self.sampling:
             idx = torch.as_tensor(list(masks), device=self.orderings.device)
             return [self._stacked(key)[idx] for key in keys]

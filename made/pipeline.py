@@ -9,6 +9,7 @@ and is redone (resuming from its checkpoint) on the next call.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,7 +17,6 @@ import tempfile
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,7 +228,7 @@ class GridEstimate:
         lines = [f"measured on {self.device} with {self.threads} thread(s) per run:"]
         for r in self.runs:
             lines.append(f"  {r.run_id}: {r.seconds_per_epoch:.1f} s/epoch x {r.epochs} epochs = {r.seconds / 60:.1f} min")
-        capped = all(r.epochs != ASSUMED_EPOCHS_UNCAPPED for r in self.runs)
+        capped = all(r.capped for r in self.runs)
         lines.append(f"estimated wall time with {self.jobs} job(s): {self.seconds / 3600:.2f} h"
                      + ("" if capped else f" (uncapped runs assumed to stop after ~{ASSUMED_EPOCHS_UNCAPPED} epochs)"))
         return "\n".join(lines)
@@ -266,5 +266,5 @@ def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> 
                                             device=device)
             cache[key] = n_train / train_rate + n_valid / eval_rate
         epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
-        runs.append(RunEstimate(p.run_id, epochs, cache[key]))
+        runs.append(RunEstimate(p.run_id, epochs, cache[key], capped=cfg.max_epochs is not None))
     return GridEstimate(runs, jobs, int(threads or torch.get_num_threads()), str(device))

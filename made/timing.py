@@ -81,6 +81,7 @@ class RunEstimate:
     run_id: str
     epochs: int
     seconds_per_epoch: float
+    capped: bool = True  # False: epochs is an assumption, not a cap
 
     @property
     def seconds(self) -> float:
