@@ -14,12 +14,15 @@ torch.Size([2, 6])
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from .masks import MaskSpec, direct_mask, layer_masks, mask_spec
 
@@ -32,29 +35,48 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class _MaskedLinearFunction(torch.autograd.Function):
-    """``x @ (W * M).T + b`` with the weight gradient masked in place.
+    """``x @ (W * M).T + b``, with ``W * M`` written into a reused buffer.
 
-    Autograd's own ``W * M`` would allocate one more (out, in) tensor in the
-    backward pass; on CPUs those allocations, not the arithmetic, are most of
-    the masking overhead (see ``python -m made.bench``).
+    Measured on CPUs (``python -m made.bench``), the cost of masking is memory
+    traffic, not arithmetic: a fresh (out, in) tensor per pass can page-fault
+    its whole size, and even in a reused buffer ``W * M`` costs about as much
+    as copying ``W`` once from memory.  So the forward pass writes ``W * M``
+    into ``scratch``, a buffer the layer keeps; the backward pass reuses it
+    when nothing wrote to it since (its version counter says so), else
+    rebuilds it; the weight gradient is masked in place.  With ``scratch=None``
+    the weight already holds ``W * M`` (see :meth:`MaskedLinear.fixed_mask`).
+    Saving ``W`` itself, as ``nn.Linear`` does, makes autograd refuse a
+    backward pass after ``W`` was changed in place, instead of using stale weights.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, mask, bias):
-        masked = weight * mask
-        ctx.save_for_backward(x, masked, mask)
+    def forward(ctx, x, weight, mask, bias, scratch):
+        masked = weight if scratch is None else torch.mul(weight, mask, out=scratch)
+        ctx.save_for_backward(x, weight, mask)
+        ctx.scratch = scratch
+        ctx.scratch_version = None if scratch is None else scratch._version
         return F.linear(x, masked, bias)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
-        x, masked, mask = ctx.saved_tensors
-        grad_x = grad @ masked if ctx.needs_input_grad[0] else None
-        grad_w = None
+        x, weight, mask = ctx.saved_tensors
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            scratch = ctx.scratch
+            if scratch is None:
+                masked = weight
+            elif scratch._version == ctx.scratch_version:
+                masked = scratch
+            else:  # another forward pass reused the buffer in between
+                masked = torch.mul(weight, mask, out=scratch)
+            grad_x = grad @ masked
         if ctx.needs_input_grad[1]:
             flat_g, flat_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
             grad_w = (flat_g.T @ flat_x).mul_(mask)
-        grad_b = grad.reshape(-1, grad.shape[-1]).sum(0) if ctx.needs_input_grad[3] else None
-        return grad_x, grad_w, None, grad_b
+        if ctx.needs_input_grad[3]:
+            grad_b = grad.reshape(-1, grad.shape[-1]).sum(0)
+        return grad_x, grad_w, None, grad_b, None
 
 
 class MaskedLinear(nn.Linear):
@@ -78,13 +100,65 @@ class MaskedLinear(nn.Linear):
         self.cond = (
             nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
         )
+        self._scratch: dict[int, torch.Tensor] = {}
+        self.premasked = False  # True inside fixed_mask(): the weight holds W * M
+
+    def _scratch_buffer(self) -> torch.Tensor | None:
+        """This thread's buffer for ``W * M`` (one per thread, so that threads
+        sharing a model never write into each other's), or None when premasked."""
+        if self.premasked:
+            return None
+        w = self.weight
+        buf = self._scratch.get(threading.get_ident())
+        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
+            buf = self._scratch[threading.get_ident()] = torch.empty_like(w, requires_grad=False)
+        return buf
+
+    def __getstate__(self):
+        # Scratch buffers belong to one process and thread: never copied or pickled.
+        return {**super().__getstate__(), "_scratch": {}}
 
     def set_mask(self, mask: torch.Tensor) -> None:
         """Use ``mask`` (out, in), 1 = connection kept.  A float mask of the
         weight's dtype and device is used as is (a view, not a copy)."""
         if mask.shape != self.weight.shape:
             raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(self.weight.shape)}")
-        self.mask = mask.to(device=self.weight.device, dtype=self.weight.dtype)
+        mask = mask.to(device=self.weight.device, dtype=self.weight.dtype)
+        same = mask.data_ptr() == self.mask.data_ptr() and mask.stride() == self.mask.stride()
+        if self.premasked and not same and not torch.equal(mask, self.mask):
+            raise RuntimeError("cannot switch masks inside fixed_mask(): the weights hold W * M "
+                               "of the fixed mask; leave the block first")
+        self.mask = mask
+
+    @contextlib.contextmanager
+    def fixed_mask(self):
+        """Within the block the weight holds ``W * M`` and forward passes skip
+        the multiply.
+
+        On entry the masked-out weights are set to zero, once and for good:
+        under this mask they never count.  They stay zero because their
+        gradient is zero, and every torch optimizer leaves a zero parameter
+        with a zero gradient at zero (Adagrad, Adam, AdamW, SGD with momentum
+        or weight decay, RMSprop).  On exit that is checked, and an error
+        says so if something changed them.
+        """
+        if self.premasked:  # nested: the outer block owns the state
+            yield
+            return
+        with torch.no_grad():
+            self.weight.mul_(self.mask)
+        self.premasked = True
+        try:
+            yield
+        finally:
+            self.premasked = False
+            leaked = self.weight.detach()[self.mask == 0]
+            if leaked.numel() and bool(leaked.ne(0).any()):
+                raise RuntimeError(
+                    "masked-out weights changed inside fixed_mask(): something other than "
+                    "a gradient step wrote to the weight, so outputs in the block may not "
+                    "have been autoregressive; train without fixed_mask()"
+                )
 
     def masked_bias(self, masks: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bias under ``masks`` (default: the current mask); (..., out)."""
@@ -96,7 +170,8 @@ class MaskedLinear(nn.Linear):
         return bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _MaskedLinearFunction.apply(x, self.weight, self.mask, self.masked_bias())
+        return _MaskedLinearFunction.apply(x, self.weight, self.mask, self.masked_bias(),
+                                           self._scratch_buffer())
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", condition_on_mask={self.cond is not None}"
@@ -245,9 +320,54 @@ class MADE(nn.Module):
             stored = 0
         else:
             stored = k
-        for key, layer in self._masked_modules():
-            layer.set_mask(self._stacked(key)[stored])
+        for (_, layer), mask in zip(self._masked_modules(), self._mask_views(stored)):
+            if layer.premasked:
+                layer.set_mask(mask)  # checks that the fixed mask stays
+            else:
+                layer.mask = mask  # a stored mask: shape, dtype and device are right
         self.mask_index = k
+
+    def _mask_views(self, stored: int) -> list[torch.Tensor]:
+        """One view per masked layer of stored mask ``stored``, built once:
+        switching masks every minibatch then costs a few assignments."""
+        first = self._stacked(0)
+        cache = self.__dict__.get("_views")
+        if cache is None or cache[0] is not first:  # first call, or .to() replaced the buffers
+            keys = [key for key, _ in self._masked_modules()]
+            views = [[self._stacked(key)[i] for key in keys] for i in range(first.shape[0])]
+            cache = self.__dict__["_views"] = (first, views)
+        return cache[1][stored]
+
+    def __getstate__(self):
+        # The cached views belong to this object's buffers: rebuilt, never copied.
+        state = super().__getstate__()
+        state.pop("_views", None)
+        return state
+
+    @contextlib.contextmanager
+    def fixed_mask(self):
+        """Train faster under one fixed mask (``num_masks=1``).
+
+        Inside the block every masked layer stores ``W * M`` in its weight,
+        so forward passes skip the mask multiply (see
+        :meth:`MaskedLinear.fixed_mask`); :func:`made.train.fit` uses it
+        whenever there is one mask.  The masked-out weights, which never count
+        under this mask, are left at zero.
+
+        >>> model = MADE(4, [8], 4)
+        >>> x = torch.ones(2, 4)
+        >>> before = model.log_prob(x)
+        >>> with model.fixed_mask():
+        ...     torch.allclose(model.log_prob(x), before)
+        True
+        """
+        if self.num_masks != 1:
+            raise ValueError(f"fixed_mask() needs num_masks=1 (one fixed mask); this model has "
+                             f"num_masks={self.num_masks}")
+        with contextlib.ExitStack() as stack:
+            for _, layer in self._masked_modules():
+                stack.enter_context(layer.fixed_mask())
+            yield self
 
     def update_masks(self) -> None:
         """Move to the next mask: cycle through K, or draw a fresh one when sampling."""
@@ -354,25 +474,50 @@ class MADE(nn.Module):
 
     @torch.no_grad()
     def ensemble_log_prob(
-        self, x: torch.Tensor, n_masks: int | None = None, *,
-        batch_size: int = 1000, mask_chunk: int | None = None,
+        self, x: torch.Tensor, n_masks: int | None = None, *, batch_size: int = 1000,
     ) -> torch.Tensor:
         """log((1/n) sum_k p(x | mask k)) over masks 0..n-1, shape (B,).
 
         A valid likelihood: an equal-weight mixture of n normalized
         autoregressive models, computed as logsumexp - log n of joint
-        log-likelihoods (accumulated chunk by chunk with logaddexp).  Defaults
+        log-likelihoods (accumulated mask by mask with logaddexp).  Defaults
         to all K training masks; under mask sampling ``n_masks`` is required
         (the original code used 1000).
+
+        Masks are the outer loop: each mask's weights are masked once, then
+        every batch of ``batch_size`` examples is one plain forward pass, the
+        same GEMMs as a dense network (``python -m made.bench`` measures it
+        against that ceiling).  Memory is bounded by one batch, and the
+        model's current mask is left alone.
         """
         self._check_bernoulli(x)
         n_masks = self._check_n_masks(n_masks)
         acc = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
-        for start, logits in self.iter_masked_logits(x, n_masks, batch_size, mask_chunk):
-            part = slice(start, start + logits.shape[1])
-            lp = torch.logsumexp(bernoulli_log_prob(logits, x[part]), 0)
-            acc[part] = torch.logaddexp(acc[part], lp)
+        for k in range(n_masks):
+            params = self._params_under([m[0] for m in self._stacked_masks([k])])
+            for start in range(0, len(x), batch_size):
+                part = slice(start, start + batch_size)
+                lp = bernoulli_log_prob(self._forward_with(x[part], params), x[part])
+                acc[part] = torch.logaddexp(acc[part], lp)
         return acc - math.log(n_masks)
+
+    def _params_under(self, masks: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(masked weight, bias) per layer (+ direct) under one mask's per-layer masks."""
+        out = []
+        for (_, layer), m in zip(self._masked_modules(), masks):
+            m = m.to(layer.weight.dtype)
+            out.append((layer.weight * m, layer.masked_bias(m)))
+        return out
+
+    def _forward_with(self, x: torch.Tensor, params) -> torch.Tensor:
+        """The forward pass with given masked weights (see ``_params_under``)."""
+        h, last = x, len(self.layers) - 1
+        for l, (w, b) in enumerate(params[:len(self.layers)]):
+            h = F.linear(h, w, b)
+            h = self._act(h) if l < last else h
+        if self.direct is not None:
+            h = h + F.linear(x, params[-1][0])
+        return h
 
     # --------------------------------------------------------------- sampling
     @torch.no_grad()
@@ -406,14 +551,8 @@ class MADE(nn.Module):
 def bernoulli_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Sum over the last axis of log Bernoulli(x | sigmoid(logits)).
 
-    Uses log p = x * l - softplus(l).  ``logits`` may carry extra leading axes
-    (one per mask) over ``x``; the x * l term is then one batched contraction
-    instead of a broadcast product, which halves the ensemble's cost.
-    softplus switches to the identity above 20, an error below 2.1e-9 nats per
-    dimension.
+    ``logits`` may carry extra leading axes (one per mask) over ``x``.  The
+    fused, numerically stable binary cross-entropy kernel does the work:
+    one pass over the logits.
     """
-    if logits.dim() > x.dim():
-        dot = torch.einsum("...bd,bd->...b", logits, x)
-    else:
-        dot = (logits * x).sum(-1)
-    return dot - F.softplus(logits).sum(-1)
+    return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)

@@ -39,7 +39,7 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
     """Training examples per second: forward, backward, optimizer step (and mask switch)."""
     device = torch.device(device)
     x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
-    from .train import TrainConfig, make_optimizer
+    from .train import TrainConfig, make_optimizer, training_context
 
     opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, progress=False))  # as in fit()
     update = getattr(model, "update_masks", None) if switch_masks else None
@@ -53,14 +53,16 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
         if update is not None:
             update()
 
-    for i in range(warmup):
-        step(i)
-    sync(device)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    sync(device)
-    return steps * batch_size / (time.perf_counter() - t0)
+    with training_context(model):  # as in fit(): one mask skips the per-pass multiply
+        for i in range(warmup):
+            step(i)
+        sync(device)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        sync(device)
+        seconds = time.perf_counter() - t0
+    return steps * batch_size / seconds
 
 
 def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: int | None = None,

@@ -15,6 +15,7 @@ epochs, and the parameters of the best validation epoch kept.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -174,53 +175,69 @@ def fit(
         result = FitResult(**state["result"])
         best_state = state["best_model"]
 
-    n = train.shape[0]
     bar = tqdm(total=config.max_epochs, initial=result.epochs, disable=not config.progress,
                desc="epochs", unit="epoch", dynamic_ncols=True)
     model.train()
     try:
-        while not _finished(result, config):
-            t0 = time.perf_counter()
-            perm = torch.randperm(n, generator=gen).to(train.device)
-            total = torch.zeros((), dtype=torch.float64, device=train.device)
-            for i in range(0, n, config.batch_size):
-                xb = train[perm[i:i + config.batch_size]]
-                # mean over examples of the summed per-dimension Bernoulli NLL
-                loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / xb.shape[0]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * xb.shape[0]
-                result.steps += 1
-                if result.steps % config.mask_every == 0:
-                    model.update_masks()
-            if sched is not None:
-                sched.step()
-            train_nll = total.item() / n
-            seconds = time.perf_counter() - t0
-            valid_nll = validation_nll(model, valid, config)
-            result.epochs += 1
-            result.train_seconds += seconds
-            row = dict(epoch=result.epochs, train_nll=train_nll, valid_nll=valid_nll,
-                       seconds=seconds, lr=opt.param_groups[0]["lr"])
-            result.history.append(row)
-            if valid_nll < result.best_valid_nll:
-                result.best_valid_nll, result.best_epoch = valid_nll, result.epochs
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
-            if checkpoint is not None:
-                save_torch(_state(model, opt, sched, gen, result, best_state), checkpoint)
-            bar.update(1)
-            bar.set_postfix(train=f"{train_nll:.2f}", valid=f"{valid_nll:.2f}",
-                            best=result.best_epoch, s_per_epoch=f"{seconds:.1f}")
-            if on_epoch_end is not None:
-                on_epoch_end(row)
+        # one mask: the weights hold W * M and forward passes skip the multiply
+        with training_context(model):
+            while not _finished(result, config):
+                t0 = time.perf_counter()
+                train_nll = _train_epoch(model, opt, train, gen, config, result)
+                if sched is not None:
+                    sched.step()
+                seconds = time.perf_counter() - t0
+                valid_nll = validation_nll(model, valid, config)
+                result.epochs += 1
+                result.train_seconds += seconds
+                row = dict(epoch=result.epochs, train_nll=train_nll, valid_nll=valid_nll,
+                           seconds=seconds, lr=opt.param_groups[0]["lr"])
+                result.history.append(row)
+                if valid_nll < result.best_valid_nll:
+                    result.best_valid_nll, result.best_epoch = valid_nll, result.epochs
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
+                if checkpoint is not None:
+                    save_torch(_state(model, opt, sched, gen, result, best_state), checkpoint)
+                bar.update(1)
+                bar.set_postfix(train=f"{train_nll:.2f}", valid=f"{valid_nll:.2f}",
+                                best=result.best_epoch, s_per_epoch=f"{seconds:.1f}")
+                if on_epoch_end is not None:
+                    on_epoch_end(row)
     finally:
         bar.close()
     model.load_state_dict(best_state)
     model.set_mask(0)
     model.eval()
     return result
+
+
+def _train_epoch(model: MADE, opt, train: torch.Tensor, gen: torch.Generator,
+                 config: TrainConfig, result: FitResult) -> float:
+    """One pass over ``train`` in shuffled minibatches; the mean training NLL."""
+    n = train.shape[0]
+    perm = torch.randperm(n, generator=gen).to(train.device)
+    total = torch.zeros((), dtype=torch.float64, device=train.device)
+    for i in range(0, n, config.batch_size):
+        xb = train[perm[i:i + config.batch_size]]
+        # mean over examples of the summed per-dimension Bernoulli NLL
+        loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / xb.shape[0]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * xb.shape[0]
+        result.steps += 1
+        if result.steps % config.mask_every == 0:
+            model.update_masks()
+    return total.item() / n
+
+
+def training_context(model) -> contextlib.AbstractContextManager:
+    """``model.fixed_mask()`` for a MADE with one mask, else nothing: the same
+    arithmetic, without the per-pass mask multiply (see :meth:`MADE.fixed_mask`)."""
+    if isinstance(model, MADE) and model.num_masks == 1:
+        return model.fixed_mask()
+    return contextlib.nullcontext()
 
 
 def _finished(result: FitResult, config: TrainConfig) -> bool:

@@ -122,7 +122,7 @@ def test_ensemble_matches_loop_of_single_masks():
         model.set_mask(k)
         per_mask.append(model.log_prob(x))
     expected = torch.logsumexp(torch.stack(per_mask), 0) - torch.log(torch.tensor(5.0, dtype=torch.float64))
-    got = model.ensemble_log_prob(x, batch_size=7, mask_chunk=2)
+    got = model.ensemble_log_prob(x, batch_size=7)
     torch.testing.assert_close(got, expected)
     got3 = model.ensemble_log_prob(x, n_masks=3)
     expected3 = torch.logsumexp(torch.stack(per_mask[:3]), 0) - torch.log(torch.tensor(3.0, dtype=torch.float64))
@@ -232,7 +232,7 @@ def test_masked_linear_gradients_match_autograd():
     x = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
     from made.model import _MaskedLinearFunction
 
-    assert torch.autograd.gradcheck(lambda x, w, b: _MaskedLinearFunction.apply(x, w, layer.mask, b),
+    assert torch.autograd.gradcheck(lambda x, w, b: _MaskedLinearFunction.apply(x, w, layer.mask, b, torch.empty_like(w)),
                                     (x, layer.weight, layer.bias))
     out = layer(x)
     ref = torch.nn.functional.linear(x, layer.weight * layer.mask, layer.masked_bias())
@@ -243,3 +243,91 @@ def test_masked_linear_gradients_match_autograd():
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b)
     assert (got[1][layer.mask == 0] == 0).all()
+
+
+def test_scratch_buffer_reuse_never_gives_stale_gradients():
+    # Forward under mask 0, then another forward (mask 1) rewrites the layers'
+    # W * M buffers before the first backward: its gradients must still be mask 0's.
+    torch.manual_seed(0)
+    model = MADE(6, [12, 12], 6, num_masks=2).double()
+    x1 = torch.randint(0, 2, (4, 6)).double()
+    x2 = torch.randint(0, 2, (4, 6)).double()
+    ref = MADE(6, [12, 12], 6, num_masks=2).double()
+    ref.load_state_dict(model.state_dict())
+    want = torch.autograd.grad(ref.log_prob(x1).sum(), list(ref.parameters()))
+
+    loss1 = model.log_prob(x1).sum()
+    model.set_mask(1)
+    model.log_prob(x2).sum()  # overwrites every scratch buffer, no backward
+    got = torch.autograd.grad(loss1, list(model.parameters()))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)
+
+
+def test_scratch_buffers_are_per_thread_and_not_copied():
+    import copy
+    import pickle
+    import threading
+
+    model = MADE(5, [10], 5, num_masks=3)
+    x = torch.randint(0, 2, (3, 5)).float()
+    want = model.log_prob(x)
+    results = []
+    t = threading.Thread(target=lambda: results.append(model.log_prob(x)))
+    t.start()
+    t.join()
+    torch.testing.assert_close(results[0], want)
+    assert len(model.layers[0]._scratch) == 2  # this thread's and the other's
+    clone = copy.deepcopy(model)
+    assert clone.layers[0]._scratch == {} and "_views" not in clone.__dict__
+    torch.testing.assert_close(clone.log_prob(x), want)
+    torch.testing.assert_close(pickle.loads(pickle.dumps(model)).log_prob(x), want)
+    model.double()  # buffers replaced: the cached mask views must follow
+    model.set_mask(2)
+    assert model.layers[0].mask.data_ptr() == model.masks_0[2].data_ptr()
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam", "sgd"])
+def test_fixed_mask_trains_exactly_like_the_masked_multiply(optimizer):
+    # Inside fixed_mask() the weights hold W * M and forward passes skip the
+    # multiply: outputs, gradients and every optimizer step must match.
+    torch.manual_seed(0)
+    kwargs = dict(num_masks=1, direct_connections=True, condition_on_mask=True, seed=3)
+    a = MADE(7, [16, 16], 7, **kwargs).double()
+    b = MADE(7, [16, 16], 7, **kwargs).double()
+    b.load_state_dict(a.state_dict())
+    make = {"adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1),
+            "adam": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1e-3),
+            "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3)}[optimizer]
+    opt_a, opt_b = make(a.parameters()), make(b.parameters())
+    x = torch.randint(0, 2, (32, 7)).double()
+    with b.fixed_mask():
+        assert all(layer.premasked for _, layer in b._masked_modules())
+        for step in range(5):
+            for model, opt in ((a, opt_a), (b, opt_b)):
+                opt.zero_grad()
+                (-model.log_prob(x).mean()).backward()
+                opt.step()
+            torch.testing.assert_close(b.log_prob(x), a.log_prob(x), rtol=0, atol=1e-12)
+        assert_autoregressive(b)
+    assert not any(layer.premasked for _, layer in b._masked_modules())
+    for (_, la), (_, lb) in zip(a._masked_modules(), b._masked_modules()):
+        torch.testing.assert_close(lb.weight, la.weight * la.mask, rtol=0, atol=1e-12)
+    torch.testing.assert_close(b.log_prob(x), a.log_prob(x), rtol=0, atol=1e-12)
+
+
+def test_fixed_mask_refuses_what_it_cannot_keep_exact():
+    with pytest.raises(ValueError, match="num_masks=1"):
+        with MADE(4, [8], 4, num_masks=2).fixed_mask():
+            pass
+    model = MADE(4, [8], 4)
+    with pytest.raises(RuntimeError, match="cannot switch masks"):
+        with model.fixed_mask():
+            model.layers[0].set_mask(1 - model.layers[0].mask)
+    with pytest.raises(RuntimeError, match="masked-out weights changed"):
+        with model.fixed_mask():
+            with torch.no_grad():
+                model.layers[0].weight.fill_(1.0)
+    model.set_mask(0)  # the same mask is fine inside too
+    with model.fixed_mask():
+        model.update_masks()

@@ -1,5 +1,6 @@
 """Training: it learns a known distribution, stops when it should, and resumes exactly."""
 
+import contextlib
 import itertools
 import math
 
@@ -162,3 +163,22 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_one_mask_trains_premasked_and_matches_the_masked_multiply(monkeypatch):
+    # fit() trains a one-mask model inside fixed_mask(): its masked-out weights
+    # end at zero, and every number matches training with the mask multiply.
+    train, valid = tiny_problem(n_train=60)
+    cfg = TrainConfig(max_epochs=3, batch_size=20, progress=False)
+    torch.manual_seed(0)
+    fast = MADE(10, [16], 10, num_masks=1)
+    slow = MADE(10, [16], 10, num_masks=1)
+    slow.load_state_dict(fast.state_dict())
+    res = fit(fast, train, valid, cfg)
+    monkeypatch.setattr("made.train.training_context", lambda model: contextlib.nullcontext())
+    ref = fit(slow, train, valid, cfg)
+    for layer in fast.layers:
+        assert bool((layer.weight[layer.mask == 0] == 0).all())
+    torch.testing.assert_close([r["valid_nll"] for r in res.history],
+                               [r["valid_nll"] for r in ref.history], rtol=1e-6, atol=0)
+    torch.testing.assert_close(fast.log_prob(valid), slow.log_prob(valid), rtol=1e-5, atol=1e-5)
