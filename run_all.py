@@ -75,13 +75,20 @@ def main(argv=None) -> int:
     overrides["threads"] = threads
 
     if args.dry_run:
-        from made.pipeline import estimate_seconds
+        from made.pipeline import device_available, estimate_seconds, flop_estimate
+        from made.timing import ASSUMED_GPU_TFLOPS
 
         print(f"grid {grid_name}: {len(points)} runs, {args.jobs} job(s) x {threads} thread(s)")
         for p in points:
             print(f"  {p.run_id}")
-        est = estimate_seconds(points, overrides, jobs=args.jobs)
-        print(est.describe())
+        device = overrides.get("device") or points[0].params.get("device", "auto")
+        if device_available(device):
+            print(estimate_seconds(points, overrides, jobs=args.jobs).describe())
+        else:
+            print(f"device {device!r} is not on this machine, so nothing can be timed here; "
+                  f"on one, this dry run measures it.  From FLOP counts instead:")
+            for tflops in ASSUMED_GPU_TFLOPS:
+                print(flop_estimate(points, overrides, args.jobs, tflops).describe())
         return 0
 
     from made.pipeline import aggregate, execute_report, run_grid

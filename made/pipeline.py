@@ -225,13 +225,46 @@ class GridEstimate:
         return sum(r.seconds for r in self.runs) / max(1, self.jobs)
 
     def describe(self) -> str:
-        lines = [f"measured on {self.device} with {self.threads} thread(s) per run:"]
+        how = (f"measured on {self.device} with {self.threads} thread(s) per run" if self.threads
+               else f"estimated for {self.device}")
+        lines = [how + ":"]
         for r in self.runs:
             lines.append(f"  {r.run_id}: {r.seconds_per_epoch:.1f} s/epoch x {r.epochs} epochs = {r.seconds / 60:.1f} min")
         capped = all(r.capped for r in self.runs)
         lines.append(f"estimated wall time with {self.jobs} job(s): {self.seconds / 3600:.2f} h"
                      + ("" if capped else f" (uncapped runs assumed to stop after ~{ASSUMED_EPOCHS_UNCAPPED} epochs)"))
         return "\n".join(lines)
+
+
+def device_available(device: str | None) -> bool:
+    """False when ``device`` names an accelerator this machine does not have."""
+    from .train import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError:
+        return False
+    return True
+
+
+def flop_estimate(points: list[RunPoint], overrides: dict, jobs: int, tflops: float) -> GridEstimate:
+    """Grid wall time from FLOP counts at an assumed ``tflops`` (TFLOP/s): for
+    a device that is not here to measure (``run_all.py --dry-run`` on a grid
+    meant for a GPU)."""
+    from .timing import DATASET_SHAPES, RunEstimate, epoch_flops
+
+    runs = []
+    for p in points:
+        cfg = p.config(**{k: v for k, v in overrides.items() if k != "threads"})
+        dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
+        n_train = min(n_train, cfg.train_subset or n_train)
+        n_masks = cfg.valid_masks or (32 if cfg.num_masks is None else cfg.num_masks)
+        flops = epoch_flops(dim, cfg.hidden_sizes, n_train, n_valid, n_masks, cfg.direct_connections)
+        epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
+        runs.append(RunEstimate(p.run_id, epochs, flops / (tflops * 1e12), capped=cfg.max_epochs is not None))
+    device = points[0].config(**{k: v for k, v in overrides.items() if k != "threads"}).device
+    return GridEstimate(runs, jobs, 0, f"{device} (not on this machine: FLOP count at an assumed "
+                                       f"{tflops:g} TFLOP/s sustained)")
 
 
 def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> GridEstimate:

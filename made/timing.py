@@ -78,6 +78,28 @@ def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: 
     return n_examples / (time.perf_counter() - t0)
 
 
+def epoch_flops(dim: int, hidden_sizes: list[int], n_train: int, n_valid: int,
+                valid_masks: int = 1, direct: bool = False) -> float:
+    """Floating-point operations of one epoch: training plus validation.
+
+    A forward pass costs 2 x (multiply-adds of the layers) per example; a
+    training step about 3 forward passes (forward, input and weight
+    gradients); validation is one forward pass per example and mask.
+
+    >>> round(epoch_flops(784, [8000, 8000], 50000, 10000, valid_masks=32) / 1e12, 1)
+    72.0
+    """
+    sizes = [dim, *hidden_sizes, dim]
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) + (dim * dim if direct else 0)
+    return 2 * macs * (3 * n_train + valid_masks * n_valid)
+
+
+# Sustained fp32 throughput assumed for a data-centre GPU (A100 to H100/H200
+# class) on these shapes, when no GPU is here to measure: 10 to 30 TFLOP/s,
+# roughly 15-50% of their fp32 peaks at batch 100.  An assumption, printed as such.
+ASSUMED_GPU_TFLOPS = (10.0, 30.0)
+
+
 @dataclass
 class RunEstimate:
     run_id: str

@@ -42,6 +42,18 @@ def test_dry_run_estimates_from_a_measurement(capsys):
     assert "s/epoch" in out and "estimated wall time" in out
 
 
+def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run_all = load_run_all()
+    assert run_all.main(["--grid", "large", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "'cuda' is not on this machine" in out
+    assert "binarized_mnist_h8000x8000_K32_order_seed0: 7.2 s/epoch" in out  # 72 TFLOP an epoch at 10 TFLOP/s
+    assert out.count("estimated wall time") == 2
+
+
 def test_is_complete_respects_the_epoch_cap(tmp_path):
     run = tmp_path / "r"
     run.mkdir()
