@@ -324,7 +324,10 @@ class MADE(nn.Module):
             if layer.premasked:
                 layer.set_mask(mask)  # checks that the fixed mask stays
             else:
-                layer.mask = mask  # a stored mask: shape, dtype and device are right
+                # A stored mask: shape, dtype and device are right.  Writing the
+                # buffer entry skips nn.Module.__setattr__'s type checks, which
+                # cost more than the rest of a mask switch (it runs every minibatch).
+                layer._buffers["mask"] = mask
         self.mask_index = k
 
     def _mask_views(self, stored: int) -> list[torch.Tensor]:
