@@ -307,9 +307,7 @@ class MADE(nn.Module):
 
     def set_mask(self, k: int) -> None:
         """Select mask ``k`` (0 <= k < num_masks; any k >= 0 under mask sampling)."""
-        if not isinstance(k, int) or k < 0 or (not self.sampling and k >= self.num_masks):
-            limit = "a non-negative integer" if self.sampling else f"in [0, {self.num_masks})"
-            raise IndexError(f"mask index must be {limit}, got {k!r}")
+        self._check_mask_index(k)
         if self.sampling:
             # Draw spec k and keep it as the single stored mask.
             spec = self._spec(k)
@@ -371,6 +369,11 @@ class MADE(nn.Module):
             for _, layer in self._masked_modules():
                 stack.enter_context(layer.fixed_mask())
             yield self
+
+    def _check_mask_index(self, k) -> None:
+        if not isinstance(k, int) or k < 0 or (not self.sampling and k >= self.num_masks):
+            limit = "a non-negative integer" if self.sampling else f"in [0, {self.num_masks})"
+            raise IndexError(f"mask index must be {limit}, got {k!r}")
 
     def update_masks(self) -> None:
         """Move to the next mask: cycle through K, or draw a fresh one when sampling."""
@@ -528,26 +531,43 @@ class MADE(nn.Module):
                generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` binary samples (n, nin) by ancestral sampling in a mask's ordering.
 
-        Uses the current mask unless ``mask`` is given (the current mask is
-        restored afterwards).  Pass a ``torch.Generator`` for reproducibility.
+        Uses the current mask unless ``mask`` is given; the model's current
+        mask is left as it is.  Pass a ``torch.Generator`` for reproducibility.
+
+        Dimensions are drawn one at a time, and only what changes is
+        recomputed: drawing x_d adds ``x_d * W1[:, d]`` to the first layer's
+        pre-activations (a rank-1 update, not a new forward pass), and only
+        output d is computed.  A sample costs about one forward pass instead of D.
         """
         if self.nout != self.nin:
             raise ValueError("sample needs Bernoulli outputs (nout == nin)")
-        current = self.mask_index
-        if mask is not None:
-            self.set_mask(mask)
-        try:
-            device = self.layers[0].weight.device
-            dtype = self.layers[0].weight.dtype
-            x = torch.zeros(n, self.nin, device=device, dtype=dtype)
-            gen_device = generator.device if generator is not None else device
-            for d in torch.argsort(self.ordering).tolist():
-                p = torch.sigmoid(self(x)[:, d])
-                u = torch.rand(n, generator=generator, device=gen_device, dtype=dtype).to(device)
-                x[:, d] = (u < p).to(dtype)
-        finally:
-            if mask is not None:
-                self.set_mask(current)
+        if mask is None:
+            masks = [layer.mask for _, layer in self._masked_modules()]
+            ordering = self.ordering
+        else:
+            self._check_mask_index(mask)
+            masks = [m[0] for m in self._stacked_masks([mask])]
+            ordering = self._spec(mask).ordering if self.sampling else self.orderings[mask]
+        params = self._params_under(masks)
+        layers, direct = params[:len(self.layers)], (params[-1][0] if self.direct is not None else None)
+        w_in, b_in = layers[0]
+        x = torch.zeros(n, self.nin, device=w_in.device, dtype=w_in.dtype)
+        pre = (b_in if b_in is not None else w_in.new_zeros(w_in.shape[0])).expand(n, -1).clone()
+        gen_device = generator.device if generator is not None else w_in.device
+        for d in torch.argsort(ordering).tolist():
+            if len(layers) == 1:
+                logit = pre[:, d]  # no hidden layer: pre is already the output
+            else:
+                h = self._act(pre)
+                for w, b in layers[1:-1]:
+                    h = self._act(F.linear(h, w, b))
+                w_out, b_out = layers[-1]
+                logit = h @ w_out[d] + (b_out[d] if b_out is not None else 0)
+            if direct is not None:
+                logit = logit + x @ direct[d]
+            u = torch.rand(n, generator=generator, device=gen_device, dtype=x.dtype).to(x.device)
+            x[:, d] = (u < torch.sigmoid(logit)).to(x.dtype)
+            pre += x[:, d:d + 1] * w_in[:, d]
         return x
 
 

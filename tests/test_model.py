@@ -146,27 +146,39 @@ def test_mask_sampling_is_reproducible_and_normalized():
         a.ensemble_log_prob(x)
 
 
-def test_sampling_matches_enumerated_distribution():
+@pytest.mark.parametrize("hidden, kwargs", [
+    ([32], dict(num_masks=2)),
+    ([16, 16], dict(num_masks=2, direct_connections=True, condition_on_mask=True, activation="tanh")),
+    ([], dict(num_masks=2)),
+    ([32], dict(num_masks=None)),
+])
+def test_sampling_matches_enumerated_distribution(hidden, kwargs):
     d = 6
     torch.manual_seed(0)
-    model = MADE(d, [32], d, num_masks=2)
+    model = MADE(d, hidden, d, **kwargs)
     with torch.no_grad():
         for p in model.parameters():
-            p.mul_(3)  # a peaked, non-trivial distribution
+            p.copy_(torch.randn_like(p) * 1.5)  # a peaked, non-trivial distribution
     model.set_mask(1)
     x = all_binary(d).float()
     probs = model.log_prob(x).exp().double()
     gen = torch.Generator().manual_seed(0)
+    model.set_mask(0)
     samples = model.sample(200_000, mask=1, generator=gen)
+    assert model.mask_index == 0
     assert samples.shape == (200_000, d)
     codes = (samples.long() * (2 ** torch.arange(d - 1, -1, -1))).sum(1)
     freq = torch.bincount(codes, minlength=2 ** d).double() / 200_000
     tv = 0.5 * (freq - probs).abs().sum().item()
     assert tv < 0.02
     # the other mask is a different distribution, so the test can tell them apart
-    model.set_mask(0)
     other = model.log_prob(x).exp().double()
     assert 0.5 * (freq - other).abs().sum().item() > 0.02
+    # without mask=, the current mask's distribution
+    model.set_mask(1)
+    again = model.sample(200_000, generator=torch.Generator().manual_seed(1))
+    freq = torch.bincount((again.long() * (2 ** torch.arange(d - 1, -1, -1))).sum(1), minlength=2 ** d)
+    assert 0.5 * (freq.double() / 200_000 - probs).abs().sum().item() < 0.02
 
 
 def test_sample_restores_current_mask_and_is_reproducible():
