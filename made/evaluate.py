@@ -57,7 +57,7 @@ def logit_average_log_prob(model: MADE, x: torch.Tensor, n_masks: int | None = N
     n_masks = model._check_n_masks(n_masks)
     total = torch.zeros_like(x)
     for start, logits in model.iter_masked_logits(x, n_masks, batch_size):
-        total[start:start + logits.shape[1]] += logits.sum(0)
+        total[start:start + len(logits)] += logits
     return bernoulli_log_prob(total / n_masks, x)
 
 

@@ -79,6 +79,12 @@ class _MaskedLinearFunction(torch.autograd.Function):
         return grad_x, grad_w, None, grad_b, None
 
 
+def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal tensors; the same view of the same memory is answered without reading it."""
+    same_view = a.data_ptr() == b.data_ptr() and a.stride() == b.stride()
+    return same_view or torch.equal(a, b)
+
+
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by a fixed 0/1 mask.
 
@@ -124,8 +130,7 @@ class MaskedLinear(nn.Linear):
         if mask.shape != self.weight.shape:
             raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(self.weight.shape)}")
         mask = mask.to(device=self.weight.device, dtype=self.weight.dtype)
-        same = mask.data_ptr() == self.mask.data_ptr() and mask.stride() == self.mask.stride()
-        if self.premasked and not same and not torch.equal(mask, self.mask):
+        if self.premasked and not _same_values(mask, self.mask):
             raise RuntimeError("cannot switch masks inside fixed_mask(): the weights hold W * M "
                                "of the fixed mask; leave the block first")
         self.mask = mask
@@ -407,64 +412,54 @@ class MADE(nn.Module):
         self._check_bernoulli(x)
         return bernoulli_log_prob(self(x), x)
 
-    def _stacked_masks(self, masks: Sequence[int]) -> list[torch.Tensor]:
-        """Bool masks (n, out, in) of the listed masks, one per layer (+ direct)."""
-        keys = [key for key, _ in self._masked_modules()]
-        if not self.sampling:
-            idx = torch.as_tensor(list(masks), device=self.orderings.device)
-            return [self._stacked(key)[idx] for key in keys]
-        device = self.orderings.device
-        per_mask = [self._bool_masks(self._spec(k), device) for k in masks]
-        return [torch.stack(ms) for ms in zip(*per_mask)]
+    def _masks_of(self, k: int) -> list[torch.Tensor]:
+        """Mask ``k``, one (out, in) 0/1 tensor per layer (+ direct): views of
+        the stored masks, or drawn afresh under mask sampling."""
+        if self.sampling:
+            return self._bool_masks(self._spec(k), self.orderings.device)
+        return self._mask_views(k)
 
-    def masked_logits(self, x: torch.Tensor, masks: Sequence[int]) -> torch.Tensor:
-        """Logits (len(masks), B, nout) under each listed mask, in batched passes."""
-        return self._logits_under(x, self._stacked_masks(masks))
+    def _params_under(self, masks: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(masked weight, bias) per layer (+ direct) under one mask's per-layer masks."""
+        out = []
+        for (_, layer), m in zip(self._masked_modules(), masks):
+            m = m.to(layer.weight.dtype)  # no-op for stored masks
+            out.append((layer.weight * m, layer.masked_bias(m)))
+        return out
 
-    def _logits_under(self, x: torch.Tensor, stacked: list[torch.Tensor]) -> torch.Tensor:
-        # The first layer shares its input across masks, so it is one GEMM with
-        # the masked weights stacked side by side; later layers are one bmm.
-        # Biases are fused into the products (addmm / baddbmm): a separate add
-        # over (masks, batch, units) costs as much memory traffic as the GEMM.
-        n, B = stacked[0].shape[0], x.shape[0]
-        h: torch.Tensor = x
-        for l, layer in enumerate(self.layers):
-            m = stacked[l].to(layer.weight.dtype)  # (n, out, in); no-op for stored masks
-            w = layer.weight * m
-            bias = layer.masked_bias(m)  # None, (out,) or (n, out)
-            if bias is None:
-                bias = w.new_zeros(layer.out_features)
-            bias = bias.expand(n, layer.out_features)
-            if h.dim() == 2:
-                z = torch.addmm(bias.reshape(-1), h, w.reshape(n * layer.out_features, -1).T)
-                z = z.view(B, n, -1).transpose(0, 1)
-            else:
-                z = torch.baddbmm(bias[:, None, :], h, w.transpose(1, 2))
-            h = self._act(z) if l < len(self.layers) - 1 else z
+    def _params_of(self, k: int) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(masked weight, bias) per layer (+ direct) under mask ``k``."""
+        return self._params_under(self._masks_of(k))
+
+    def _forward_with(self, x: torch.Tensor, params) -> torch.Tensor:
+        """The forward pass with given masked weights (see ``_params_of``)."""
+        h, last = x, len(self.layers) - 1
+        for l, (w, b) in enumerate(params[:len(self.layers)]):
+            h = F.linear(h, w, b)
+            h = self._act(h) if l < last else h
         if self.direct is not None:
-            w = self.direct.weight * stacked[-1].to(self.direct.weight.dtype)
-            h = h + (x @ w.reshape(n * self.nout, -1).T).view(B, n, -1).transpose(0, 1)
+            h = h + F.linear(x, params[-1][0])
         return h
 
-    def iter_masked_logits(self, x: torch.Tensor, n_masks: int, batch_size: int = 1000,
-                           mask_chunk: int | None = None):
+    def masked_logits(self, x: torch.Tensor, masks: Sequence[int]) -> torch.Tensor:
+        """Logits (len(masks), B, nout) under each listed mask."""
+        return torch.stack([self._forward_with(x, self._params_of(k)) for k in masks])
+
+    def iter_masked_logits(self, x: torch.Tensor, n_masks: int, batch_size: int = 1000):
         """Yield ``(start, logits)`` over masks 0..n_masks-1 and all of ``x``.
 
-        ``logits`` is (masks in chunk, examples in batch, nout) for the examples
-        ``x[start:start + batch_size]``.  Masks are the outer loop, so each
-        chunk's masks are gathered (or, under mask sampling, drawn) once;
-        ``mask_chunk`` masks at a time keep memory bounded.
+        ``logits`` is (examples in batch, nout) under one mask, for the
+        examples ``x[start:start + batch_size]``.  Masks are the outer loop:
+        each mask's weights are masked once (under mask sampling, the mask is
+        drawn once), then every batch is one plain forward pass, the same
+        GEMMs as a dense network (``python -m made.bench`` measures the
+        ensemble against that ceiling).  Memory is bounded by one batch, and
+        the model's current mask is left alone.
         """
-        if mask_chunk is None:
-            # (masks, batch, widest layer) activations near 4M numbers: measured
-            # fastest on CPU (cache-sized), and memory stays bounded on any K
-            widest = max([self.nout, *self.hidden_sizes])
-            rows = max(1, min(batch_size, len(x)))
-            mask_chunk = max(1, min(n_masks, (1 << 22) // (rows * widest)))
-        for s in range(0, n_masks, mask_chunk):
-            stacked = self._stacked_masks(range(s, min(s + mask_chunk, n_masks)))
+        for k in range(n_masks):
+            params = self._params_of(k)
             for start in range(0, len(x), batch_size):
-                yield start, self._logits_under(x[start:start + batch_size], stacked)
+                yield start, self._forward_with(x[start:start + batch_size], params)
 
     def _check_n_masks(self, n_masks: int | None) -> int:
         if n_masks is None:
@@ -490,40 +485,15 @@ class MADE(nn.Module):
         to all K training masks; under mask sampling ``n_masks`` is required
         (the original code used 1000).
 
-        Masks are the outer loop: each mask's weights are masked once, then
-        every batch of ``batch_size`` examples is one plain forward pass, the
-        same GEMMs as a dense network (``python -m made.bench`` measures it
-        against that ceiling).  Memory is bounded by one batch, and the
-        model's current mask is left alone.
+        Evaluated mask by mask with :meth:`iter_masked_logits`.
         """
         self._check_bernoulli(x)
         n_masks = self._check_n_masks(n_masks)
         acc = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
-        for k in range(n_masks):
-            params = self._params_under([m[0] for m in self._stacked_masks([k])])
-            for start in range(0, len(x), batch_size):
-                part = slice(start, start + batch_size)
-                lp = bernoulli_log_prob(self._forward_with(x[part], params), x[part])
-                acc[part] = torch.logaddexp(acc[part], lp)
+        for start, logits in self.iter_masked_logits(x, n_masks, batch_size):
+            part = slice(start, start + len(logits))
+            acc[part] = torch.logaddexp(acc[part], bernoulli_log_prob(logits, x[part]))
         return acc - math.log(n_masks)
-
-    def _params_under(self, masks: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        """(masked weight, bias) per layer (+ direct) under one mask's per-layer masks."""
-        out = []
-        for (_, layer), m in zip(self._masked_modules(), masks):
-            m = m.to(layer.weight.dtype)
-            out.append((layer.weight * m, layer.masked_bias(m)))
-        return out
-
-    def _forward_with(self, x: torch.Tensor, params) -> torch.Tensor:
-        """The forward pass with given masked weights (see ``_params_under``)."""
-        h, last = x, len(self.layers) - 1
-        for l, (w, b) in enumerate(params[:len(self.layers)]):
-            h = F.linear(h, w, b)
-            h = self._act(h) if l < last else h
-        if self.direct is not None:
-            h = h + F.linear(x, params[-1][0])
-        return h
 
     # --------------------------------------------------------------- sampling
     @torch.no_grad()
@@ -546,7 +516,7 @@ class MADE(nn.Module):
             ordering = self.ordering
         else:
             self._check_mask_index(mask)
-            masks = [m[0] for m in self._stacked_masks([mask])]
+            masks = self._masks_of(mask)
             ordering = self._spec(mask).ordering if self.sampling else self.orderings[mask]
         params = self._params_under(masks)
         layers, direct = params[:len(self.layers)], (params[-1][0] if self.direct is not None else None)
