@@ -175,37 +175,33 @@ def fit(
         result = FitResult(**state["result"])
         best_state = state["best_model"]
 
-    bar = tqdm(total=config.max_epochs, initial=result.epochs, disable=not config.progress,
-               desc="epochs", unit="epoch", dynamic_ncols=True)
     model.train()
-    try:
-        # one mask: the weights hold W * M and forward passes skip the multiply
-        with training_context(model):
-            while not _finished(result, config):
-                t0 = time.perf_counter()
-                train_nll = _train_epoch(model, opt, train, gen, config, result)
-                if sched is not None:
-                    sched.step()
-                seconds = time.perf_counter() - t0
-                valid_nll = validation_nll(model, valid, config)
-                result.epochs += 1
-                result.train_seconds += seconds
-                row = dict(epoch=result.epochs, train_nll=train_nll, valid_nll=valid_nll,
-                           seconds=seconds, lr=opt.param_groups[0]["lr"])
-                result.history.append(row)
-                if valid_nll < result.best_valid_nll:
-                    result.best_valid_nll, result.best_epoch = valid_nll, result.epochs
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
-                if checkpoint is not None:
-                    save_torch(_state(model, opt, sched, gen, result, best_state), checkpoint)
-                bar.update(1)
-                bar.set_postfix(train=f"{train_nll:.2f}", valid=f"{valid_nll:.2f}",
-                                best=result.best_epoch, s_per_epoch=f"{seconds:.1f}")
-                if on_epoch_end is not None:
-                    on_epoch_end(row)
-    finally:
-        bar.close()
+    # one mask: the weights hold W * M and forward passes skip the multiply
+    with tqdm(total=config.max_epochs, initial=result.epochs, disable=not config.progress,
+              desc="epochs", unit="epoch", dynamic_ncols=True) as bar, training_context(model):
+        while not _finished(result, config):
+            t0 = time.perf_counter()
+            train_nll = _train_epoch(model, opt, train, gen, config, result)
+            if sched is not None:
+                sched.step()
+            seconds = time.perf_counter() - t0
+            valid_nll = validation_nll(model, valid, config)
+            result.epochs += 1
+            result.train_seconds += seconds
+            row = dict(epoch=result.epochs, train_nll=train_nll, valid_nll=valid_nll,
+                       seconds=seconds, lr=opt.param_groups[0]["lr"])
+            result.history.append(row)
+            if valid_nll < result.best_valid_nll:
+                result.best_valid_nll, result.best_epoch = valid_nll, result.epochs
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
+            if checkpoint is not None:
+                save_torch(_state(model, opt, sched, gen, result, best_state), checkpoint)
+            bar.update(1)
+            bar.set_postfix(train=f"{train_nll:.2f}", valid=f"{valid_nll:.2f}",
+                            best=result.best_epoch, s_per_epoch=f"{seconds:.1f}")
+            if on_epoch_end is not None:
+                on_epoch_end(row)
     model.load_state_dict(best_state)
     model.set_mask(0)
     model.eval()
