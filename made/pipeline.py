@@ -236,6 +236,25 @@ class GridEstimate:
         return "\n".join(lines)
 
 
+def _epoch_shape(point: RunPoint, overrides: dict):
+    """A point's config and what one epoch touches: (config, dim, training
+    examples, validation examples, validation masks)."""
+    from .timing import DATASET_SHAPES
+
+    cfg = point.config(**{k: v for k, v in overrides.items() if k != "threads"})
+    dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
+    n_train = min(n_train, cfg.train_subset or n_train)
+    n_masks = cfg.valid_masks or (32 if cfg.num_masks is None else cfg.num_masks)  # as in validation_nll
+    return cfg, dim, n_train, n_valid, n_masks
+
+
+def _run_estimate(point: RunPoint, cfg, seconds_per_epoch: float):
+    from .timing import RunEstimate
+
+    epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
+    return RunEstimate(point.run_id, epochs, seconds_per_epoch, capped=cfg.max_epochs is not None)
+
+
 def device_available(device: str | None) -> bool:
     """False when ``device`` names an accelerator this machine does not have."""
     from .train import resolve_device
@@ -251,18 +270,14 @@ def flop_estimate(points: list[RunPoint], overrides: dict, jobs: int, tflops: fl
     """Grid wall time from FLOP counts at an assumed ``tflops`` (TFLOP/s): for
     a device that is not here to measure (``run_all.py --dry-run`` on a grid
     meant for a GPU)."""
-    from .timing import DATASET_SHAPES, RunEstimate, epoch_flops
+    from .timing import epoch_flops
 
     runs = []
     for p in points:
-        cfg = p.config(**{k: v for k, v in overrides.items() if k != "threads"})
-        dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
-        n_train = min(n_train, cfg.train_subset or n_train)
-        n_masks = cfg.valid_masks or (32 if cfg.num_masks is None else cfg.num_masks)
+        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
         flops = epoch_flops(dim, cfg.hidden_sizes, n_train, n_valid, n_masks, cfg.direct_connections)
-        epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
-        runs.append(RunEstimate(p.run_id, epochs, flops / (tflops * 1e12), capped=cfg.max_epochs is not None))
-    device = points[0].config(**{k: v for k, v in overrides.items() if k != "threads"}).device
+        runs.append(_run_estimate(p, cfg, flops / (tflops * 1e12)))
+    device = cfg.device
     return GridEstimate(runs, jobs, 0, f"{device} (not on this machine: FLOP count at an assumed "
                                        f"{tflops:g} TFLOP/s sustained)")
 
@@ -277,7 +292,7 @@ def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> 
     import torch
 
     from .experiment import build_model
-    from .timing import DATASET_SHAPES, RunEstimate, ensemble_throughput, train_throughput
+    from .timing import ensemble_throughput, train_throughput
     from .train import resolve_device
 
     threads = overrides.get("threads")
@@ -286,18 +301,14 @@ def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> 
     cache: dict = {}
     runs = []
     for p in points:
-        cfg = p.config(**{k: v for k, v in overrides.items() if k != "threads"})
+        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
         device = resolve_device(cfg.device)
-        dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
-        n_train = min(n_train, cfg.train_subset or n_train)
         key = (dim, tuple(cfg.hidden_sizes), cfg.num_masks, cfg.valid_masks, str(device))
         if key not in cache:
             model = build_model(cfg, dim).to(device)
             train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device)
-            n_masks = cfg.valid_masks or (32 if model.sampling else model.num_masks)
             eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
                                             device=device)
             cache[key] = n_train / train_rate + n_valid / eval_rate
-        epochs = cfg.max_epochs or ASSUMED_EPOCHS_UNCAPPED
-        runs.append(RunEstimate(p.run_id, epochs, cache[key], capped=cfg.max_epochs is not None))
+        runs.append(_run_estimate(p, cfg, cache[key]))
     return GridEstimate(runs, jobs, int(threads or torch.get_num_threads()), str(device))
