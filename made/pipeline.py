@@ -186,9 +186,30 @@ def _mode(row) -> str:
     return "order" if row.order_agnostic else "connectivity"
 
 
+CURVE_KEYS = ["run_id", "dataset", "num_masks", "mode", "seed"]
+
+
+def collect_curves(results_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
+    """Every epoch of every run in ``runs``: its ``history.csv`` rows, keyed by
+    the run's id, dataset, K, training mode and seed (long format)."""
+    runs_dir = Path(results_dir) / "runs"
+    parts = []
+    for run in runs.itertuples(index=False):
+        history = pd.read_csv(runs_dir / run.run_id / "history.csv")
+        keys = {k: getattr(run, k) for k in CURVE_KEYS}
+        parts.append(history.assign(**keys)[CURVE_KEYS + list(history.columns)])
+    if not parts:
+        return pd.DataFrame(columns=CURVE_KEYS + ["epoch", "train_nll", "valid_nll"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def aggregate(results_dir: Path, csv_name: str, run_ids: list[str] | None = None) -> pd.DataFrame:
+    """Write ``<csv_name>`` (one row per complete run) and, beside it,
+    ``<stem>_curves.csv`` (one row per run and epoch); returns the first."""
     frame = collect(results_dir, run_ids)
-    write_csv(Path(results_dir) / csv_name, frame)
+    csv = Path(results_dir) / csv_name
+    write_csv(csv, frame)
+    write_csv(csv.with_name(f"{csv.stem}_curves.csv"), collect_curves(results_dir, frame))
     return frame
 
 

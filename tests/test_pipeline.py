@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from made import grid as grid_module
-from made.pipeline import DONE, KERNEL, ensure_kernel, is_complete
+from made.pipeline import DONE, KERNEL, collect_curves, ensure_kernel, is_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
@@ -66,6 +66,20 @@ def test_is_complete_respects_the_epoch_cap(tmp_path):
     assert is_complete(run, 20) and is_complete(run, None)
 
 
+def test_collect_curves_keys_every_epoch_by_its_run(tmp_path):
+    runs = pd.DataFrame(dict(run_id=["a", "b"], dataset="d", num_masks=[1, 4], mode=["single", "order"],
+                             seed=[0, 1]))
+    for run_id, epochs in (("a", 3), ("b", 2)):
+        (tmp_path / "runs" / run_id).mkdir(parents=True)
+        pd.DataFrame(dict(epoch=range(1, epochs + 1), train_nll=1.0, valid_nll=2.0)).to_csv(
+            tmp_path / "runs" / run_id / "history.csv", index=False)
+    curves = collect_curves(tmp_path, runs)
+    assert len(curves) == 5 and list(curves["run_id"]) == ["a"] * 3 + ["b"] * 2
+    assert curves[curves.run_id == "b"][["num_masks", "mode", "seed"]].drop_duplicates().values.tolist() == [
+        [4, "order", 1]]
+    assert collect_curves(tmp_path, runs.iloc[:0]).empty
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     results = tmp_path_factory.mktemp("smoke")
@@ -88,6 +102,10 @@ def test_smoke_produces_csv_figure_and_comparison(smoke):
         assert col in frame.columns and frame[col].notna().all(), col
     assert set(frame["data_variant"]) <= {"static-seed0", "larochelle"}
     assert (results / "figure2.png").read_bytes()[:4] == b"\x89PNG"
+    curves = pd.read_csv(results / "figure2_curves.csv")  # every epoch of every run
+    assert len(curves) == frame["epochs"].sum()
+    assert set(curves["run_id"]) == set(frame["run_id"]) and curves["valid_nll"].notna().all()
+    assert (results / "figure2_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert (results / "figure2.pdf").stat().st_size > 1000
     assert "| setting |" in (results / "comparison.md").read_text()
     for run_id in frame["run_id"]:

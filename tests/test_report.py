@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from made.compare import comparison_table, reference_numbers, to_markdown
-from made.plots import figure2, figure2_summary, plot_history, plot_samples, save_figure
+from made.plots import (curve_checkpoints, figure2, figure2_summary, learning_curves, plot_history,
+                        plot_samples, save_figure)
 
 
 def fake_runs() -> pd.DataFrame:
@@ -53,6 +54,38 @@ def test_history_and_samples_plots():
     assert "epoch 2" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
     assert len(plot_samples(np.zeros((10, 784))).axes) == 16  # 2 rows of 8 images
     assert len(plot_samples(np.zeros((5, 180))).axes) == 1  # non-square: one matrix
+
+
+def fake_curves() -> pd.DataFrame:
+    """Validation NLL falling as 100 + 10 K / epoch, seed 1 one nat above seed 0."""
+    rows = []
+    for run in fake_runs().itertuples():
+        for epoch in range(1, 41):
+            rows.append(dict(run_id=run.run_id, dataset=run.dataset, num_masks=run.num_masks,
+                             mode=run.mode, seed=run.seed, epoch=epoch, train_nll=0.0,
+                             valid_nll=100 + 10 * run.num_masks / epoch + run.seed))
+    return pd.DataFrame(rows)
+
+
+def test_curve_checkpoints_average_seeds_and_share_k1():
+    table = curve_checkpoints(fake_curves(), [10, 40])
+    assert list(table.columns) == [10, 40]
+    # K = 1: seeds 0 and 1 averaged, in both training modes' rows
+    for mode in ("order", "connectivity"):
+        assert table.loc[(mode, 1), 10] == pytest.approx(100 + 1 + 0.5)
+    assert table.loc[("order", 4), 40] == pytest.approx(101.0)  # one seed
+    assert table.loc[("connectivity", 32), 40] == pytest.approx(108.5)
+    assert math.isnan(curve_checkpoints(fake_curves(), [50]).loc[("order", 2), 50])  # not reached
+
+
+def test_learning_curves_one_line_per_k_in_each_mode(tmp_path):
+    fig = learning_curves(fake_curves(), title="test")
+    order, conn = fig.axes
+    assert len(order.get_lines()) == len(conn.get_lines()) == 4  # K = 1, 2, 4, 32
+    low, high = order.get_ylim()
+    # the first epochs' fall (K = 32 starts at 420) is left out of the y range
+    assert low < 101 and high < 200
+    assert [p.stat().st_size > 1000 for p in save_figure(fig, tmp_path / "curves")] == [True, True]
 
 
 def test_comparison_table_against_the_papers_numbers():
