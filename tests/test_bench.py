@@ -12,7 +12,7 @@ def test_quick_benchmark_prints_every_field():
     for kind in MEASUREMENTS:
         r = res["results"][kind]
         assert r["rate"] > 0 and r["peak_mb"] > 0 and r["unit"].endswith("/s")
-    assert set(res["ratios"]) == {"train_k1_vs_dense", "train_k32_vs_dense",
+    assert set(res["ratios"]) == {"train_k1_vs_dense", "train_k32_vs_dense", "train_k32_kept_vs_dense",
                                   "train_direct_vs_dense_direct", "eval_ensemble_vs_dense"}
     assert all(0 < v < 5 for v in res["ratios"].values())
     assert res["grid"] and all(g["rate"] > 0 and g["peak_mb"] > 0 for g in res["grid"])
@@ -23,6 +23,6 @@ def test_quick_benchmark_prints_every_field():
     from made.bench import format_table
 
     table = format_table(res)
-    for label in ("train, 1 mask", "32 masks cycled", "direct connections", "dense MLP (ceiling)",
+    for label in ("train, 1 mask", "32 masks cycled", "no switching", "direct connections", "dense MLP (ceiling)",
                   "ensemble_log_prob", "sample 100", "grid throughput", "fastest split", "peak MB"):
         assert label in table
