@@ -42,9 +42,10 @@ class DenseMLP(nn.Module):
 
     def forward(self, x):
         h = x
-        for layer in self.layers[:-1]:
-            h = F.relu(layer(h))
-        out = self.layers[-1](h)
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):  # no slicing: it builds a ModuleList per call
+            h = layer(h) if i == last else F.relu(layer(h))
+        out = h
         return out + self.direct(x) if self.direct is not None else out
 
 
