@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .curves import mean_curves
 from .io import atomic_path
 
 SEED_PROJECT_K1_VALID = 94.5  # seed README: 1 mask, measured on the validation split
@@ -115,42 +116,12 @@ def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
     return fig
 
 
-def _curves_by_mode(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Validation NLL per (K, epoch), the mean over the seeds that reached that
-    epoch, for each training mode; the K = 1 runs (mode ``single``) belong to
-    both modes, as in :func:`figure2`."""
-    out = {}
-    for mode in TRAINING_LABEL:
-        part = curves[curves["mode"].isin([mode, "single"])]
-        out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
-                     .astype({"num_masks": int}))
-    return out
-
-
-def curve_checkpoints(curves: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
-    """Validation NLL (mean over seeds) at the given epochs: one row per
-    training mode and K, one column per epoch.  Shows how far from converged
-    capped runs are: what the last stretch of epochs still bought.
-
-    >>> c = pd.DataFrame(dict(mode="single", num_masks=1, seed=0, epoch=[1, 2], valid_nll=[9.0, 8.0]))
-    >>> curve_checkpoints(c, [1, 2]).loc[("order", 1)].tolist()
-    [9.0, 8.0]
-    """
-    rows = []
-    for mode, means in _curves_by_mode(curves).items():
-        for k, part in means.groupby("num_masks"):
-            at = part.set_index("epoch")["valid_nll"]
-            rows.append({"training": mode, "num_masks": int(k),
-                         **{e: at.get(e, float("nan")) for e in epochs}})
-    return pd.DataFrame(rows).set_index(["training", "num_masks"])
-
-
 def learning_curves(curves: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Validation NLL against epoch, one line per K (mean over seeds), one
     panel per training mode; the y axis leaves out the first epochs' fall so
     that the end of training, where the curves separate, can be read."""
     _style()
-    by_mode = _curves_by_mode(curves)
+    by_mode = mean_curves(curves)
     ks = sorted(set(curves["num_masks"].astype(int)))
     colors = dict(zip(ks, plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ks)))))
     fig, axes = plt.subplots(1, len(by_mode), figsize=(11, 4.2), sharey=True, squeeze=False)

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from made.compare import comparison_table, reference_numbers, to_markdown
-from made.plots import (curve_checkpoints, figure2, figure2_summary, learning_curves, plot_history,
-                        plot_samples, save_figure)
+from made.plots import figure2, figure2_summary, learning_curves, plot_history, plot_samples, save_figure
 
 
 def fake_runs() -> pd.DataFrame:
@@ -65,17 +64,6 @@ def fake_curves() -> pd.DataFrame:
                              mode=run.mode, seed=run.seed, epoch=epoch, train_nll=0.0,
                              valid_nll=100 + 10 * run.num_masks / epoch + run.seed))
     return pd.DataFrame(rows)
-
-
-def test_curve_checkpoints_average_seeds_and_share_k1():
-    table = curve_checkpoints(fake_curves(), [10, 40])
-    assert list(table.columns) == [10, 40]
-    # K = 1: seeds 0 and 1 averaged, in both training modes' rows
-    for mode in ("order", "connectivity"):
-        assert table.loc[(mode, 1), 10] == pytest.approx(100 + 1 + 0.5)
-    assert table.loc[("order", 4), 40] == pytest.approx(101.0)  # one seed
-    assert table.loc[("connectivity", 32), 40] == pytest.approx(108.5)
-    assert math.isnan(curve_checkpoints(fake_curves(), [50]).loc[("order", 2), 50])  # not reached
 
 
 def test_learning_curves_one_line_per_k_in_each_mode(tmp_path):
