@@ -142,6 +142,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "train_seconds": round(result.train_seconds, 2),
+        "valid_seconds": round(result.valid_seconds, 2),
         "valid_nll": result.best_valid_nll,
         "test_nll_single_mask": scores["nll_single_mask"],
         "test_nll_single_mask_stderr": scores["nll_single_mask_stderr"],

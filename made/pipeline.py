@@ -37,7 +37,7 @@ FIGURE2_COLUMNS = [
     "connectivity_agnostic", "seed", "optimizer", "lr", "max_epochs", "epochs", "best_epoch",
     "stopped_early", "valid_nll", "test_nll_single_mask", "test_nll_single_mask_stderr",
     "test_nll_ensemble", "test_nll_ensemble_stderr", "ensemble_masks", "test_nll_logit_average",
-    "train_seconds", "device",
+    "train_seconds", "valid_seconds", "device",
 ]
 
 

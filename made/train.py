@@ -80,7 +80,8 @@ class FitResult:
     best_epoch: int = 0  # 1-based; 0 before any epoch
     best_valid_nll: float = math.inf
     epochs: int = 0
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # training passes only
+    valid_seconds: float = 0.0  # the per-epoch validation NLL (an ensemble of K masks)
     stopped_early: bool = False
     steps: int = 0  # minibatches so far (drives the mask schedule across resumes)
 
@@ -185,11 +186,14 @@ def fit(
             if sched is not None:
                 sched.step()
             seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
             valid_nll = validation_nll(model, valid, config)
+            valid_seconds = time.perf_counter() - t0
             result.epochs += 1
             result.train_seconds += seconds
+            result.valid_seconds += valid_seconds
             row = dict(epoch=result.epochs, train_nll=train_nll, valid_nll=valid_nll,
-                       seconds=seconds, lr=opt.param_groups[0]["lr"])
+                       seconds=seconds, valid_seconds=valid_seconds, lr=opt.param_groups[0]["lr"])
             result.history.append(row)
             if valid_nll < result.best_valid_nll:
                 result.best_valid_nll, result.best_epoch = valid_nll, result.epochs

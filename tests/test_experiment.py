@@ -15,7 +15,7 @@ ROW_KEYS = [
     "dataset", "data_dir", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic",
     "direct_connections", "condition_on_mask", "optimizer", "lr", "batch_size", "look_ahead",
     "max_epochs", "train_subset", "seed", "device", "data_variant", "dim", "n_train", "epochs",
-    "best_epoch", "train_seconds", "valid_nll", "test_nll_single_mask", "test_nll_ensemble",
+    "best_epoch", "train_seconds", "valid_seconds", "valid_nll", "test_nll_single_mask", "test_nll_ensemble",
     "test_nll_ensemble_stderr", "ensemble_masks", "test_nll_logit_average", "made_version",
     "torch_version", "device_name",
 ]

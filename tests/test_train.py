@@ -76,6 +76,10 @@ def test_epoch_cap():
     result = fit(MADE(10, [8], 10), train, valid, TrainConfig(max_epochs=3, progress=False))
     assert result.epochs == 3 and not result.stopped_early
     assert [r["epoch"] for r in result.history] == [1, 2, 3]
+    # training and validation are timed apart, per epoch and in total
+    assert all(r["seconds"] > 0 and r["valid_seconds"] > 0 for r in result.history)
+    assert result.valid_seconds == pytest.approx(sum(r["valid_seconds"] for r in result.history))
+    assert result.train_seconds == pytest.approx(sum(r["seconds"] for r in result.history))
 
 
 class Interrupt(Exception):
