@@ -41,11 +41,11 @@ class DenseMLP(nn.Module):
         self.direct = nn.Linear(nin, nin, bias=False) if direct else None
 
     def forward(self, x):
+        *hidden, output = self.layers  # unpacked: slicing builds a ModuleList per call
         h = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):  # no slicing: it builds a ModuleList per call
-            h = layer(h) if i == last else F.relu(layer(h))
-        out = h
+        for layer in hidden:
+            h = F.relu(layer(h))
+        out = output(h)
         return out + self.direct(x) if self.direct is not None else out
 
 

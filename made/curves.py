@@ -21,13 +21,18 @@ import pandas as pd
 TRAINING_MODES = ("order", "connectivity")
 
 
+def rows_of_mode(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The rows of one training mode's curve: its own runs and the K = 1 runs
+    (mode ``single``), which start both modes' curves, as in the paper's Figure 2."""
+    return frame[frame["mode"].isin([mode, "single"])]
+
+
 def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Validation NLL per (K, epoch), the mean over the seeds that reached that
-    epoch, for each training mode.  The K = 1 runs (mode ``single``) belong to
-    both modes, as in the paper's Figure 2."""
+    epoch, for each training mode (K = 1 in both, see :func:`rows_of_mode`)."""
     out = {}
     for mode in TRAINING_MODES:
-        part = curves[curves["mode"].isin([mode, "single"])]
+        part = rows_of_mode(curves, mode)
         out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
                      .astype({"num_masks": int}))
     return out

@@ -388,13 +388,13 @@ class MADE(nn.Module):
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (B, nout) under the current mask."""
-        # Indexing, not slicing: ``self.layers[:-1]`` builds a new ModuleList
+        # Unpacked, not sliced: ``self.layers[:-1]`` builds a new ModuleList
         # on every call, which costs about as much as a small layer's forward pass.
+        *hidden, output = self.layers
         h = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            h = layer(h) if i == last else self._act(layer(h))
-        out = h
+        for layer in hidden:
+            h = self._act(layer(h))
+        out = output(h)
         if self.direct is not None:
             out = out + self.direct(x)
         return out

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .curves import mean_curves
+from .curves import mean_curves, rows_of_mode
 from .io import atomic_path
 
 SEED_PROJECT_K1_VALID = 94.5  # seed README: 1 mask, measured on the validation split
@@ -75,7 +75,7 @@ def figure2_summary(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.copy()
     runs["num_masks"] = runs["num_masks"].astype(int)
     for mode in TRAINING_LABEL:
-        part = runs[runs["mode"].isin([mode, "single"])]
+        part = rows_of_mode(runs, mode)
         for k, group in part.groupby("num_masks"):
             for col in EVAL_LABEL:
                 values = group[col].astype(float)
