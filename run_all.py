@@ -36,8 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "measured fastest by `python -m made.bench`; on CUDA: 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--max-epochs", type=int, default=None,
-                   help="epoch cap for every run (default: the grid's own; figure2: 100); 0 = no cap, "
-                        "the paper's early stopping only")
+                   help="epoch cap for every run (default: the grid's own; figure2: "
+                        f"{GRIDS['figure2']['base']['max_epochs']}); 0 = no cap, the paper's early stopping only")
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
     p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")

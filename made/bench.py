@@ -194,8 +194,8 @@ def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_si
     splits = [(1, opts["threads"])]
     if device == "cpu" and opts["threads"] >= 2:
         splits.append((2, max(1, opts["threads"] // 2)))
-    elif device != "cpu":
-        splits.append((2, opts["threads"]))
+    elif device != "cpu":  # several grid runs sharing one accelerator
+        splits += [(2, opts["threads"]), (4, opts["threads"])]
     out["grid"] = [grid_throughput(opts, j, t, seconds) for j, t in splits]
     best = max(out["grid"], key=lambda g: g["rate"])
     out["grid_best"] = {"jobs": best["jobs"], "threads": best["threads"]}

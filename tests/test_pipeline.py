@@ -34,6 +34,14 @@ def test_kernel_runs_this_interpreter():
     assert name == KERNEL and spec.argv[0] == sys.executable
 
 
+def test_help_states_the_figure2_grids_own_epoch_cap(capsys):
+    run_all = load_run_all()
+    with pytest.raises(SystemExit):
+        run_all.parse_args(["--help"])
+    cap = grid_module.GRIDS["figure2"]["base"]["max_epochs"]
+    assert f"figure2: {cap})" in " ".join(capsys.readouterr().out.split())
+
+
 def test_dry_run_estimates_from_a_measurement(capsys):
     run_all = load_run_all()
     assert run_all.main(["--smoke", "--dry-run"]) == 0
