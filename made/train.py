@@ -19,7 +19,7 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -173,6 +173,12 @@ def fit(
         if sched is not None:
             sched.load_state_dict(state["scheduler"])
         gen.set_state(state["shuffle_rng"])
+        unknown = sorted(set(state["result"]) - {f.name for f in fields(FitResult)})
+        if unknown:
+            raise ValueError(
+                f"checkpoint {checkpoint} was written by a newer version of made (it records "
+                f"{', '.join(unknown)}); update made, or delete the checkpoint to start the run afresh"
+            )
         result = FitResult(**state["result"])
         best_state = state["best_model"]
 

@@ -126,6 +126,17 @@ def test_resume_refuses_a_different_model(tmp_path):
         fit(MADE(10, [17], 10), train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt)
 
 
+def test_resume_refuses_a_checkpoint_from_a_newer_version(tmp_path):
+    train, valid = tiny_problem()
+    ckpt = tmp_path / "c.pt"
+    fit(MADE(10, [16], 10), train, valid, TrainConfig(max_epochs=1, progress=False), checkpoint=ckpt)
+    state = torch.load(ckpt, weights_only=False)
+    state["result"]["gpu_seconds"] = 1.0  # a field this version does not know
+    torch.save(state, ckpt)
+    with pytest.raises(ValueError, match=r"c\.pt was written by a newer version of made .*gpu_seconds"):
+        fit(MADE(10, [16], 10), train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt)
+
+
 def test_same_seed_same_numbers_and_adam_step_decay():
     train, valid = tiny_problem()
     cfg = TrainConfig(optimizer="adam", max_epochs=4, lr_step_epochs=2, progress=False)
