@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(ExperimentConfig)}
 NOTEBOOKS = ROOT / "notebooks"
 DONE = "DONE"
+ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
 KERNEL = "made-python"
 
 FIGURE2_COLUMNS = [
@@ -110,12 +111,13 @@ def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str,
         )
         if not (run_dir / METRICS).exists():
             raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {run_dir}")
+        (run_dir / ERROR).unlink(missing_ok=True)  # from an earlier, failed attempt
         (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
         return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
     except Exception as exc:  # a failed run is reported, the others go on
         message = str(exc).strip().splitlines()
         short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
-        (run_dir / "ERROR.txt").write_text(traceback.format_exc())
+        (run_dir / ERROR).write_text(traceback.format_exc())
         return RunOutcome(point.run_id, "failed", time.perf_counter() - t0, short[:500])
 
 

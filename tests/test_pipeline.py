@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from made import grid as grid_module
-from made.pipeline import DONE, KERNEL, collect_curves, ensure_kernel, is_complete
+from made.pipeline import DONE, ERROR, KERNEL, collect_curves, ensure_kernel, execute_run, is_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
@@ -72,6 +72,23 @@ def test_is_complete_respects_the_epoch_cap(tmp_path):
     assert not is_complete(run, 20) and not is_complete(run, None)  # to be extended
     (run / "metrics.json").write_text(json.dumps({"max_epochs": 10, "stopped_early": True}))
     assert is_complete(run, 20) and is_complete(run, None)
+
+
+def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
+    import papermill
+
+    point = grid_module.expand(grid_module.GRIDS["smoke"])[0]
+    run_dir = tmp_path / point.run_id
+    run_dir.mkdir()
+    (run_dir / ERROR).write_text("Traceback: an earlier attempt failed\n")
+
+    def fake_notebook(source, output, parameters, cwd, **kwargs):  # stands in for train_made
+        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["max_epochs"]}))
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
+    outcome = execute_run(point, tmp_path, {}, KERNEL)
+    assert outcome.status == "done"
+    assert (run_dir / DONE).exists() and not (run_dir / ERROR).exists()
 
 
 def test_collect_curves_keys_every_epoch_by_its_run(tmp_path):
@@ -180,5 +197,5 @@ def test_every_config_field_reaches_the_notebook(tmp_path):
     params = notebook_parameters({**point.params, "threads": 1}, point.mode, tmp_path)
     for f in dataclasses.fields(ExperimentConfig):
         assert f.name in params, f.name
-    assert params["train_subset"] is None and params["max_epochs"] == 300 and params["valid_masks"] is None
+    assert params["train_subset"] is None and params["max_epochs"] == 400 and params["valid_masks"] is None
     assert params["hidden_sizes"] == "500" and params["threads"] == 1
