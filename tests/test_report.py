@@ -111,3 +111,14 @@ def test_comparison_with_uci_rows():
     assert list(dna["reference"]) == pytest.approx([83.63, 79.66])
     assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
     assert "lr 0.01 chosen on validation" in dna["note"].iloc[0]
+
+
+def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
+    from made.compare import _epochs
+
+    def note(best, caps=(400, 400), stopped=(False, False)):
+        return _epochs(pd.DataFrame(dict(max_epochs=list(caps), best_epoch=best, stopped_early=list(stopped))))
+
+    assert note([400, 400]) == "best epoch 400; capped at 400 epochs"
+    assert note([398, 400]) == "best epoch 398-400; capped at 400 epochs"
+    assert note([120, 95], caps=(None, None), stopped=(True, True)) == "best epoch 95-120; early stopping"
