@@ -91,7 +91,7 @@ def main(argv=None) -> int:
                 print(flop_estimate(points, overrides, args.jobs, tflops).describe())
         return 0
 
-    from made.pipeline import aggregate, execute_report, run_grid
+    from made.pipeline import ERROR, aggregate, execute_report, run_grid
 
     results = args.results_dir.resolve()
     outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force)
@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     elif not args.no_reports and len(frame) and csv_name == "uci.csv" and (results / "figure2.csv").exists():
         print(f"report: {execute_report('compare', results)}")
     for o in failed:
-        print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / 'ERROR.txt'})", file=sys.stderr)
+        print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -16,33 +16,31 @@ OUT=${OUT:-/tmp/gpu-check}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD MADE_DATA_DIR=$PWD/.gpu-data MADE_CACHE_DIR=$PWD/.gpu-data
 py=python3
 step() { echo "== $1 ($(date +%T))"; }
+table() { $py -c "import json,sys; from made.bench import format_table; print(format_table(json.load(open(sys.argv[1]))))" "$1"; }
 {
 step "device"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 $py -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
 step "made.bench, 1x500 (1, 2 and 4 concurrent K=32 runs on one GPU)"
-timeout 150 $py -m made.bench --device $DEVICE --repeats 3 $quick --json > "$OUT/bench-cuda.json" &&
-  $py -c "import json,sys; from made.bench import format_table; print(format_table(json.load(open(sys.argv[1]))))" "$OUT/bench-cuda.json"
+timeout 150 $py -m made.bench --device $DEVICE --repeats 3 $quick --json > "$OUT/bench-cuda.json" && table "$OUT/bench-cuda.json"
 step "made.bench, 2x8000 (the paper's largest MNIST model)"
-timeout 120 $py -m made.bench --device $DEVICE --hidden $big --repeats 3 $quick --json > "$OUT/bench-cuda-big.json" &&
-  $py -c "import json,sys; from made.bench import format_table; print(format_table(json.load(open(sys.argv[1]))))" "$OUT/bench-cuda-big.json"
+timeout 120 $py -m made.bench --device $DEVICE --hidden $big --repeats 3 $quick --json > "$OUT/bench-cuda-big.json" && table "$OUT/bench-cuda-big.json"
 step "dry runs, timed on this GPU"
 timeout 60 $py run_all.py --dry-run --device $DEVICE --jobs 1
 timeout 90 $py run_all.py --grid $grid --dry-run --device $DEVICE --jobs 1
 step "real epochs on MNIST: K=32 order-agnostic 1x500, and 2x8000 K=32"
 for spec in "${runs[@]}"; do set -- $spec
-  timeout 120 $py - "$1" "$2" "$OUT" "$DEVICE" <<'PY'
-import sys, time, json
+  timeout 120 $py - "$1" "$2" "$DEVICE" <<'PY'
+import json, sys, tempfile, time
 from made.experiment import ExperimentConfig, run_experiment
-hidden, epochs, out = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2]), sys.argv[3]
+hidden, epochs = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2])
 cfg = ExperimentConfig(hidden_sizes=hidden, num_masks=32, lr=0.01, look_ahead=30, max_epochs=epochs,
-                       device=sys.argv[4], progress=False, test_masks=32)
+                       device=sys.argv[3], progress=False, test_masks=32)
 t0 = time.perf_counter()
-import tempfile
 m = run_experiment(cfg, tempfile.mkdtemp(prefix="made-gpu-check-"))
 wall = time.perf_counter() - t0
 print(json.dumps({"hidden": hidden, "epochs": epochs, "wall_s": round(wall, 1),
                   "train_s_per_epoch": round(m["train_seconds"] / epochs, 2),
-                  "valid_s_per_epoch": round(m.get("valid_seconds", 0) / epochs, 2),
+                  "valid_s_per_epoch": round(m["valid_seconds"] / epochs, 2),
                   "test_nll_ensemble": m["test_nll_ensemble"]}))
 PY
 done

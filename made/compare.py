@@ -55,9 +55,11 @@ def _epochs(runs: pd.DataFrame) -> str:
     caps = sorted({str(c) for c in runs["max_epochs"]}) if "max_epochs" in runs else []
     best = sorted(int(b) for b in runs["best_epoch"]) if "best_epoch" in runs else []
     stopped = runs["stopped_early"].all() if "stopped_early" in runs else False
-    span = "" if not best else str(best[0]) if best[0] == best[-1] else f"{best[0]}-{best[-1]}"
-    return (f"best epoch {span}; " if best else "") + (
-        "early stopping" if stopped else f"capped at {'/'.join(caps)} epochs")
+    note = ""
+    if best:
+        span = str(best[0]) if best[0] == best[-1] else f"{best[0]}-{best[-1]}"
+        note = f"best epoch {span}; "
+    return note + ("early stopping" if stopped else f"capped at {'/'.join(caps)} epochs")
 
 
 def mnist_rows(runs: pd.DataFrame) -> list[dict]:

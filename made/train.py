@@ -167,18 +167,18 @@ def fit(
                 f"checkpoint {checkpoint} was written for a different model "
                 f"({state['model_config']}); delete it or use another run directory"
             )
+        unknown = sorted(set(state["result"]) - {f.name for f in fields(FitResult)})
+        if unknown:  # checked before anything is loaded, so a refusal leaves the model as it was
+            raise ValueError(
+                f"checkpoint {checkpoint} was written by a newer version of made (it records "
+                f"{', '.join(unknown)}); update made, or delete the checkpoint to start the run afresh"
+            )
         model.load_state_dict(state["model"])
         model.set_mask(state["mask_index"])
         opt.load_state_dict(state["optimizer"])
         if sched is not None:
             sched.load_state_dict(state["scheduler"])
         gen.set_state(state["shuffle_rng"])
-        unknown = sorted(set(state["result"]) - {f.name for f in fields(FitResult)})
-        if unknown:
-            raise ValueError(
-                f"checkpoint {checkpoint} was written by a newer version of made (it records "
-                f"{', '.join(unknown)}); update made, or delete the checkpoint to start the run afresh"
-            )
         result = FitResult(**state["result"])
         best_state = state["best_model"]
 

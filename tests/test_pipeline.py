@@ -178,7 +178,7 @@ def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     bad_id = "binarized_mnist_h500_K1_single_seed0_activationswish_train_subset200"
     assert f"FAILED {bad_id}" in err and "activation" in err
-    assert (tmp_path / "runs" / bad_id / "ERROR.txt").exists()
+    assert (tmp_path / "runs" / bad_id / ERROR).exists()
     assert not (tmp_path / "runs" / bad_id / DONE).exists()
     good = pd.read_csv(tmp_path / "figure2.csv")
     assert list(good["run_id"]) == ["binarized_mnist_h500_K1_single_seed0_train_subset200"]

@@ -133,8 +133,11 @@ def test_resume_refuses_a_checkpoint_from_a_newer_version(tmp_path):
     state = torch.load(ckpt, weights_only=False)
     state["result"]["gpu_seconds"] = 1.0  # a field this version does not know
     torch.save(state, ckpt)
+    model = MADE(10, [16], 10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match=r"c\.pt was written by a newer version of made .*gpu_seconds"):
-        fit(MADE(10, [16], 10), train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt)
+        fit(model, train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # refused before loading
 
 
 def test_same_seed_same_numbers_and_adam_step_decay():
