@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Regenerate the paper's Figure 2 (and other grids): grid -> papermill -> CSV -> figures.
 
-    python run_all.py                 # the Figure 2 grid, paper protocol, 600-epoch cap
+    python run_all.py                 # the Figure 2 grid, paper protocol, 700-epoch cap
     python run_all.py --max-epochs 0  # the same without a cap (extends finished runs)
     python run_all.py --smoke         # the whole pipeline in a few minutes
     python run_all.py --dry-run       # list the grid and estimate its wall time

@@ -197,5 +197,5 @@ def test_every_config_field_reaches_the_notebook(tmp_path):
     params = notebook_parameters({**point.params, "threads": 1}, point.mode, tmp_path)
     for f in dataclasses.fields(ExperimentConfig):
         assert f.name in params, f.name
-    assert params["train_subset"] is None and params["max_epochs"] == 600 and params["valid_masks"] is None
+    assert params["train_subset"] is None and params["max_epochs"] == 700 and params["valid_masks"] is None
     assert params["hidden_sizes"] == "500" and params["threads"] == 1
