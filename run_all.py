@@ -1,14 +1,15 @@
 #!/usr/bin/env python
 """Regenerate the paper's Figure 2 (and other grids): grid -> papermill -> CSV -> figures.
 
-    python run_all.py                 # the Figure 2 grid, paper protocol, 700-epoch cap
-    python run_all.py --max-epochs 0  # the same without a cap (extends finished runs)
-    python run_all.py --smoke         # the whole pipeline in a few minutes
-    python run_all.py --dry-run       # list the grid and estimate its wall time
-    python run_all.py --grid uci      # the UCI table (adult, dna, mushrooms, nips)
+    python run_all.py                   # Figure 2: authors' architecture, converging recipe, to early stopping
+    python run_all.py --protocol paper  # the same grid with the authors' Adagrad recipe (for a GPU)
+    python run_all.py --smoke           # the whole pipeline in a few minutes (into results/smoke/)
+    python run_all.py --dry-run         # list the grid and estimate its wall time
+    python run_all.py --grid uci        # the UCI table (adult, dna, mushrooms, nips)
 
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
-where it stopped; raising --max-epochs extends capped runs from their checkpoints.
+where it stopped, each unfinished run from its checkpoint.  Each grid writes
+its own CSV (and figures) and never another grid's.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ import os
 import sys
 from pathlib import Path
 
-from made.grid import GRIDS, expand
-
-CSV_FOR_GRID = {"figure2": "figure2.csv", "smoke": "figure2.csv", "uci": "uci.csv", "large": "large.csv"}
+from made.grid import GRIDS, PROTOCOLS, expand, grid_outputs
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--grid", choices=sorted(GRIDS), default="figure2", help="which grid (default: figure2)")
     p.add_argument("--smoke", action="store_true", help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast")
-    p.add_argument("--results-dir", type=Path, default=Path("results"), help="where runs, CSVs and figures go")
+    p.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
+                   help="training recipe (default: the grid's own; figure2: adam)")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="where runs, CSVs and figures go (default: results/, or results/smoke/ for --smoke)")
     p.add_argument("--data-dir", default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default: the grid's own counts)")
@@ -36,8 +38,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "measured fastest by `python -m made.bench`; on CUDA: 1)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--max-epochs", type=int, default=None,
-                   help="epoch cap for every run (default: the grid's own; figure2: "
-                        f"{GRIDS['figure2']['base']['max_epochs']}); 0 = no cap, the paper's early stopping only")
+                   help="epoch cap for every run (default: the grid's own; figure2: none); "
+                        "0 = no cap, early stopping only")
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
     p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
@@ -68,7 +70,8 @@ def main(argv=None) -> int:
         overrides["device"] = args.device
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs or None
-    points = expand(GRIDS[grid_name], seeds=args.seeds)
+    points = expand(GRIDS[grid_name], seeds=args.seeds, protocol=args.protocol)
+    csv_name, reports, default_results = grid_outputs(grid_name)
     if args.jobs is None:
         args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
@@ -93,18 +96,16 @@ def main(argv=None) -> int:
 
     from made.pipeline import ERROR, aggregate, execute_report, run_grid
 
-    results = args.results_dir.resolve()
+    results = (args.results_dir or Path(default_results)).resolve()
     outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force)
     failed = [o for o in outcomes if o.status == "failed"]
-    csv_name = CSV_FOR_GRID[grid_name]
     frame = aggregate(results, csv_name, [p.run_id for p in points])
     print(f"{len(frame)} complete runs -> {results / csv_name}")
-    if not args.no_reports and len(frame) and csv_name == "figure2.csv":
-        for name in ("figure2", "compare"):
-            path = execute_report(name, results)
-            print(f"report: {path}")
-    elif not args.no_reports and len(frame) and csv_name == "uci.csv" and (results / "figure2.csv").exists():
-        print(f"report: {execute_report('compare', results)}")
+    if not args.no_reports and len(frame):
+        for name in reports:
+            if name == "compare" and not (results / "figure2.csv").exists():
+                continue  # the comparison needs the Figure 2 table
+            print(f"report: {execute_report(name, results)}")
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
     return 1 if failed else 0

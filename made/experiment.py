@@ -20,7 +20,7 @@ from . import __version__
 from .evaluate import evaluate
 from .io import save_torch, write_csv, write_json
 from .model import MADE
-from .train import TrainConfig, fit, resolve_device
+from .train import TrainConfig, fit, flush_denormals, resolve_device
 
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -42,8 +42,17 @@ class ExperimentConfig:
     direct_connections: bool = False
     condition_on_mask: bool = False
     activation: str = "relu"
+    init: str = "default"  # or "orthogonal", the authors' (see made.init)
+    protocol: str | None = None  # the named recipe (made.grid.PROTOCOLS) the settings came from
     optimizer: str = "adagrad"
     lr: float | None = None  # None: the optimizer's default (see TrainConfig)
+    weight_decay: float | None = None
+    lr_step_epochs: int | None = None
+    lr_step_gamma: float = 0.1
+    rho: float = 0.95
+    eps: float = 1e-6
+    decrease_constant: float = 0.0
+    min_delta: float = 0.0
     batch_size: int = 100
     look_ahead: int = 30
     max_epochs: int | None = None
@@ -63,16 +72,34 @@ class ExperimentConfig:
         if self.train_subset is not None and self.train_subset < 1:
             raise ValueError(f"train_subset must be a positive integer or None, got {self.train_subset!r}")
 
+    @classmethod
+    def from_params(cls, params: dict) -> "ExperimentConfig":
+        """From notebook parameters (see :meth:`to_params`); other keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in params.items() if k in names}
+        if kwargs.get("num_masks") == "sampling":
+            kwargs["num_masks"] = None
+        elif kwargs.get("num_masks") is not None:
+            kwargs["num_masks"] = int(kwargs["num_masks"])
+        return cls(**kwargs)
+
+    def to_params(self) -> dict:
+        """Every field as a plain JSON value, for papermill: K as an integer or
+        ``"sampling"``, hidden sizes as ``"500x500"``."""
+        out = dataclasses.asdict(self)
+        out["hidden_sizes"] = self.hidden_label if self.hidden_sizes else ""
+        out["num_masks"] = "sampling" if self.num_masks is None else self.num_masks
+        return out
+
     @property
     def hidden_label(self) -> str:
         return "x".join(str(h) for h in self.hidden_sizes) or "none"
 
     def train_config(self) -> TrainConfig:
-        return TrainConfig(
-            optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
-            look_ahead=self.look_ahead, max_epochs=self.max_epochs, mask_every=self.mask_every,
-            valid_masks=self.valid_masks, seed=self.seed, progress=self.progress,
-        )
+        """The training part of this config: every TrainConfig field it shares by name."""
+        mine = {f.name for f in dataclasses.fields(self)}
+        return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)
+                              if f.name in mine})
 
 
 def parse_hidden(value: int | str) -> list[int]:
@@ -89,7 +116,7 @@ def build_model(config: ExperimentConfig, dim: int) -> MADE:
         natural_ordering=config.natural_ordering, order_agnostic=config.order_agnostic,
         connectivity_agnostic=config.connectivity_agnostic,
         direct_connections=config.direct_connections, condition_on_mask=config.condition_on_mask,
-        activation=config.activation, seed=config.seed,
+        activation=config.activation, init=config.init, seed=config.seed,
     )
 
 
@@ -130,7 +157,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
 
     test_masks = config.test_masks or (1000 if model.sampling else model.num_masks)
     t0 = time.perf_counter()
-    scores = evaluate(model, test, n_masks=test_masks)
+    with flush_denormals():
+        scores = evaluate(model, test, n_masks=test_masks)
     row = {
         **dataclasses.asdict(config),
         "hidden_sizes": config.hidden_label,

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .init import INITS, orthogonal_
 from .masks import MaskSpec, direct_mask, layer_masks, mask_spec
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -198,7 +199,10 @@ class MADE(nn.Module):
         direct_connections: add masked direct input-to-output weights.
         condition_on_mask: add a mask-dependent bias ``(U * M) @ 1`` per layer.
         activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"elu"``.
-        seed: makes every mask reproducible.
+        init: ``"default"`` (PyTorch's ``nn.Linear`` initialization, drawn
+            from the global RNG) or ``"orthogonal"`` (the authors' scheme,
+            see :mod:`made.init`; drawn from ``seed``, biases zero).
+        seed: makes every mask (and the orthogonal initialization) reproducible.
     """
 
     def __init__(
@@ -214,6 +218,7 @@ class MADE(nn.Module):
         direct_connections: bool = False,
         condition_on_mask: bool = False,
         activation: str = "relu",
+        init: str = "default",
         seed: int = 0,
     ):
         super().__init__()
@@ -233,12 +238,14 @@ class MADE(nn.Module):
             )
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
 
         self.config = dict(
             nin=nin, hidden_sizes=hidden_sizes, nout=nout, num_masks=num_masks,
             natural_ordering=natural_ordering, order_agnostic=order_agnostic,
             connectivity_agnostic=connectivity_agnostic, direct_connections=direct_connections,
-            condition_on_mask=condition_on_mask, activation=activation, seed=seed,
+            condition_on_mask=condition_on_mask, activation=activation, init=init, seed=seed,
         )  # enough to rebuild the model, masks included: MADE(**model.config)
         self.nin, self.nout, self.hidden_sizes = nin, nout, hidden_sizes
         self.num_masks = num_masks
@@ -256,6 +263,14 @@ class MADE(nn.Module):
             for a, b in zip(sizes[:-1], sizes[1:])
         )
         self.direct = MaskedLinear(nin, nout, bias=False) if direct_connections else None
+        self.init = init
+        if init == "orthogonal":
+            # Its own stream: the same seed gives the same weights whatever the global RNG holds.
+            gen = torch.Generator().manual_seed(seed)
+            for _, layer in self._masked_modules():
+                orthogonal_(layer.weight, gen)
+                if layer.bias is not None:
+                    nn.init.zeros_(layer.bias)
 
         # The K masks, built once: stacked (K, out, in) 0/1 buffers per layer, in
         # the weights' dtype so that switching masks is a view and the masked

@@ -35,7 +35,8 @@ KERNEL = "made-python"
 
 FIGURE2_COLUMNS = [
     "run_id", "dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "order_agnostic",
-    "connectivity_agnostic", "seed", "optimizer", "lr", "max_epochs", "epochs", "best_epoch",
+    "connectivity_agnostic", "seed", "protocol", "direct_connections", "init", "optimizer", "lr",
+    "min_delta", "valid_masks", "max_epochs", "epochs", "best_epoch",
     "stopped_early", "valid_nll", "test_nll_single_mask", "test_nll_single_mask_stderr",
     "test_nll_ensemble", "test_nll_ensemble_stderr", "ensemble_masks", "test_nll_logit_average",
     "train_seconds", "valid_seconds", "device",
@@ -129,10 +130,7 @@ def notebook_parameters(params: dict, mode: str, run_dir: Path) -> dict:
     """
     extra = {k: v for k, v in params.items() if k not in _CONFIG_FIELDS}
     config = ExperimentConfig(**{k: v for k, v in params.items() if k in _CONFIG_FIELDS})
-    out = {**dataclasses.asdict(config), **extra}
-    out["hidden_sizes"] = config.hidden_label if config.hidden_sizes else ""
-    if config.num_masks is None:
-        out["num_masks"] = "sampling"
+    out = {**config.to_params(), **extra}
     out["mode"] = mode
     out["run_dir"] = str(run_dir)
     out["progress"] = False

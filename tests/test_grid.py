@@ -1,4 +1,6 @@
-from made.grid import GRIDS, MODES, expand, run_id
+import pytest
+
+from made.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
 def test_figure2_grid_runs_k1_once_and_two_seeds_at_k1_and_k32():
@@ -9,18 +11,39 @@ def test_figure2_grid_runs_k1_once_and_two_seeds_at_k1_and_k32():
     assert {p.mode for p in k1} == {"single"} and len(k1) == 2
     for k in (2, 4, 8, 16):
         assert sorted(p.mode for p in points if p.params["num_masks"] == k) == ["connectivity", "order"]
-    assert len([p for p in points if p.params["num_masks"] == 32]) == 4
+    k32 = [p for p in points if p.params["num_masks"] == 32]
+    assert sorted((p.mode, p.params["seed"]) for p in k32) == [
+        ("connectivity", 0), ("connectivity", 1), ("order", 0), ("order", 1)]
     assert len(points) == 2 + 4 * 2 + 4
 
 
-def test_modes_set_the_paper_flags():
+def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
     points = {p.run_id: p for p in expand(GRIDS["figure2"])}
-    order = points["binarized_mnist_h500_K8_order_seed0"].params
-    conn = points["binarized_mnist_h500_K8_connectivity_seed0"].params
+    order = points["binarized_mnist_h500_K8_order_seed0_adam"].params
+    conn = points["binarized_mnist_h500_K8_connectivity_seed0_adam"].params
     assert order["order_agnostic"] and order["connectivity_agnostic"]
     assert not conn["order_agnostic"] and conn["connectivity_agnostic"]
-    assert order["optimizer"] == "adagrad" and order["lr"] == 0.01 and order["look_ahead"] == 30
-    assert order["max_epochs"] == 700  # the committed results' cap, recorded in the grid
+    for p in points.values():
+        cfg = p.config()
+        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.activation == "relu"
+        assert cfg.max_epochs is None and cfg.look_ahead == 30 and cfg.batch_size == 100
+        assert (cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.lr_step_epochs) == ("adam", 1e-3, 1e-4, 45)
+        assert cfg.min_delta > 0 and cfg.protocol == "adam"
+        # validation ensembles of more than 8 masks use their first 8
+        k = cfg.num_masks
+        assert cfg.valid_masks == (8 if k > 8 else None)
+
+
+def test_protocol_swap_gives_the_authors_adagrad_command():
+    points = expand(GRIDS["figure2"], protocol="paper")
+    assert len(points) == 14
+    for p in points:
+        cfg = p.config()
+        assert (cfg.optimizer, cfg.lr, cfg.min_delta, cfg.max_epochs) == ("adagrad", 0.01, 0.0, None)
+        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.protocol == "paper"
+        assert p.run_id.endswith("_paper") or "_paper_" in p.run_id
+    with pytest.raises(ValueError, match="protocol must be one of"):
+        expand(GRIDS["figure2"], protocol="sgd-fast")
 
 
 def test_run_ids_are_readable_and_stable():
@@ -32,6 +55,12 @@ def test_run_ids_are_readable_and_stable():
     assert a == b
     # other settings that change results do
     assert run_id({"num_masks": 4, "train_subset": 100}, "order").endswith("train_subset100")
+    # a protocol's own settings stay out of the id; a deviation from it shows
+    recipe = {**PROTOCOLS["adam"], "protocol": "adam", "num_masks": 4}
+    assert run_id(recipe, "order") == "binarized_mnist_h500_K4_order_seed0_adam"
+    assert run_id({**recipe, "lr": 3e-3}, "order") == "binarized_mnist_h500_K4_order_seed0_adam_lr0.003"
+    # the committed UCI runs (no protocol) keep their ids
+    assert "dna_h500_Ksampling_order_seed0_lr0.03" in {p.run_id for p in expand(GRIDS["uci"])}
 
 
 def test_seeds_override_and_smoke_grid():
@@ -41,11 +70,29 @@ def test_seeds_override_and_smoke_grid():
     assert all(p.params["train_subset"] and p.params["max_epochs"] for p in smoke)
 
 
+def test_each_grid_owns_its_outputs():
+    csv, reports, results = grid_outputs("smoke")
+    assert results != grid_outputs("figure2")[2]  # smoke never writes into results/
+    names = {g: grid_outputs(g) for g in GRIDS}
+    for g, (csv, _, results) in names.items():
+        clash = [h for h, (c, _, r) in names.items() if h != g and (c, r) == (csv, results)]
+        assert not clash, f"grids {g} and {clash} would write the same {csv}"
+
+
+def test_recipes_grid_compares_the_paper_at_k1_and_k32():
+    points = expand(GRIDS["recipes"])
+    assert {(p.params["num_masks"], p.params["protocol"]) for p in points} == {(1, "paper"), (32, "paper")}
+    # the converging side of the comparison is Figure 2's own runs
+    fig2 = {p.run_id for p in expand(GRIDS["figure2"])}
+    adam = {p.run_id for p in expand(GRIDS["recipes"], protocol="adam")}
+    assert adam <= fig2
+
+
 def test_uci_and_large_grids_are_ready():
     uci = expand(GRIDS["uci"])
     assert {p.params["dataset"] for p in uci} == {"adult", "dna", "mushrooms", "nips"}
     assert {p.params["num_masks"] for p in uci} == {1, None}
     assert {p.params["lr"] for p in uci} == {0.01, 0.03} and len(uci) == 16
-    assert "dna_h500_Ksampling_order_seed0_lr0.03" in {p.run_id for p in uci}
     large = expand(GRIDS["large"])
     assert {tuple(p.params["hidden_sizes"]) for p in large} == {(8000,), (8000, 8000)}
+    assert all(p.config().direct_connections and p.config().optimizer == "adagrad" for p in large)

@@ -7,6 +7,7 @@ import torch
 
 from made import MADE
 from made.evaluate import logit_average_log_prob
+from made.train import DecreasingSGD
 
 
 def all_binary(d: int) -> torch.Tensor:
@@ -299,7 +300,7 @@ def test_scratch_buffers_are_per_thread_and_not_copied():
     assert model.layers[0].mask.data_ptr() == model.masks_0[2].data_ptr()
 
 
-@pytest.mark.parametrize("optimizer", ["adagrad", "adam", "sgd"])
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam", "sgd", "adadelta", "decreasing_sgd"])
 def test_fixed_mask_trains_exactly_like_the_masked_multiply(optimizer):
     # Inside fixed_mask() the weights hold W * M and forward passes skip the
     # multiply: outputs, gradients and every optimizer step must match.
@@ -310,7 +311,9 @@ def test_fixed_mask_trains_exactly_like_the_masked_multiply(optimizer):
     b.load_state_dict(a.state_dict())
     make = {"adagrad": lambda p: torch.optim.Adagrad(p, lr=0.1),
             "adam": lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=1e-3),
-            "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3)}[optimizer]
+            "sgd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3),
+            "adadelta": lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-5),
+            "decreasing_sgd": lambda p: DecreasingSGD(p, lr=0.1, decrease_constant=0.5, weight_decay=1e-3)}[optimizer]
     opt_a, opt_b = make(a.parameters()), make(b.parameters())
     x = torch.randint(0, 2, (32, 7)).double()
     with b.fixed_mask():
@@ -343,3 +346,37 @@ def test_fixed_mask_refuses_what_it_cannot_keep_exact():
     model.set_mask(0)  # the same mask is fine inside too
     with model.fixed_mask():
         model.update_masks()
+
+
+# --- the authors' orthogonal initialization (made.init) in a model
+def test_model_init_is_deterministic_from_the_seed_and_zeroes_biases():
+    kwargs = dict(num_masks=2, direct_connections=True, init="orthogonal")
+    torch.manual_seed(0)
+    a = MADE(12, [30, 20], 12, seed=4, **kwargs)
+    torch.manual_seed(123)  # the global RNG does not matter
+    b = MADE(12, [30, 20], 12, seed=4, **kwargs)
+    c = MADE(12, [30, 20], 12, seed=5, **kwargs)
+    for (name, pa), pb, pc in zip(a.named_parameters(), b.parameters(), c.parameters()):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0)
+        if name.endswith("bias"):
+            assert not pa.any()
+        else:
+            assert not torch.equal(pa, pc)
+    assert a.config["init"] == "orthogonal"
+    assert MADE(**a.config).init == "orthogonal"
+    with pytest.raises(ValueError, match="init must be one of"):
+        MADE(4, [8], 4, init="xavier")
+
+
+@pytest.mark.parametrize("hidden", [[40], [30, 30]])
+def test_autoregressive_and_normalized_with_orthogonal_init(hidden):
+    model = MADE(9, hidden, 9, num_masks=3, direct_connections=True, init="orthogonal").double()
+    for k in range(3):
+        model.set_mask(k)
+        assert_autoregressive(model)
+    small = MADE(10, [24], 10, num_masks=3, direct_connections=True, init="orthogonal").double()
+    x = all_binary(10)
+    for k in range(3):
+        small.set_mask(k)
+        assert small.log_prob(x).exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    assert small.ensemble_log_prob(x).exp().sum().item() == pytest.approx(1.0, abs=1e-9)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.train import TrainConfig, fit, resolve_device, validation_nll
+from made.train import TrainConfig, fit, make_optimizer, resolve_device, validation_curve, validation_nll
 
 
 def fvsbn(d: int, seed: int):
@@ -168,7 +168,7 @@ def test_mask_schedule_every_minibatch_visits_all_masks():
 
 
 @pytest.mark.parametrize("bad", [
-    dict(optimizer="sgd"), dict(batch_size=0), dict(look_ahead=0), dict(max_epochs=0), dict(mask_every=0),
+    dict(optimizer="rmsprop"), dict(optimizer="sgd"), dict(min_delta=-0.1), dict(batch_size=0), dict(look_ahead=0), dict(max_epochs=0), dict(mask_every=0),
 ])
 def test_bad_config(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
@@ -200,3 +200,89 @@ def test_one_mask_trains_premasked_and_matches_the_masked_multiply(monkeypatch):
     torch.testing.assert_close([r["valid_nll"] for r in res.history],
                                [r["valid_nll"] for r in ref.history], rtol=1e-6, atol=0)
     torch.testing.assert_close(fast.log_prob(valid), slow.log_prob(valid), rtol=1e-5, atol=1e-5)
+
+
+def one_step(optimizer_config: TrainConfig, steps: int = 1):
+    """A tiny model's parameters before, gradients at each step, and after ``steps`` steps."""
+    torch.manual_seed(0)
+    model = MADE(4, [6], 4, num_masks=2).double()
+    opt, _ = make_optimizer(model, optimizer_config)
+    x = torch.randint(0, 2, (8, 4)).double()
+    before = [p.detach().clone() for p in model.parameters()]
+    grads = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (-model.log_prob(x).mean()).backward()
+        grads.append([p.grad.detach().clone() for p in model.parameters()])
+        opt.step()
+    return before, grads, [p.detach().clone() for p in model.parameters()]
+
+
+def test_adadelta_step_matches_the_authors_rule_by_hand():
+    # The authors' "adadelta 1e-5 0.95": eps = 1e-5, rho = 0.95.  From zero
+    # accumulators: E[g^2] = (1 - rho) g^2, dx = -sqrt(0 + eps) / sqrt(E[g^2] + eps) g;
+    # the second step uses E[dx^2] = (1 - rho) dx1^2.
+    rho, eps = 0.95, 1e-5
+    before, grads, after = one_step(TrainConfig(optimizer="adadelta", rho=rho, eps=eps), steps=2)
+    for p0, (g1, g2), p2 in zip(before, zip(*grads), after):
+        eg = (1 - rho) * g1 ** 2
+        dx1 = -(eps ** 0.5) / (eg + eps).sqrt() * g1
+        edx = (1 - rho) * dx1 ** 2
+        eg = rho * eg + (1 - rho) * g2 ** 2
+        dx2 = -(edx + eps).sqrt() / (eg + eps).sqrt() * g2
+        torch.testing.assert_close(p2, p0 + dx1 + dx2)
+
+
+def test_sgd_with_decrease_constant_matches_by_hand():
+    lr, c = 0.1, 0.5
+    before, grads, after = one_step(TrainConfig(optimizer="sgd", lr=lr, decrease_constant=c), steps=3)
+    for p0, gs, p3 in zip(before, zip(*grads), after):
+        want = p0 - sum(lr / (1 + c * t) * g for t, g in enumerate(gs))  # t = 0, 1, 2
+        torch.testing.assert_close(p3, want)
+
+
+def test_min_delta_ends_a_run_that_only_creeps_lower():
+    # Scripted validation curve: big gains, then tiny ones forever.  With
+    # min_delta = 0 the rule never stops; with 0.05 it stops look_ahead epochs
+    # after the last gain over 0.05 nats, and keeps that epoch's parameters.
+    curve = [10.0, 9.0, 8.5, 8.45] + [8.45 - 0.01 * i for i in range(1, 60)]
+    train, valid = tiny_problem()
+    seen = []
+
+    def scripted(model, x, config):
+        seen.append(len(seen))
+        return {1: curve[len(seen) - 1]}
+
+    import made.train as train_module
+    original = train_module.validation_curve
+    train_module.validation_curve = scripted
+    try:
+        never = fit(MADE(10, [8], 10), train, valid, TrainConfig(look_ahead=5, max_epochs=40, progress=False))
+        seen.clear()
+        cfg = TrainConfig(look_ahead=5, min_delta=0.05, max_epochs=60, progress=False)
+        ends = fit(MADE(10, [8], 10), train, valid, cfg)
+    finally:
+        train_module.validation_curve = original
+    assert not never.stopped_early and never.best_epoch == 40
+    assert ends.stopped_early and ends.epochs == ends.best_epoch + cfg.look_ahead
+    # epoch 3 (8.5) beats 9.0 by 0.5; the next gain over 0.05 below 8.5 is 8.44 (epoch 6), then 8.38 (12) ...
+    bests = [3]
+    for e in range(4, len(curve) + 1):
+        if curve[e - 1] < curve[bests[-1] - 1] - 0.05:
+            bests.append(e)
+    assert ends.best_epoch == next(b for b, nxt in zip(bests, bests[1:] + [10**6]) if nxt - b > 5)
+    assert ends.best_valid_nll == curve[ends.best_epoch - 1]
+
+
+def test_validation_curve_prefixes_are_the_smaller_ensembles():
+    torch.manual_seed(0)
+    model = MADE(10, [16], 10, num_masks=8, direct_connections=True).double()
+    x = tiny_problem()[1].double()
+    curve = validation_curve(model, x, TrainConfig(valid_masks=6))
+    assert sorted(curve) == [1, 2, 4, 6]
+    for m, nll in curve.items():
+        assert nll == pytest.approx(-model.ensemble_log_prob(x, m).mean().item(), abs=1e-9)
+    assert validation_nll(model, x, TrainConfig(valid_masks=6)) == curve[6]
+    # fit records them per epoch, beside the full validation NLL
+    hist = fit(model, x[:100], x[100:], TrainConfig(max_epochs=2, progress=False)).history
+    assert {"valid_nll_m1", "valid_nll_m2", "valid_nll_m4"} <= set(hist[0]) and "valid_nll_m8" not in hist[0]
