@@ -22,22 +22,61 @@ from pathlib import Path
 from made.grid import GRIDS, PROTOCOLS, expand, grid_outputs
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad input ends in one line naming the option, the value and what is allowed."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _at_least(low: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed; use {what}")
+        return value
+    return parse
+
+
+def _device(text: str) -> str:
+    import torch
+
+    try:
+        if text != "auto":
+            torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device; use cpu, cuda, cuda:N or auto") from None
+    return text
+
+
+def _data_dir(text: str) -> str:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a directory; give the folder that holds the data files "
+            "(or omit --data-dir to use $MADE_DATA_DIR or the download cache)")
+    return str(path.resolve())
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--grid", choices=sorted(GRIDS), default="figure2", help="which grid (default: figure2)")
     p.add_argument("--smoke", action="store_true", help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
                    help="training recipe (default: the grid's own; figure2: adam)")
-    p.add_argument("--results-dir", type=Path, default=None,
-                   help="where runs, CSVs and figures go (default: results/, or results/smoke/ for --smoke)")
-    p.add_argument("--data-dir", default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
-    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
-    p.add_argument("--seeds", type=int, default=None, help="seeds per grid point (default: the grid's own counts)")
-    p.add_argument("--jobs", type=int, default=None,
+    p.add_argument("--results-dir", type=Path, default=Path("results"),
+                   help="where runs, CSVs and figures go (default: results/; --smoke writes into its smoke/ subfolder)")
+    p.add_argument("--data-dir", type=_data_dir, default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
+    p.add_argument("--device", type=_device, default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
+    p.add_argument("--seeds", type=_at_least(1, "a positive number of seeds"), default=None, help="seeds per grid point (default: the grid's own counts)")
+    p.add_argument("--jobs", type=_at_least(1, "1 or more concurrent runs"), default=None,
                    help="runs executed concurrently (default on CPU: one per core, 1 thread each, "
                         "measured fastest by `python -m made.bench`; on CUDA: 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per run (default: cores // jobs)")
-    p.add_argument("--max-epochs", type=int, default=None,
+    p.add_argument("--threads", type=_at_least(1, "1 or more threads per run"), default=None, help="torch threads per run (default: cores // jobs)")
+    p.add_argument("--max-epochs", type=_at_least(0, "a positive cap, or 0 for none"), default=None,
                    help="epoch cap for every run (default: the grid's own; figure2: none); "
                         "0 = no cap, early stopping only")
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
@@ -71,11 +110,20 @@ def main(argv=None) -> int:
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs or None
     points = expand(GRIDS[grid_name], seeds=args.seeds, protocol=args.protocol)
-    csv_name, reports, default_results = grid_outputs(grid_name)
+    csv_name, reports, subdir = grid_outputs(grid_name)
     if args.jobs is None:
         args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
     overrides["threads"] = threads
+
+    device = overrides.get("device") or points[0].params.get("device", "auto")
+    if not args.dry_run:
+        from made.pipeline import device_available
+
+        if not device_available(device):
+            print(f"run_all.py: error: device {device!r} is not available on this machine; "
+                  "use --device cpu (or --dry-run for an estimate)", file=sys.stderr)
+            return 2
 
     if args.dry_run:
         from made.pipeline import device_available, estimate_seconds, flop_estimate
@@ -84,7 +132,6 @@ def main(argv=None) -> int:
         print(f"grid {grid_name}: {len(points)} runs, {args.jobs} job(s) x {threads} thread(s)")
         for p in points:
             print(f"  {p.run_id}")
-        device = overrides.get("device") or points[0].params.get("device", "auto")
         if device_available(device):
             print(estimate_seconds(points, overrides, jobs=args.jobs).describe())
         else:
@@ -96,7 +143,7 @@ def main(argv=None) -> int:
 
     from made.pipeline import ERROR, aggregate, execute_report, run_grid
 
-    results = (args.results_dir or Path(default_results)).resolve()
+    results = (args.results_dir / subdir).resolve()
     outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force)
     failed = [o for o in outcomes if o.status == "failed"]
     frame = aggregate(results, csv_name, [p.run_id for p in points])

@@ -39,9 +39,10 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
     """Training examples per second: forward, backward, optimizer step (and mask switch)."""
     device = torch.device(device)
     x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
-    from .train import TrainConfig, make_optimizer, training_context
+    from .train import TrainConfig, flush_denormals, make_optimizer, training_context
 
-    opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, progress=False))  # as in fit()
+    lr = 0.01 if optimizer == "sgd" else None
+    opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, progress=False))  # as in fit()
     update = getattr(model, "update_masks", None) if switch_masks else None
 
     def step(i):
@@ -53,7 +54,7 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
         if update is not None:
             update()
 
-    with training_context(model):  # as in fit(): one mask skips the per-pass multiply
+    with flush_denormals(), training_context(model):  # as in fit()
         for i in range(warmup):
             step(i)
         sync(device)

@@ -71,21 +71,25 @@ def test_seeds_override_and_smoke_grid():
 
 
 def test_each_grid_owns_its_outputs():
-    csv, reports, results = grid_outputs("smoke")
-    assert results != grid_outputs("figure2")[2]  # smoke never writes into results/
+    assert grid_outputs("smoke")[2] == "smoke" and grid_outputs("figure2")[2] == ""
     names = {g: grid_outputs(g) for g in GRIDS}
     for g, (csv, _, results) in names.items():
         clash = [h for h, (c, _, r) in names.items() if h != g and (c, r) == (csv, results)]
         assert not clash, f"grids {g} and {clash} would write the same {csv}"
 
 
-def test_recipes_grid_compares_the_paper_at_k1_and_k32():
+def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_masks():
     points = expand(GRIDS["recipes"])
-    assert {(p.params["num_masks"], p.params["protocol"]) for p in points} == {(1, "paper"), (32, "paper")}
+    paper = [p for p in points if p.params["protocol"] == "paper"]
+    assert sorted(p.params["num_masks"] for p in paper) == [1, 32]
+    assert all(p.params["max_epochs"] == 150 for p in paper)
     # the converging side of the comparison is Figure 2's own runs
     fig2 = {p.run_id for p in expand(GRIDS["figure2"])}
-    adam = {p.run_id for p in expand(GRIDS["recipes"], protocol="adam")}
-    assert adam <= fig2
+    assert {p.run_id.replace("_paper", "_adam") for p in paper} <= fig2
+    # and one K = 32 run validated on all 32 masks, outside Figure 2
+    check = [p for p in points if p.params["protocol"] == "adam"]
+    assert [p.run_id for p in check] == ["binarized_mnist_h500_K32_order_seed0_adam"]
+    assert check[0].config().valid_masks is None and check[0].run_id not in fig2
 
 
 def test_uci_and_large_grids_are_ready():

@@ -34,19 +34,40 @@ def test_kernel_runs_this_interpreter():
     assert name == KERNEL and spec.argv[0] == sys.executable
 
 
-def test_help_states_the_figure2_grids_own_epoch_cap(capsys):
+@pytest.mark.parametrize("argv, option, allowed", [
+    (["--jobs", "0", "--dry-run"], "--jobs", "1 or more"),
+    (["--seeds", "0"], "--seeds", "positive"),
+    (["--max-epochs", "-5", "--dry-run"], "--max-epochs", "0 for none"),
+    (["--threads", "0"], "--threads", "1 or more"),
+    (["--device", "tpu"], "--device", "cpu, cuda"),
+    (["--data-dir", "/nonexistent/made-data", "--smoke"], "--data-dir", "not a directory"),
+])
+def test_bad_command_line_input_stops_with_one_line(argv, option, allowed, capsys):
     run_all = load_run_all()
-    with pytest.raises(SystemExit):
-        run_all.parse_args(["--help"])
-    cap = grid_module.GRIDS["figure2"]["base"]["max_epochs"]
-    assert f"figure2: {cap})" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit) as exit_info:
+        run_all.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    bad = argv[argv.index(option) + 1]
+    assert option in err and repr(bad) in err and allowed in err
+
+
+def test_a_missing_gpu_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run_all = load_run_all()
+    assert run_all.main(["--smoke", "--device", "cuda", "--results-dir", str(tmp_path)]) == 2
+    assert "'cuda' is not available" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_dry_run_estimates_from_a_measurement(capsys):
     run_all = load_run_all()
     assert run_all.main(["--smoke", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "binarized_mnist_h500_K2_order_seed0_train_subset1000" in out
+    assert "binarized_mnist_h500_K2_order_seed0_adam_train_subset1000" in out
     assert "s/epoch" in out and "estimated wall time" in out
 
 
@@ -58,7 +79,8 @@ def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch):
     assert run_all.main(["--grid", "large", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "'cuda' is not on this machine" in out
-    assert "binarized_mnist_h8000x8000_K32_order_seed0: 7.2 s/epoch" in out  # 72 TFLOP an epoch at 10 TFLOP/s
+    # 72.5 TFLOP an epoch (direct connections included) at 10 TFLOP/s
+    assert "binarized_mnist_h8000x8000_K32_order_seed0_paper: 7.3 s/epoch" in out
     assert out.count("estimated wall time") == 2
 
 
@@ -110,14 +132,21 @@ def smoke(tmp_path_factory):
     results = tmp_path_factory.mktemp("smoke")
     run_all = load_run_all()
     t0 = time.perf_counter()
+    # a Figure 2 table and figure already there: the smoke grid must leave them alone
+    (results / "figure2.csv").write_text("run_id\nfigure2-row\n")
+    (results / "figure2.png").write_bytes(b"not-a-smoke-figure")
     code = run_all.main(["--smoke", "--results-dir", str(results)])
     return run_all, results, code, time.perf_counter() - t0
 
 
 @needs_data
 def test_smoke_produces_csv_figure_and_comparison(smoke):
-    _, results, code, seconds = smoke
+    _, top, code, seconds = smoke
     assert code == 0
+    # the smoke grid writes into its own folder and leaves the other grid's files as they were
+    assert (top / "figure2.csv").read_text() == "run_id\nfigure2-row\n"
+    assert (top / "figure2.png").read_bytes() == b"not-a-smoke-figure"
+    results = top / "smoke"
     frame = pd.read_csv(results / "figure2.csv")
     assert len(frame) >= 3
     for col in ["dataset", "data_variant", "hidden_sizes", "num_masks", "order_agnostic",
@@ -142,24 +171,26 @@ def test_smoke_produces_csv_figure_and_comparison(smoke):
 
 @needs_data
 def test_second_call_reruns_nothing(smoke):
-    run_all, results, _, first = smoke
+    run_all, top, _, first = smoke
+    results = top / "smoke"
     before = (results / "figure2.csv").read_text()
     t0 = time.perf_counter()
-    assert run_all.main(["--smoke", "--results-dir", str(results), "--no-reports"]) == 0
+    assert run_all.main(["--smoke", "--results-dir", str(top), "--no-reports"]) == 0
     assert time.perf_counter() - t0 < 10
     assert (results / "figure2.csv").read_text() == before
 
 
 @needs_data
 def test_killed_run_is_redone_without_duplicates(smoke):
-    run_all, results, _, _ = smoke
+    run_all, top, _, _ = smoke
+    results = top / "smoke"
     frame = pd.read_csv(results / "figure2.csv")
     victim = results / "runs" / frame["run_id"].iloc[1]
     # a run killed midway: no DONE marker, a half-written notebook, no metrics
     (victim / DONE).unlink()
     (victim / "metrics.json").unlink()
     stamp = {r: (results / "runs" / r / DONE).stat().st_mtime for r in frame["run_id"] if r != victim.name}
-    assert run_all.main(["--smoke", "--results-dir", str(results), "--no-reports"]) == 0
+    assert run_all.main(["--smoke", "--results-dir", str(top), "--no-reports"]) == 0
     again = pd.read_csv(results / "figure2.csv")
     assert sorted(again["run_id"]) == sorted(frame["run_id"])  # no duplicates, none lost
     assert (victim / DONE).exists()
@@ -170,7 +201,8 @@ def test_killed_run_is_redone_without_duplicates(smoke):
 def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, capsys):
     run_all = load_run_all()
     bad_grid = dict(base={**grid_module.PAPER_MNIST, "train_subset": 200, "max_epochs": 1},
-                    axes=dict(num_masks=[1], activation=["relu", "swish"]), seeds=1)
+                    axes=dict(num_masks=[1], activation=["relu", "swish"]), seeds=1,
+                    csv="figure2.csv", reports=())
     monkeypatch.setitem(grid_module.GRIDS, "smoke", bad_grid)
     monkeypatch.setitem(run_all.GRIDS, "smoke", bad_grid)
     code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
@@ -197,5 +229,6 @@ def test_every_config_field_reaches_the_notebook(tmp_path):
     params = notebook_parameters({**point.params, "threads": 1}, point.mode, tmp_path)
     for f in dataclasses.fields(ExperimentConfig):
         assert f.name in params, f.name
-    assert params["train_subset"] is None and params["max_epochs"] == 700 and params["valid_masks"] is None
+    assert params["train_subset"] is None and params["max_epochs"] is None and params["valid_masks"] is None
+    assert params["direct_connections"] is True and params["init"] == "orthogonal"
     assert params["hidden_sizes"] == "500" and params["threads"] == 1
