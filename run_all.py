@@ -150,8 +150,8 @@ def main(argv=None) -> int:
     print(f"{len(frame)} complete runs -> {results / csv_name}")
     if not args.no_reports and len(frame):
         for name in reports:
-            if name == "compare" and not (results / "figure2.csv").exists():
-                continue  # the comparison needs the Figure 2 table
+            if not (results / "figure2.csv").exists():
+                continue  # both reports read the Figure 2 table
             print(f"report: {execute_report(name, results)}")
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)

@@ -1,14 +1,13 @@
-"""Learning curves of a grid: seed means, values at chosen epochs, and a
-power-law extrapolation of where capped runs were heading.
+"""Learning curves of a grid: seed means, values at chosen epochs, the early-
+stopping rule replayed, and the checks built on it (did every run flatten
+before it stopped; would validating on fewer masks have stopped elsewhere;
+which recipe is ahead at equal wall time).
 
 Everything here reads *validation* curves (``<grid>_curves.csv``, written by
 :func:`made.pipeline.aggregate`); nothing looks at test NLL.
 
->>> import pandas as pd
->>> t = pd.Series(range(1, 301), dtype=float)
->>> fit = fit_power_law(t, 90 + 40 * t ** -0.5)
->>> round(fit.asymptote, 3), round(fit.exponent, 2)
-(90.0, 0.5)
+>>> early_stop([5.0, 4.0, 3.99, 3.98, 3.97, 3.96], look_ahead=3, min_delta=0.05)
+(2, 5)
 """
 
 from __future__ import annotations
@@ -57,78 +56,71 @@ def checkpoints(curves: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["training", "num_masks"])
 
 
-@dataclass(frozen=True)
-class PowerLaw:
-    """``nll(t) = asymptote + scale * t ** -exponent``."""
+def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int, int | None]:
+    """Replay :func:`made.train.fit`'s rule on a validation curve (epoch 1 first).
 
-    asymptote: float
-    scale: float
-    exponent: float
-
-    def __call__(self, epoch) -> np.ndarray:
-        return self.asymptote + self.scale * np.asarray(epoch, dtype=float) ** -self.exponent
-
-
-def fit_power_law(epochs, nll, exponents=np.linspace(0.02, 3.0, 1491)) -> PowerLaw:
-    """Least-squares fit of ``a + b * t ** -p``: for each exponent p on a grid
-    the best (a, b) is linear least squares, and the p with the smallest error
-    wins.  A grid instead of a nonlinear solver: no starting point to choose,
-    no dependency, and the same answer every time."""
-    t = np.asarray(epochs, dtype=float)
-    y = np.asarray(nll, dtype=float)
-    if len(t) < 3 or np.any(t <= 0):
-        raise ValueError(f"a power-law fit needs at least 3 positive epochs, got {len(t)}")
-    best = None
-    for p in exponents:
-        design = np.column_stack([np.ones_like(t), t ** -p])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        err = float(np.sum((design @ coef - y) ** 2))
-        if best is None or err < best[0]:
-            best = (err, PowerLaw(float(coef[0]), float(coef[1]), float(p)))
-    return best[1]
-
-
-def extrapolate(curves: pd.DataFrame, fit_from: int, fit_to: int, at: list[int]) -> pd.DataFrame:
-    """Fit each (training mode, K) mean validation curve on epochs
-    ``fit_from..fit_to`` and predict it at the epochs ``at``.
-
-    One row per mode and K: the fitted asymptote and exponent, the prediction
-    at each epoch of ``at`` (``pred_<epoch>``) and, where the curve reached
-    that epoch, what it measured (``valid_<epoch>``).  Fitting on an early
-    stretch and comparing with a later measured epoch tests the
-    extrapolation.  It assumes the curve keeps its shape: it cannot foresee
-    overfitting, which early stopping would then cut short.
+    Returns ``(best_epoch, stop_epoch)``: the last epoch that beat the best so
+    far by more than ``min_delta``, and the epoch at which ``look_ahead`` epochs
+    had passed without such a gain (None if the curve ends before that).
     """
+    best, best_epoch = float("inf"), 0
+    for epoch, value in enumerate(valid_nll, start=1):
+        if value < best - min_delta:
+            best, best_epoch = value, epoch
+        if epoch - best_epoch >= look_ahead:
+            return best_epoch, epoch
+    return best_epoch, None
+
+
+def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """Did every run flatten before it stopped?  One row per run: the best and
+    the last epoch, what the ``look_ahead`` epochs before the best still gained
+    (``gain_before_best``), and how far below the kept best any later epoch
+    went (``gain_after_best``; under ``min_delta`` by the rule)."""
     rows = []
-    for mode, means in mean_curves(curves).items():
-        for k, part in means.groupby("num_masks"):
-            window = part[(part["epoch"] >= fit_from) & (part["epoch"] <= fit_to)]
-            fit = fit_power_law(window["epoch"], window["valid_nll"])
-            measured = part.set_index("epoch")["valid_nll"]
-            row = {"training": mode, "num_masks": int(k), "asymptote": fit.asymptote,
-                   "exponent": fit.exponent}
-            for e in at:
-                row[f"pred_{e}"] = float(fit(e))
-                row[f"valid_{e}"] = measured.get(e, float("nan"))
-            rows.append(row)
-    return pd.DataFrame(rows).set_index(["training", "num_masks"])
+    for run in runs.itertuples(index=False):
+        curve = curves[curves["run_id"] == run.run_id].sort_values("epoch")["valid_nll"].to_numpy()
+        best = int(run.best_epoch)
+        before = curve[max(0, best - 1 - int(run.look_ahead))]
+        rows.append(dict(run_id=run.run_id, num_masks=run.num_masks, mode=run.mode, seed=run.seed,
+                         best_epoch=best, epochs=int(run.epochs), stopped_early=bool(run.stopped_early),
+                         valid_nll=curve[best - 1], gain_before_best=before - curve[best - 1],
+                         gain_after_best=max(0.0, curve[best - 1] - curve[best:].min()) if len(curve) > best else 0.0))
+    return pd.DataFrame(rows)
 
 
-def extrapolation_tables(curves: pd.DataFrame, fit_from: int = 30, holdout: int = 100,
-                         ahead: tuple[int, ...] = (1000,)) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Two tables, or None when the curves are too short to fit (fewer than
-    20 epochs between ``fit_from`` and ``last - holdout``, ``last`` being the
-    last epoch any run reached):
+def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) -> pd.DataFrame:
+    """Where validating on the first m masks would have stopped, for every
+    ``valid_nll_m<m>`` column a run recorded, beside the full ensemble's own
+    ``valid_nll``: best epoch, stop epoch and the full ensemble's validation
+    NLL at the epoch each choice keeps."""
+    full = history["valid_nll"].to_numpy()
+    cols = sorted((c for c in history.columns if c.startswith("valid_nll_m")), key=lambda c: int(c[11:]))
+    rows = []
+    for col in cols + ["valid_nll"]:
+        best, stop = early_stop(history[col].to_numpy(), look_ahead, min_delta)
+        rows.append(dict(masks=int(col[11:]) if col != "valid_nll" else "all", best_epoch=best,
+                         stop_epoch=stop, full_valid_nll_at_best=full[best - 1]))
+    return pd.DataFrame(rows)
 
-    - ``check``: fitted on ``fit_from .. last - holdout``, predicted and
-      measured at ``last``: how well the extrapolation did on epochs it did not see;
-    - ``forecast``: fitted on ``fit_from .. last``, predicted at ``ahead``.
-    """
-    last = int(curves["epoch"].max())
-    if last - holdout - fit_from < 20:
-        return None
-    check = extrapolate(curves, fit_from, last - holdout, [last])
-    check["error"] = check[f"pred_{last}"] - check[f"valid_{last}"]
-    forecast = extrapolate(curves, fit_from, last, list(ahead))
-    forecast = forecast.drop(columns=[c for c in forecast.columns if c.startswith("valid_")])
-    return check, forecast
+
+def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> pd.DataFrame:
+    """Validation NLL of two runs compared at equal wall time: the best each
+    reached within the reference run's whole training time (training plus
+    validation seconds), and the challenger's time to match the reference."""
+    def timed(run_id):
+        part = curves[curves["run_id"] == run_id].sort_values("epoch")
+        seconds = (part["seconds"] + part["valid_seconds"].fillna(0)).cumsum()
+        return seconds.to_numpy(), part["valid_nll"].cummin().to_numpy()
+
+    t_ref, v_ref = timed(reference)
+    t_new, v_new = timed(challenger)
+    budget = t_ref[-1]
+    within = v_new[t_new <= budget]
+    matched = t_new[v_new <= v_ref[-1]]
+    return pd.DataFrame([dict(
+        reference=reference, challenger=challenger, seconds=budget,
+        reference_epochs=len(t_ref), reference_best=v_ref[-1],
+        challenger_epochs_in_time=len(within), challenger_best_in_time=within.min() if len(within) else float("nan"),
+        challenger_seconds_to_match=matched[0] if len(matched) else float("nan"),
+        challenger_final_best=v_new[-1], challenger_seconds=t_new[-1])])

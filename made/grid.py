@@ -82,7 +82,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(num_masks=[1, 32], mode=["order"]), seeds=1),
             dict(protocol="adam", base=MNIST_1x500, axes=dict(num_masks=[32], mode=["order"]), seeds=1),
         ],
-        csv="recipes.csv", reports=(),
+        csv="recipes.csv", reports=("figure2",),
     ),
     # The whole pipeline in a few minutes: a small subset, a few epochs, K in {1, 2}.
     "smoke": dict(

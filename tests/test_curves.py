@@ -1,12 +1,15 @@
-"""Learning-curve tables and the power-law extrapolation, on synthetic curves."""
+"""Learning-curve tables, the early-stopping replay and the checks built on it, on synthetic curves."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from made.curves import checkpoints, extrapolate, extrapolation_tables, fit_power_law, mean_curves
+from made import MADE
+from made.curves import checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves
+from made.train import TrainConfig, fit
 
 
 def synthetic_curves(epochs: int = 40) -> pd.DataFrame:
@@ -39,33 +42,46 @@ def test_checkpoints_pick_epochs_and_mark_unreached_ones():
     assert math.isnan(table.loc[("order", 2), 50])  # no run got that far
 
 
-@pytest.mark.parametrize("a,b,p", [(90.0, 40.0, 0.5), (101.5, 300.0, 1.2), (95.0, 5.0, 0.1)])
-def test_power_law_fit_recovers_its_parameters(a, b, p):
-    t = np.arange(5, 201, dtype=float)
-    fit = fit_power_law(t, a + b * t ** -p)
-    assert fit.asymptote == pytest.approx(a, abs=0.05)
-    assert fit.exponent == pytest.approx(p, abs=0.01)
-    assert fit(400) == pytest.approx(a + b * 400 ** -p, abs=0.01)
+def test_early_stop_replays_fit_on_a_real_curve():
+    # The replay must agree with fit() itself, on the curve fit() produced.
+    torch.manual_seed(0)
+    x = (torch.rand(260, 10) < 0.3).float()
+    cfg = TrainConfig(optimizer="adam", lr=1e-2, look_ahead=4, min_delta=0.01, max_epochs=200,
+                      batch_size=20, progress=False)
+    result = fit(MADE(10, [200], 10, num_masks=2), x[:60], x[60:], cfg)
+    curve = [r["valid_nll"] for r in result.history]
+    assert result.stopped_early
+    assert early_stop(curve, 4, 0.01) == (result.best_epoch, result.epochs)
+    assert early_stop(curve[:result.best_epoch + 2], 4, 0.01) == (result.best_epoch, None)
 
 
-def test_power_law_fit_refuses_too_few_points():
-    with pytest.raises(ValueError, match="at least 3"):
-        fit_power_law([1, 2], [3.0, 2.0])
+def test_convergence_table_measures_gains_around_the_best_epoch():
+    curves = pd.DataFrame(dict(run_id="r", epoch=range(1, 9), valid_nll=[9, 7, 6, 5.5, 5.0, 5.01, 4.995, 5.2]))
+    runs = pd.DataFrame([dict(run_id="r", num_masks=2, mode="order", seed=0, best_epoch=5, epochs=8,
+                              stopped_early=True, look_ahead=3)])
+    row = convergence_table(runs, curves).iloc[0]
+    assert row["valid_nll"] == 5.0
+    assert row["gain_before_best"] == pytest.approx(7 - 5.0)  # epoch 2 -> 5
+    assert row["gain_after_best"] == pytest.approx(0.005)
 
 
-def test_extrapolation_from_an_early_window_predicts_a_later_epoch():
-    table = extrapolate(synthetic_curves(epochs=60), fit_from=5, fit_to=30, at=[60, 1000])
-    row = table.loc[("order", 32)]
-    # mean of the two seeds: 100.5 + 320 / t, an exact power law
-    assert row["asymptote"] == pytest.approx(100.5, abs=0.01) and row["exponent"] == pytest.approx(1.0, abs=0.01)
-    assert row["pred_60"] == pytest.approx(row["valid_60"], abs=0.01)
-    assert row["valid_60"] == pytest.approx(100.5 + 320 / 60)
-    assert math.isnan(row["valid_1000"]) and row["pred_1000"] == pytest.approx(100.82, abs=0.01)
+def test_fewer_masks_check_replays_each_prefix_column():
+    hist = pd.DataFrame(dict(valid_nll=[5, 4, 3, 3, 3, 3, 3],
+                             valid_nll_m8=[5, 4, 3.5, 3.2, 3.3, 3.3, 3.3],
+                             valid_nll_m2=[6, 5, 5, 5, 5, 5, 5]))
+    table = fewer_masks_check(hist, look_ahead=2, min_delta=0.0).set_index("masks")
+    assert list(table.index) == [2, 8, "all"]
+    assert table.loc["all", "best_epoch"] == 3 and table.loc["all", "stop_epoch"] == 5
+    assert table.loc[8, "best_epoch"] == 4 and table.loc[8, "stop_epoch"] == 6
+    assert table.loc[2, "best_epoch"] == 2 and table.loc[8, "full_valid_nll_at_best"] == 3
 
 
-def test_extrapolation_tables_check_on_held_out_epochs_and_need_long_curves():
-    check, forecast = extrapolation_tables(synthetic_curves(epochs=160), fit_from=10, holdout=60)
-    assert list(check.columns) == ["asymptote", "exponent", "pred_160", "valid_160", "error"]
-    assert check["error"].abs().max() < 0.01  # exact power laws: the held-out epoch is predicted
-    assert list(forecast.columns) == ["asymptote", "exponent", "pred_1000"]
-    assert extrapolation_tables(synthetic_curves(epochs=3)) is None  # the smoke grid's 3 epochs
+def test_equal_time_compares_within_the_reference_runs_time():
+    rows = []
+    for rid, per_epoch, curve in (("slow", 2.0, [10, 9, 8.5, 8.2]), ("fast", 1.0, [9, 8, 7.5, 7.4, 7.3, 7.3])):
+        for e, v in enumerate(curve, 1):
+            rows.append(dict(run_id=rid, epoch=e, valid_nll=v, seconds=per_epoch, valid_seconds=0.0))
+    row = equal_time(pd.DataFrame(rows), "slow", "fast").iloc[0]
+    assert row["seconds"] == 8.0 and row["reference_best"] == 8.2
+    assert row["challenger_epochs_in_time"] == 6 and row["challenger_best_in_time"] == 7.3
+    assert row["challenger_seconds_to_match"] == 2.0  # 8.0 <= 8.2 at its second epoch
