@@ -49,10 +49,6 @@ class DenseMLP(nn.Module):
         return out + self.direct(x) if self.direct is not None else out
 
 
-def dense_mlp(nin: int, hidden: list[int], direct: bool = False) -> nn.Module:
-    return DenseMLP(nin, hidden, direct)
-
-
 def _peak_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -72,7 +68,7 @@ def _make(kind: str, opts: dict):
     torch.manual_seed(0)
     if kind.startswith("train"):
         if kind.startswith("train_dense"):
-            model = dense_mlp(d, hidden, direct=kind == "train_dense_direct").to(device)
+            model = DenseMLP(d, hidden, direct=kind == "train_dense_direct").to(device)
         else:
             k = 32 if kind.startswith("train_k32") else 1
             model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct").to(device)
@@ -85,7 +81,7 @@ def _make(kind: str, opts: dict):
         work = lambda: model.ensemble_log_prob(x)  # noqa: E731
         count = n_eval
     elif kind == "eval_dense":
-        model = dense_mlp(d, hidden).to(device).eval()
+        model = DenseMLP(d, hidden).to(device).eval()
 
         @torch.no_grad()
         def work():  # K dense forwards and their Bernoulli log-likelihoods

@@ -62,7 +62,6 @@ RAW_MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist",
     "https://storage.googleapis.com/cvdf-datasets/mnist",
 )
-RAW_MNIST_MIRROR = RAW_MNIST_MIRRORS[0]
 SPLITS = ("train", "valid", "test")
 
 # Uncompressed SHA-256 of the official MNIST IDX files.
@@ -269,18 +268,18 @@ def read_idx_images(path: Path, stem: str | None = None) -> np.ndarray:
         raw = gzip.open(path, "rb").read() if gzipped else path.read_bytes()
     except (EOFError, OSError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DatasetError(f"{path}: unreadable or truncated ({exc}); delete it and download "
-                           f"{RAW_MNIST_MIRROR}/{stem}.gz again") from exc
+                           f"{RAW_MNIST_MIRRORS[0]}/{stem}.gz again") from exc
     expected = MNIST_RAW_SHA256.get(stem)
     if expected is not None and hashlib.sha256(raw).hexdigest() != expected:
         raise DatasetError(f"{path}: uncompressed SHA-256 does not match the official {stem}; "
-                           f"delete it and download {RAW_MNIST_MIRROR}/{stem}.gz again")
+                           f"delete it and download {RAW_MNIST_MIRRORS[0]}/{stem}.gz again")
     return parse_idx_images(raw, path)
 
 
 def parse_idx_images(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < 16 or int.from_bytes(raw[:4], "big") != 2051:
         raise DatasetError(f"{path}: not an IDX image file (bad magic number); replace it with "
-                           f"the official MNIST file from {RAW_MNIST_MIRROR}")
+                           f"the official MNIST file from {RAW_MNIST_MIRRORS[0]}")
     n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
     if len(raw) != 16 + n * rows * cols:
         raise DatasetError(f"{path}: {len(raw) - 16} pixel bytes, header says {n}x{rows}x{cols}; "
@@ -352,20 +351,38 @@ def _read_amat(paths: list[Path], spec: DatasetSpec) -> tuple[np.ndarray, ...]:
     return tuple(arrays)
 
 
-def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
-    spec = DATASETS["binarized_mnist"]
+def _local_mnist(directory: Path, seed: int | None):
+    """The first local source of binarized MNIST, in the order loading tries
+    them: ``("npz", path)``, ``("amat", [paths])``, ``("built", [paths])``
+    (the static binarization of ``seed``; any seed when None) or ``("raw",
+    files)``; None when there is none."""
     exact = _find(directory, "binarized_mnist.npz")
     if exact is not None:
-        return Dataset(spec.name, *read_npz(exact, spec), "larochelle", str(exact))
+        return "npz", exact
     amat = [_find(directory, f"binarized_mnist_{s}.amat") for s in SPLITS]
     if all(amat):
-        return Dataset(spec.name, *_read_amat(amat, spec), "larochelle", ", ".join(map(str, amat)))
-    built = _find(directory, built_mnist_name(seed))
-    if built is not None:  # trusted: written only after the raw files verified
-        return Dataset(spec.name, *read_npz(built, spec), f"static-seed{seed}", str(built))
+        return "amat", amat
+    if seed is None:
+        built = sorted(p for d in _search_dirs(directory) for p in d.glob("binarized_mnist_static_seed*.npz"))
+    else:
+        built = [p for p in [_find(directory, built_mnist_name(seed))] if p is not None]
+    if built:
+        return "built", built
     raw = _raw_mnist(directory)
-    if raw is not None:
-        return _build_mnist(raw, directory, seed)
+    return ("raw", raw) if raw is not None else None
+
+
+def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
+    spec = DATASETS["binarized_mnist"]
+    kind, where = _local_mnist(directory, seed) or (None, None)
+    if kind == "npz":
+        return Dataset(spec.name, *read_npz(where, spec), "larochelle", str(where))
+    if kind == "amat":
+        return Dataset(spec.name, *_read_amat(where, spec), "larochelle", ", ".join(map(str, where)))
+    if kind == "built":  # trusted: written only after the raw files verified
+        return Dataset(spec.name, *read_npz(where[0], spec), f"static-seed{seed}", str(where[0]))
+    if kind == "raw":
+        return _build_mnist(where, directory, seed)
     if not download:
         raise _missing(spec, directory, extra="or the raw MNIST files (train-images-idx3-ubyte, "
                                               "t10k-images-idx3-ubyte, gzipped or not)")
@@ -460,23 +477,19 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
 def status(name: str, directory: Path) -> dict:
     """What is on disk for ``name``, without downloading or building anything."""
     if name == "binarized_mnist":
-        exact = _find(directory, "binarized_mnist.npz")
-        if exact:
-            return dict(found=True, where=str(exact), variant="larochelle", verified="shapes on load")
-        amat = [_find(directory, f"binarized_mnist_{s}.amat") for s in SPLITS]
-        if all(amat):
-            return dict(found=True, where=str(amat[0].parent), variant="larochelle (.amat)",
+        kind, where = _local_mnist(directory, seed=None) or (None, None)
+        if kind is None:
+            return dict(found=False, where="", variant="", verified="")
+        if kind == "npz":
+            return dict(found=True, where=str(where), variant="larochelle", verified="shapes on load")
+        if kind == "amat":
+            return dict(found=True, where=str(where[0].parent), variant="larochelle (.amat)",
                         verified="shapes on load")
-        built = sorted(p for d in _search_dirs(directory) for p in d.glob("binarized_mnist_static_seed*.npz"))
-        raw = _raw_mnist(directory)
-        if built:
-            return dict(found=True, where=", ".join(map(str, built)), variant="static (built)",
+        if kind == "built":
+            return dict(found=True, where=", ".join(map(str, where)), variant="static (built)",
                         verified="raw sha256 checked when built")
-        if raw:
-            return dict(found=True, where=str(raw["train-images-idx3-ubyte"].parent),
-                        variant="static-seed<N> (raw MNIST, built on first load)",
-                        verified="sha256 checked when built")
-        return dict(found=False, where="", variant="", verified="")
+        return dict(found=True, where=str(where["train-images-idx3-ubyte"].parent),
+                    variant="static-seed<N> (raw MNIST, built on first load)", verified="sha256 checked when built")
     spec = DATASETS[name]
     path = _find(directory, f"{name}.npz")
     if path is None:

@@ -19,6 +19,12 @@ import torch
 
 from .model import MADE, bernoulli_log_prob
 
+# Ensemble sizes under mask sampling (num_masks=None), where "all K masks" does
+# not exist: validation on 32 fresh masks unless a run says otherwise; test on
+# 1000, as in the original code.
+DEFAULT_VALID_MASKS = 32
+DEFAULT_TEST_MASKS = 1000
+
 
 def _mean_and_stderr(nll: torch.Tensor) -> tuple[float, float]:
     nll = nll.double()

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .evaluate import evaluate
+from .evaluate import DEFAULT_TEST_MASKS, evaluate
 from .io import save_torch, write_csv, write_json
 from .model import MADE
 from .train import TrainConfig, fit, flush_denormals, resolve_device
@@ -57,8 +57,8 @@ class ExperimentConfig:
     look_ahead: int = 30
     max_epochs: int | None = None
     mask_every: int = 1
-    valid_masks: int | None = None  # None: all K training masks (32 when sampling)
-    test_masks: int | None = None  # None: all K training masks (1000 when sampling)
+    valid_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_VALID_MASKS)
+    test_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS)
     train_subset: int | None = None  # first N training examples, for quick runs
     binarize_seed: int = 0  # which static binarization of MNIST, when rebuilt
     seed: int = 0
@@ -145,9 +145,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
 
     device = resolve_device(config.device)
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.binarize_seed)
-    train_np = data.train[: config.train_subset] if config.train_subset else data.train
-    train, valid, test = (torch.as_tensor(a, dtype=torch.float32, device=device)
-                          for a in (train_np, data.valid, data.test))
+    train, valid, test = data.as_tensors(device)
+    if config.train_subset:
+        train = train[: config.train_subset]
 
     model = build_model(config, data.dim).to(device)
     result = fit(model, train, valid, config.train_config(), checkpoint=out_dir / CHECKPOINT)
@@ -155,7 +155,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
                 "experiment": dataclasses.asdict(config)}, out_dir / BEST_MODEL)
 
-    test_masks = config.test_masks or (1000 if model.sampling else model.num_masks)
+    test_masks = config.test_masks or (DEFAULT_TEST_MASKS if model.sampling else model.num_masks)
     t0 = time.perf_counter()
     with flush_denormals():
         scores = evaluate(model, test, n_masks=test_masks)

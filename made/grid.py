@@ -12,8 +12,8 @@ With one mask there is nothing to resample, so K = 1 is run once, as mode
 ``single``.
 
 >>> [p.run_id for p in expand(GRIDS["figure2"])][:3]  # doctest: +NORMALIZE_WHITESPACE
-['binarized_mnist_h500_K1_single_seed0', 'binarized_mnist_h500_K1_single_seed1',
- 'binarized_mnist_h500_K2_order_seed0']
+['binarized_mnist_h500_K1_single_seed0_adam', 'binarized_mnist_h500_K1_single_seed1_adam',
+ 'binarized_mnist_h500_K2_order_seed0_adam']
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from dataclasses import dataclass, fields
 from .experiment import ExperimentConfig
 
 MODES = {
-    "single": dict(order_agnostic=True, connectivity_agnostic=True),
     "order": dict(order_agnostic=True, connectivity_agnostic=True),
     "connectivity": dict(order_agnostic=False, connectivity_agnostic=True),
 }
+MODES["single"] = MODES["order"]  # one mask: nothing is resampled, the flags only name it
 
 # The authors' architecture, from their MNIST and DNA commands (mgermain/MADE
 # README: "... hinge Orthogonal" with direct input-connect "Output"): ReLU

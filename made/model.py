@@ -459,10 +459,6 @@ class MADE(nn.Module):
             h = h + F.linear(x, params[-1][0])
         return h
 
-    def masked_logits(self, x: torch.Tensor, masks: Sequence[int]) -> torch.Tensor:
-        """Logits (len(masks), B, nout) under each listed mask."""
-        return torch.stack([self._forward_with(x, self._params_of(k)) for k in masks])
-
     def iter_masked_logits(self, x: torch.Tensor, n_masks: int, batch_size: int = 1000):
         """Yield ``(start, logits)`` over masks 0..n_masks-1 and all of ``x``.
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .evaluate import DEFAULT_VALID_MASKS
 from .experiment import METRICS, ExperimentConfig
 from .grid import RunPoint
 from .io import write_csv, write_json
@@ -268,12 +269,13 @@ class GridEstimate:
 def _epoch_shape(point: RunPoint, overrides: dict):
     """A point's config and what one epoch touches: (config, dim, training
     examples, validation examples, validation masks)."""
-    from .timing import DATASET_SHAPES
+    from .data import DATASETS
 
     cfg = point.config(**{k: v for k, v in overrides.items() if k != "threads"})
-    dim, n_train, n_valid, _ = DATASET_SHAPES[cfg.dataset]
+    spec = DATASETS[cfg.dataset]
+    dim, (n_train, n_valid, _) = spec.dim, spec.splits
     n_train = min(n_train, cfg.train_subset or n_train)
-    n_masks = cfg.valid_masks or (32 if cfg.num_masks is None else cfg.num_masks)  # as in validation_nll
+    n_masks = cfg.valid_masks or (DEFAULT_VALID_MASKS if cfg.num_masks is None else cfg.num_masks)
     return cfg, dim, n_train, n_valid, n_masks
 
 

@@ -14,17 +14,6 @@ import torch.nn.functional as F
 
 from .model import MADE
 
-DATASET_SHAPES = {  # dim, n_train, n_valid, n_test
-    "binarized_mnist": (784, 50000, 10000, 10000),
-    "adult": (123, 5000, 1414, 26147),
-    "connect4": (126, 16000, 4000, 47557),
-    "dna": (180, 1400, 600, 1186),
-    "mushrooms": (112, 2000, 500, 5624),
-    "nips": (500, 400, 100, 1240),
-    "ocr_letters": (128, 32152, 10000, 10000),
-    "rcv1": (150, 40000, 10000, 150000),
-    "web": (300, 14000, 3188, 32561),
-}
 
 
 def sync(device: torch.device) -> None:

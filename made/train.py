@@ -28,9 +28,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .io import save_torch
+from .evaluate import DEFAULT_VALID_MASKS
 from .model import MADE, bernoulli_log_prob
-
-DEFAULT_VALID_MASKS = 32  # validation ensemble under mask sampling, unless valid_masks says otherwise
 
 OPTIMIZERS = ("adagrad", "adam", "adadelta", "sgd")
 
@@ -96,7 +95,7 @@ class TrainConfig:
     look_ahead: int = 30
     max_epochs: int | None = None
     mask_every: int = 1  # move to the next mask every this many minibatches
-    valid_masks: int | None = None  # None: all K (32 under mask sampling)
+    valid_masks: int | None = None  # None: all K (DEFAULT_VALID_MASKS under mask sampling)
     eval_batch_size: int = 1000
     seed: int = 0
     progress: bool = True

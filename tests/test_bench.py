@@ -2,7 +2,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from made.bench import MEASUREMENTS
+
+pytestmark = pytest.mark.slow  # a real benchmark: about two minutes
 
 
 def test_quick_benchmark_prints_every_field():

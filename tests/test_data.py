@@ -286,6 +286,7 @@ def _digest(ds) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow
 @needs_real
 def test_real_binarized_mnist_from_raw(real_dir, tmp_path, monkeypatch):
     ds = load_dataset("binarized_mnist")

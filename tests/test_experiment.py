@@ -62,6 +62,7 @@ def test_mask_sampling_experiment(toy_data, tmp_path):
     assert row["num_masks"] == "sampling" and row["ensemble_masks"] == 10
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"), reason="MADE_DATA_DIR is not set: no real dna")
 def test_real_dna_single_mask_paper_protocol(tmp_path):
     """1x500, one mask, Adagrad 0.01, batch 100, look-ahead 30: near the paper's 83.63."""

@@ -1,18 +1,23 @@
+"""made.masks through its public functions: specs, layer masks, connectivity."""
+
+import numpy as np
 import torch
 
 from made import MADE
-from made.masks import connectivity, draw_hidden_degrees, layer_masks, mask_spec
+from made.masks import connectivity, direct_mask, draw_hidden_degrees, layer_masks, mask_spec
 
-import numpy as np
+
+def specs(k, seed=7, **flags):
+    return [mask_spec(12, [30, 30], i, seed, **flags) for i in range(k)]
 
 
 def test_masks_deterministic_from_seed():
-    a = MADE(12, [30, 30], 12, num_masks=4, seed=7)
-    b = MADE(12, [30, 30], 12, num_masks=4, seed=7)
-    c = MADE(12, [30, 30], 12, num_masks=4, seed=8)
-    for name in ("orderings", "masks_0", "masks_1", "masks_2"):
-        assert torch.equal(getattr(a, name), getattr(b, name))
-    assert not torch.equal(a.masks_0, c.masks_0)
+    a, b, c = specs(4, seed=7), specs(4, seed=7), specs(4, seed=8)
+    for sa, sb in zip(a, b):
+        assert torch.equal(sa.ordering, sb.ordering)
+        for ma, mb in zip(layer_masks(sa, [30, 30], 12), layer_masks(sb, [30, 30], 12)):
+            assert torch.equal(ma, mb)
+    assert not torch.equal(layer_masks(a[0], [30, 30], 12)[0], layer_masks(c[0], [30, 30], 12)[0])
 
 
 def test_update_masks_cycles_with_period_k():
@@ -24,29 +29,30 @@ def test_update_masks_cycles_with_period_k():
     assert [model.mask_index] == [7 % 3]
     assert torch.equal(seen[0], seen[3]) and torch.equal(seen[1], seen[4])
     assert not torch.equal(seen[0], seen[1])
+    # the model's mask k is spec k of made.masks
+    for k in range(3):
+        want = layer_masks(mask_spec(10, [20], k, 0), [20], 10)[0].float()
+        assert torch.equal(seen[k], want)
 
 
 def test_connectivity_agnostic_keeps_ordering_changes_hidden():
-    model = MADE(10, [20], 10, num_masks=4, order_agnostic=False, connectivity_agnostic=True)
-    assert all(torch.equal(o, model.orderings[0]) for o in model.orderings)
-    assert not torch.equal(model.masks_0[0], model.masks_0[1])
+    s = specs(4, order_agnostic=False, connectivity_agnostic=True)
+    assert all(torch.equal(x.ordering, s[0].ordering) for x in s)
+    assert not torch.equal(s[0].hidden_degrees[0], s[1].hidden_degrees[0])
 
 
 def test_order_agnostic_only_changes_ordering_keeps_hidden_degrees():
-    model = MADE(10, [20], 10, num_masks=4, order_agnostic=True, connectivity_agnostic=False)
-    assert len({tuple(o.tolist()) for o in model.orderings}) == 4
-    # same hidden degrees: the hidden-to-output masks differ only by a permutation
-    # of the outputs, i.e. each hidden unit keeps the same number of out-links
-    fan_out = model.masks_1.sum(1)  # (K, H)
+    s = specs(4, order_agnostic=True, connectivity_agnostic=False)
+    assert len({tuple(x.ordering.tolist()) for x in s}) == 4
+    for x in s:
+        assert all(torch.equal(h, h0) for h, h0 in zip(x.hidden_degrees, s[0].hidden_degrees))
+    # same hidden degrees: each hidden unit keeps its number of out-links under any ordering
+    fan_out = [layer_masks(x, [30, 30], 12)[-1].sum(0) for x in s]
     assert all(torch.equal(f, fan_out[0]) for f in fan_out)
-    spec0 = mask_spec(10, [20], 0, order_agnostic=True, connectivity_agnostic=False)
-    spec1 = mask_spec(10, [20], 1, order_agnostic=True, connectivity_agnostic=False)
-    assert torch.equal(spec0.hidden_degrees[0], spec1.hidden_degrees[0])
 
 
 def test_natural_ordering_is_identity_for_every_mask():
-    model = MADE(6, [12], 6, num_masks=3, natural_ordering=True)
-    assert all(torch.equal(o, torch.arange(6)) for o in model.orderings)
+    assert all(torch.equal(x.ordering, torch.arange(12)) for x in specs(3, natural_ordering=True))
 
 
 def test_hidden_degrees_follow_the_paper():
@@ -58,8 +64,11 @@ def test_hidden_degrees_follow_the_paper():
 
 def test_connectivity_is_strictly_autoregressive():
     spec = mask_spec(7, [15, 15], 0, seed=2)
-    paths = connectivity(layer_masks(spec, [15, 15], nout=7))
     pos = spec.ordering
-    assert not (paths & ~(pos[:, None] > pos[None, :])).any()
+    allowed = pos[:, None] > pos[None, :]
+    paths = connectivity(layer_masks(spec, [15, 15], nout=7))
+    assert not (paths & ~allowed).any()
     # and not trivially empty: with enough hidden units most allowed paths exist
     assert paths.sum() > 0
+    # direct connections: exactly the allowed pairs
+    assert torch.equal(direct_mask(spec, 7), allowed)

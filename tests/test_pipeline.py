@@ -63,6 +63,7 @@ def test_a_missing_gpu_is_refused_before_any_work(tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_dry_run_estimates_from_a_measurement(capsys):
     run_all = load_run_all()
     assert run_all.main(["--smoke", "--dry-run"]) == 0
@@ -139,6 +140,7 @@ def smoke(tmp_path_factory):
     return run_all, results, code, time.perf_counter() - t0
 
 
+@pytest.mark.slow
 @needs_data
 def test_smoke_produces_csv_figure_and_comparison(smoke):
     _, top, code, seconds = smoke
@@ -169,6 +171,7 @@ def test_smoke_produces_csv_figure_and_comparison(smoke):
     assert seconds < 180
 
 
+@pytest.mark.slow
 @needs_data
 def test_second_call_reruns_nothing(smoke):
     run_all, top, _, first = smoke
@@ -180,6 +183,7 @@ def test_second_call_reruns_nothing(smoke):
     assert (results / "figure2.csv").read_text() == before
 
 
+@pytest.mark.slow
 @needs_data
 def test_killed_run_is_redone_without_duplicates(smoke):
     run_all, top, _, _ = smoke
@@ -197,6 +201,7 @@ def test_killed_run_is_redone_without_duplicates(smoke):
     assert all((results / "runs" / r / DONE).stat().st_mtime == t for r, t in stamp.items())
 
 
+@pytest.mark.slow
 @needs_data
 def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, capsys):
     run_all = load_run_all()
