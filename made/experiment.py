@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import platform
 import time
 from dataclasses import dataclass, field
@@ -110,14 +111,11 @@ def parse_hidden(value: int | str) -> list[int]:
 
 
 def build_model(config: ExperimentConfig, dim: int) -> MADE:
+    """The config's MADE: every keyword argument of MADE that the config names."""
     torch.manual_seed(config.seed)  # parameter initialisation
-    return MADE(
-        dim, config.hidden_sizes, dim, num_masks=config.num_masks,
-        natural_ordering=config.natural_ordering, order_agnostic=config.order_agnostic,
-        connectivity_agnostic=config.connectivity_agnostic,
-        direct_connections=config.direct_connections, condition_on_mask=config.condition_on_mask,
-        activation=config.activation, init=config.init, seed=config.seed,
-    )
+    params = inspect.signature(MADE.__init__).parameters
+    kwargs = {name: getattr(config, name) for name in params if hasattr(config, name)}
+    return MADE(dim, nout=dim, **kwargs)
 
 
 def _versions(device: torch.device) -> dict:

@@ -100,3 +100,20 @@ def test_uci_and_large_grids_are_ready():
     large = expand(GRIDS["large"])
     assert {tuple(p.params["hidden_sizes"]) for p in large} == {(8000,), (8000, 8000)}
     assert all(p.config().direct_connections and p.config().optimizer == "adagrad" for p in large)
+
+
+def test_committed_runs_keep_their_ids():
+    # A committed run's recorded parameters give back the id of its folder.
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from made.experiment import ExperimentConfig
+
+    runs = sorted((Path(__file__).resolve().parent.parent / "results" / "runs").glob("*/metrics.json"))
+    assert runs, "no committed runs to check"
+    for path in runs:
+        row = json.loads(path.read_text())
+        mode = "single" if str(row["num_masks"]) == "1" else ("order" if row["order_agnostic"] else "connectivity")
+        params = dataclasses.asdict(ExperimentConfig.from_params(row))
+        assert run_id(params, mode) == path.parent.name

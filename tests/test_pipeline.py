@@ -237,3 +237,21 @@ def test_every_config_field_reaches_the_notebook(tmp_path):
     assert params["train_subset"] is None and params["max_epochs"] is None and params["valid_masks"] is None
     assert params["direct_connections"] is True and params["init"] == "orthogonal"
     assert params["hidden_sizes"] == "500" and params["threads"] == 1
+
+
+def test_notebook_parameters_cell_names_every_field_once():
+    # One definition: the parameters cell lists every ExperimentConfig field and
+    # the notebook builds its config from them in one line.
+    import ast
+    import dataclasses
+
+    import nbformat
+
+    from made.experiment import ExperimentConfig
+
+    nb = nbformat.read(ROOT / "notebooks" / "train_made.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    names = [t.id for node in ast.parse(cell.source).body for t in node.targets]
+    assert len(names) == len(set(names))
+    assert {f.name for f in dataclasses.fields(ExperimentConfig)} <= set(names)
+    assert any("ExperimentConfig.from_params(globals())" in c.source for c in nb.cells)
