@@ -71,3 +71,26 @@ def test_real_dna_single_mask_paper_protocol(tmp_path):
     row = run_experiment(cfg, tmp_path / "dna")
     assert row["stopped_early"] and row["data_variant"] == "larochelle"
     assert abs(row["test_nll_single_mask"] - 83.63) < 2.0, row["test_nll_single_mask"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"), reason="MADE_DATA_DIR is not set: no real dna")
+def test_the_authors_dna_recipe_beats_adagrad_at_equal_epochs():
+    # The published DNA command (made.grid.PROTOCOLS["adadelta"], mask sampling),
+    # shortened: 40 epochs, look-ahead 10, a 32-mask validation ensemble.  Measured
+    # on this project's machine: best validation NLL 84.1 after 40 epochs, where
+    # Adagrad 0.01 on the same architecture reached 94.6 (and 98.0 without direct
+    # connections and orthogonal init).  The bound sits between, with margin both ways.
+    from made.data import load_dataset
+    from made.experiment import build_model
+    from made.grid import PROTOCOLS
+    from made.train import fit
+
+    torch.set_num_threads(1)
+    train, valid, _ = load_dataset("dna").as_tensors("cpu")
+    short = dict(num_masks=None, valid_masks=32, max_epochs=40, look_ahead=10, progress=False)
+    best = {}
+    for name in ("adadelta", "paper"):
+        cfg = ExperimentConfig(dataset="dna", **{**PROTOCOLS[name], **short})
+        best[name] = fit(build_model(cfg, 180), train, valid, cfg.train_config()).best_valid_nll
+    assert best["adadelta"] < 88.0 < best["paper"], best

@@ -59,8 +59,8 @@ def test_run_ids_are_readable_and_stable():
     recipe = {**PROTOCOLS["adam"], "protocol": "adam", "num_masks": 4}
     assert run_id(recipe, "order") == "binarized_mnist_h500_K4_order_seed0_adam"
     assert run_id({**recipe, "lr": 3e-3}, "order") == "binarized_mnist_h500_K4_order_seed0_adam_lr0.003"
-    # the committed UCI runs (no protocol) keep their ids
-    assert "dna_h500_Ksampling_order_seed0_lr0.03" in {p.run_id for p in expand(GRIDS["uci"])}
+    # ids from before protocols keep their form
+    assert run_id({"dataset": "dna", "num_masks": None, "lr": 0.03}, "order") == "dna_h500_Ksampling_order_seed0_lr0.03"
 
 
 def test_seeds_override_and_smoke_grid():
@@ -92,11 +92,36 @@ def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_mas
     assert check[0].config().valid_masks is None and check[0].run_id not in fig2
 
 
-def test_uci_and_large_grids_are_ready():
-    uci = expand(GRIDS["uci"])
-    assert {p.params["dataset"] for p in uci} == {"adult", "dna", "mushrooms", "nips"}
-    assert {p.params["num_masks"] for p in uci} == {1, None}
-    assert {p.params["lr"] for p in uci} == {0.01, 0.03} and len(uci) == 16
+def test_uci_grid_expands_the_published_command_and_the_search():
+    points = expand(GRIDS["uci"])
+    ids = [p.run_id for p in points]
+    assert len(ids) == len(set(ids))
+    by = {}
+    for p in points:
+        cfg = p.config()
+        # the authors' architecture everywhere, no cap
+        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.hidden_sizes == [500]
+        assert cfg.max_epochs is None and cfg.look_ahead == 30 and cfg.batch_size == 100
+        by.setdefault((cfg.dataset, cfg.num_masks), []).append(cfg)
+    assert {d for d, _ in by} == {"adult", "connect4", "dna", "mushrooms", "nips", "ocr_letters", "rcv1", "web"}
+    # dna under mask sampling: the published command only (adadelta 1e-5 0.95, 300 validation masks), 2 seeds
+    dna = by[("dna", None)]
+    assert [(c.protocol, c.optimizer, c.eps, c.rho, c.lr, c.valid_masks, c.seed) for c in dna] == [
+        ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, 0), ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, 1)]
+    # elsewhere the search: adagrad 0.01 or adadelta, chosen later on validation
+    for (dataset, k), cfgs in by.items():
+        if (dataset, k) == ("dna", None):
+            continue
+        seeds = 2 if (dataset, k) == ("mushrooms", None) else 1
+        assert sorted((c.optimizer, c.seed) for c in cfgs) == sorted(
+            (o, s) for o in ("adadelta", "adagrad") for s in range(seeds))
+        assert all((c.lr == 0.01) if c.optimizer == "adagrad" else (c.eps, c.rho) == (1e-5, 0.95) for c in cfgs)
+        assert all(c.valid_masks == (300 if k is None else None) for c in cfgs)
+    assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in ids
+    assert "mushrooms_h500_K1_single_seed0_paper" in ids
+
+
+def test_large_grid_is_ready():
     large = expand(GRIDS["large"])
     assert {tuple(p.params["hidden_sizes"]) for p in large} == {(8000,), (8000, 8000)}
     assert all(p.config().direct_connections and p.config().optimizer == "adagrad" for p in large)
