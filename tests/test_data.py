@@ -317,3 +317,50 @@ def test_real_info_is_fast_and_builds_nothing(real_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "raw MNIST" in out and "larochelle" in out and "rebuilt-test-reordered" in out
     assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+
+# --- the UCI sets not shipped to this machine: made here in the same npz layout,
+# at their published split sizes (stored as uint8, as some of the originals are).
+NOT_HERE = ["connect4", "ocr_letters", "rcv1", "web"]
+
+
+def uci_file(path: Path, name: str, sizes=None) -> Path:
+    spec = DATASETS[name]
+    rng = np.random.default_rng(0)
+    sizes = sizes or spec.splits
+    arrays = {f"{s}_data": (rng.random((n, spec.dim)) < 0.3).astype(np.uint8) for s, n in zip(data.SPLITS, sizes)}
+    return write_npz(path, inputsize=np.array(spec.dim), **arrays,
+                     **{f"{s}_length": np.array(n) for s, n in zip(data.SPLITS, sizes)})
+
+
+@pytest.mark.parametrize("name", NOT_HERE)
+def test_other_uci_sets_load_by_name_at_their_published_sizes(tmp_path, name):
+    uci_file(tmp_path / f"{name}.npz", name)
+    ds = load_dataset(name, tmp_path, download=False)
+    spec = DATASETS[name]
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == spec.splits and ds.dim == spec.dim
+    assert ds.train.dtype == np.float32 and set(np.unique(ds.test)) <= {0.0, 1.0}
+    assert ds.variant == "unverified"  # no checksum of the original is known: shapes and values checked
+
+
+@pytest.mark.parametrize("name", NOT_HERE)
+def test_other_uci_sets_refuse_wrong_sizes_and_name_the_file(tmp_path, name):
+    spec = DATASETS[name]
+    path = uci_file(tmp_path / f"{name}.npz", name, sizes=(spec.splits[0] - 1, *spec.splits[1:]))
+    with pytest.raises(DatasetError) as err:
+        load_dataset(name, tmp_path, download=False)
+    assert str(path) in str(err.value) and str(spec.splits[0]) in str(err.value)
+
+
+@pytest.mark.parametrize("name", NOT_HERE)
+def test_other_uci_sets_failed_download_names_the_url_and_the_folder(tmp_path, monkeypatch, name):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    with pytest.raises(DatasetError) as err:
+        load_dataset(name, tmp_path / "empty")
+    msg = str(err.value)
+    where = "releases/download/ICML2015" if name == "rcv1" else "raw/master/datasets"
+    assert f"github.com/mgermain/MADE/{where}/{name}.npz" in msg
+    assert str(tmp_path / "empty") in msg and "put it in" in msg
