@@ -55,8 +55,8 @@ def _peak_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-MEASUREMENTS = ["train_k1", "train_k32", "train_k32_kept", "train_direct", "train_dense", "train_dense_direct",
-                "eval_ensemble", "eval_dense", "sample"]
+MEASUREMENTS = ["train_k1", "train_k1_plain", "train_k32", "train_k32_plain", "train_k32_kept", "train_direct",
+                "train_dense", "train_dense_direct", "eval_ensemble", "eval_dense", "sample"]
 UNITS = {"sample": "samples/s"}
 
 
@@ -71,8 +71,9 @@ def _make(kind: str, opts: dict):
             model = DenseMLP(d, hidden, direct=kind == "train_dense_direct").to(device)
         else:
             k = 32 if kind.startswith("train_k32") else 1
-            model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct").to(device)
-        switch = kind == "train_k32"
+            model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct",
+                         fast=not kind.endswith("_plain")).to(device)
+        switch = kind in ("train_k32", "train_k32_plain")
         return lambda: train_throughput(model, d, batch_size=bs, steps=steps, warmup=0,
                                         switch_masks=switch, device=device)
     x = (torch.rand(n_eval, d, device=device) < 0.15).float()
@@ -185,6 +186,9 @@ def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_si
         "train_k32_kept_vs_dense": r["train_k32_kept"]["rate"] / r["train_dense"]["rate"],
         "train_direct_vs_dense_direct": r["train_direct"]["rate"] / r["train_dense_direct"]["rate"],
         "eval_ensemble_vs_dense": r["eval_ensemble"]["rate"] / r["eval_dense"]["rate"],
+        # What the fast path (made.fast) buys over the plain reference layers.
+        "train_k1_fast_vs_plain": r["train_k1"]["rate"] / r["train_k1_plain"]["rate"],
+        "train_k32_fast_vs_plain": r["train_k32"]["rate"] / r["train_k32_plain"]["rate"],
     }
     seconds = 1.0 if quick else 8.0
     splits = [(1, opts["threads"])]
@@ -203,7 +207,9 @@ def format_table(res: dict) -> str:
     lines = [f"MADE benchmark: D={res['dim']}, hidden={res['hidden']}, batch {res['batch_size']}, "
              f"{res['device']}, torch {res['torch']}, {res['threads']} thread(s), median of {res['repeats']}",
              f"{'measurement':<34}{'rate':>14}  {'unit':<11}{'peak MB':>9}"]
-    labels = {"train_k1": "train, 1 mask", "train_k32": "train, 32 masks cycled per batch",
+    labels = {"train_k1": "train, 1 mask", "train_k1_plain": "train, 1 mask, plain layers",
+              "train_k32": "train, 32 masks cycled per batch",
+              "train_k32_plain": "train, 32 masks, plain layers",
               "train_k32_kept": "train, 32 masks, no switching",
               "train_direct": "train, direct connections", "train_dense": "train, dense MLP (ceiling)",
               "train_dense_direct": "train, dense MLP + skip (ceiling)",
@@ -211,7 +217,7 @@ def format_table(res: dict) -> str:
               "sample": "sample 100 x 784"}
     for k in MEASUREMENTS:
         lines.append(f"{labels[k]:<34}{r[k]['rate']:>14,.0f}  {r[k]['unit']:<11}{r[k]['peak_mb']:>9.0f}")
-    lines.append("ratios to the dense ceiling:")
+    lines.append("ratios (to the dense ceiling; fast path to plain layers):")
     for k, v in res["ratios"].items():
         lines.append(f"  {k:<32}{v:>8.3f}")
     lines.append("grid throughput (K=32 training, concurrent runs):")

@@ -1,4 +1,10 @@
-"""MaskedLinear and MADE: a masked MLP whose outputs are autoregressive conditionals.
+"""MADE: a masked MLP whose outputs are autoregressive conditionals (Germain et al., 2015).
+
+Each masked layer (:class:`made.layers.MaskedLinear`) owns its stack of K
+masks; :class:`MADE` builds them from the orderings and hidden degrees of
+:mod:`made.masks`, selects one per minibatch, and turns the outputs into
+log-likelihoods: under one mask, or as a mixture over masks.  By default the
+layers run on the fast path (:mod:`made.fast`), which computes the same numbers.
 
 >>> import torch
 >>> from made import MADE
@@ -16,15 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
+from .fast import FastMaskedLinear
 from .init import INITS, orthogonal_
+from .layers import MaskedLinear
 from .masks import MaskSpec, direct_mask, layer_masks, mask_spec
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -33,154 +39,6 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
     "elu": F.elu,
 }
-
-
-class _MaskedLinearFunction(torch.autograd.Function):
-    """``x @ (W * M).T + b``, with ``W * M`` written into a reused buffer.
-
-    Measured on CPUs (``python -m made.bench``), the cost of masking is memory
-    traffic, not arithmetic: a fresh (out, in) tensor per pass can page-fault
-    its whole size, and even in a reused buffer ``W * M`` costs about as much
-    as copying ``W`` once from memory.  So the forward pass writes ``W * M``
-    into ``scratch``, a buffer the layer keeps; the backward pass reuses it
-    when nothing wrote to it since (its version counter says so), else
-    rebuilds it; the weight gradient is masked in place.  With ``scratch=None``
-    the weight already holds ``W * M`` (see :meth:`MaskedLinear.fixed_mask`).
-    Saving ``W`` itself, as ``nn.Linear`` does, makes autograd refuse a
-    backward pass after ``W`` was changed in place, instead of using stale weights.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, mask, bias, scratch):
-        masked = weight if scratch is None else torch.mul(weight, mask, out=scratch)
-        ctx.save_for_backward(x, weight, mask)
-        ctx.scratch = scratch
-        ctx.scratch_version = None if scratch is None else scratch._version
-        return F.linear(x, masked, bias)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad):
-        x, weight, mask = ctx.saved_tensors
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            scratch = ctx.scratch
-            if scratch is None:
-                masked = weight
-            elif scratch._version == ctx.scratch_version:
-                masked = scratch
-            else:  # another forward pass reused the buffer in between
-                masked = torch.mul(weight, mask, out=scratch)
-            grad_x = grad @ masked
-        if ctx.needs_input_grad[1]:
-            flat_g, flat_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
-            grad_w = (flat_g.T @ flat_x).mul_(mask)
-        if ctx.needs_input_grad[3]:
-            grad_b = grad.reshape(-1, grad.shape[-1]).sum(0)
-        return grad_x, grad_w, None, grad_b, None
-
-
-def _same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Equal tensors; the same view of the same memory is answered without reading it."""
-    same_view = a.data_ptr() == b.data_ptr() and a.stride() == b.stride()
-    return same_view or torch.equal(a, b)
-
-
-class MaskedLinear(nn.Linear):
-    """A linear layer whose weight is multiplied by a fixed 0/1 mask.
-
-    The current mask is a 0/1 float tensor, and :class:`MADE` switches masks by
-    pointing it at another of its stored masks (no copy, nothing rebuilt).  The
-    forward pass is ``F.linear(x, W * M, b)``: on CPUs a float multiply is
-    several times faster than ``torch.where`` or a bool multiply.  With ``condition_on_mask``
-    the layer also learns ``U`` and adds ``(U * M) @ 1``: a bias that depends on
-    the mask, which lets one network know which connectivity it runs under
-    (the paper's conditioning for connectivity-agnostic training).
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 condition_on_mask: bool = False):
-        super().__init__(in_features, out_features, bias)
-        # Not saved in state_dict: it is whichever of the model's masks is
-        # selected, and MADE.set_mask writes it.
-        self.register_buffer("mask", torch.ones(out_features, in_features), persistent=False)
-        self.cond = (
-            nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
-        )
-        self._scratch: dict[int, torch.Tensor] = {}
-        self.premasked = False  # True inside fixed_mask(): the weight holds W * M
-
-    def _scratch_buffer(self) -> torch.Tensor | None:
-        """This thread's buffer for ``W * M`` (one per thread, so that threads
-        sharing a model never write into each other's), or None when premasked."""
-        if self.premasked:
-            return None
-        w = self.weight
-        buf = self._scratch.get(threading.get_ident())
-        if buf is None or buf.shape != w.shape or buf.dtype != w.dtype or buf.device != w.device:
-            buf = self._scratch[threading.get_ident()] = torch.empty_like(w, requires_grad=False)
-        return buf
-
-    def __getstate__(self):
-        # Scratch buffers belong to one process and thread: never copied or pickled.
-        return {**super().__getstate__(), "_scratch": {}}
-
-    def set_mask(self, mask: torch.Tensor) -> None:
-        """Use ``mask`` (out, in), 1 = connection kept.  A float mask of the
-        weight's dtype and device is used as is (a view, not a copy)."""
-        if mask.shape != self.weight.shape:
-            raise ValueError(f"mask shape {tuple(mask.shape)} != weight shape {tuple(self.weight.shape)}")
-        mask = mask.to(device=self.weight.device, dtype=self.weight.dtype)
-        if self.premasked and not _same_values(mask, self.mask):
-            raise RuntimeError("cannot switch masks inside fixed_mask(): the weights hold W * M "
-                               "of the fixed mask; leave the block first")
-        self.mask = mask
-
-    @contextlib.contextmanager
-    def fixed_mask(self):
-        """Within the block the weight holds ``W * M`` and forward passes skip
-        the multiply.
-
-        On entry the masked-out weights are set to zero, once and for good:
-        under this mask they never count.  They stay zero because their
-        gradient is zero, and every torch optimizer leaves a zero parameter
-        with a zero gradient at zero (Adagrad, Adam, AdamW, SGD with momentum
-        or weight decay, RMSprop).  On exit that is checked, and an error
-        says so if something changed them.
-        """
-        if self.premasked:  # nested: the outer block owns the state
-            yield
-            return
-        with torch.no_grad():
-            self.weight.mul_(self.mask)
-        self.premasked = True
-        try:
-            yield
-        finally:
-            self.premasked = False
-            leaked = self.weight.detach()[self.mask == 0]
-            if leaked.numel() and bool(leaked.ne(0).any()):
-                raise RuntimeError(
-                    "masked-out weights changed inside fixed_mask(): something other than "
-                    "a gradient step wrote to the weight, so outputs in the block may not "
-                    "have been autoregressive; train without fixed_mask()"
-                )
-
-    def masked_bias(self, masks: torch.Tensor | None = None) -> torch.Tensor | None:
-        """The bias under ``masks`` (default: the current mask); (..., out)."""
-        masks = self.mask if masks is None else masks
-        bias = self.bias
-        if self.cond is not None:
-            cond = (self.cond * masks).sum(-1)
-            bias = cond if bias is None else bias + cond
-        return bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _MaskedLinearFunction.apply(x, self.weight, self.mask, self.masked_bias(),
-                                           self._scratch_buffer())
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", condition_on_mask={self.cond is not None}"
 
 
 class MADE(nn.Module):
@@ -196,13 +54,16 @@ class MADE(nn.Module):
         natural_ordering: use the identity ordering for every mask.
         order_agnostic: each mask has its own random ordering.
         connectivity_agnostic: each mask draws its own hidden degrees.
-        direct_connections: add masked direct input-to-output weights.
+        direct_connections: add masked direct input-to-output weights (the
+            authors' ``Output`` option).
         condition_on_mask: add a mask-dependent bias ``(U * M) @ 1`` per layer.
         activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"elu"``.
         init: ``"default"`` (PyTorch's ``nn.Linear`` initialization, drawn
             from the global RNG) or ``"orthogonal"`` (the authors' scheme,
             see :mod:`made.init`; drawn from ``seed``, biases zero).
         seed: makes every mask (and the orthogonal initialization) reproducible.
+        fast: run the layers on the fast path (:mod:`made.fast`); ``False``
+            gives the plain reference layers.  The same numbers either way.
     """
 
     def __init__(
@@ -220,6 +81,7 @@ class MADE(nn.Module):
         activation: str = "relu",
         init: str = "default",
         seed: int = 0,
+        fast: bool = True,
     ):
         super().__init__()
         if not isinstance(nin, int) or nin < 1:
@@ -254,43 +116,41 @@ class MADE(nn.Module):
         self.connectivity_agnostic = connectivity_agnostic
         self.condition_on_mask = condition_on_mask
         self.activation = activation
+        self.init = init
         self.seed = seed
         self._act = _ACTIVATIONS[activation]
 
+        # Under mask sampling each layer stores only the current mask.
+        stored = num_masks if num_masks is not None else 1
+        layer = FastMaskedLinear if fast else MaskedLinear
         sizes = [nin, *hidden_sizes, nout]
         self.layers = nn.ModuleList(
-            MaskedLinear(a, b, condition_on_mask=condition_on_mask)
-            for a, b in zip(sizes[:-1], sizes[1:])
+            layer(a, b, stored, condition_on_mask=condition_on_mask) for a, b in zip(sizes[:-1], sizes[1:])
         )
-        self.direct = MaskedLinear(nin, nout, bias=False) if direct_connections else None
-        self.init = init
+        self.direct = layer(nin, nout, stored, bias=False) if direct_connections else None
         if init == "orthogonal":
             # Its own stream: the same seed gives the same weights whatever the global RNG holds.
             gen = torch.Generator().manual_seed(seed)
-            for _, layer in self._masked_modules():
-                orthogonal_(layer.weight, gen)
-                if layer.bias is not None:
-                    nn.init.zeros_(layer.bias)
+            for masked in self.masked_layers:
+                orthogonal_(masked.weight, gen)
+                if masked.bias is not None:
+                    nn.init.zeros_(masked.bias)
 
-        # The K masks, built once: stacked (K, out, in) 0/1 buffers per layer, in
-        # the weights' dtype so that switching masks is a view and the masked
-        # multiply is float * float (the fast path), and the K orderings.  With
-        # mask sampling only the current one is kept.
-        k_store = num_masks if num_masks is not None else 1
-        specs = [self._spec(k) for k in range(k_store)]
-        # They are not saved in state_dict: the same constructor arguments (see
-        # `config`) rebuild them exactly, which keeps checkpoints small.
+        # The K masks, built once from `seed` and handed to the layers.  Not in
+        # state_dict: the constructor arguments (`config`) rebuild them exactly.
+        specs = [self._spec(k) for k in range(stored)]
         self.register_buffer("orderings", torch.stack([s.ordering for s in specs]), persistent=False)
-        dtype = self.layers[0].weight.dtype
-        per_spec = [[m.to(dtype) for m in self._bool_masks(s)] for s in specs]
-        for l in range(len(self.layers)):
-            self.register_buffer(f"masks_{l}", torch.stack([m[l] for m in per_spec]), persistent=False)
-        if self.direct is not None:
-            self.register_buffer("masks_direct", torch.stack([m[-1] for m in per_spec]), persistent=False)
+        per_spec = [self._layer_masks(s) for s in specs]
+        for l, masked in enumerate(self.masked_layers):
+            masked.set_masks(torch.stack([m[l] for m in per_spec]))
         self.mask_index = 0
-        self.set_mask(0)
 
     # ------------------------------------------------------------------ masks
+    @property
+    def masked_layers(self) -> list[MaskedLinear]:
+        """Every masked layer, input to output, then the direct connections."""
+        return [*self.layers, *([self.direct] if self.direct is not None else [])]
+
     def _spec(self, index: int) -> MaskSpec:
         return mask_spec(
             self.nin, self.hidden_sizes, index, self.seed,
@@ -299,21 +159,13 @@ class MADE(nn.Module):
             natural_ordering=self.natural_ordering,
         )
 
-    def _bool_masks(self, spec: MaskSpec, device=None) -> list[torch.Tensor]:
+    def _layer_masks(self, spec: MaskSpec, device=None) -> list[torch.Tensor]:
+        """Mask ``spec``'s 0/1 masks, one per masked layer, in the weights' dtype."""
         masks = layer_masks(spec, self.hidden_sizes, self.nout, device)
         if self.direct is not None:
             masks.append(direct_mask(spec, self.nout, device))
-        return masks
-
-    def _stacked(self, l: int | str) -> torch.Tensor:
-        return getattr(self, f"masks_{l}")
-
-    def _masked_modules(self) -> list[tuple[int | str, MaskedLinear]]:
-        """(mask buffer key, layer) for every masked layer, in `_bool_masks` order."""
-        pairs: list[tuple[int | str, MaskedLinear]] = list(enumerate(self.layers))
-        if self.direct is not None:
-            pairs.append(("direct", self.direct))
-        return pairs
+        dtype = self.layers[0].weight.dtype
+        return [m.to(dtype) for m in masks]
 
     @property
     def sampling(self) -> bool:
@@ -331,39 +183,13 @@ class MADE(nn.Module):
         if self.sampling:
             # Draw spec k and keep it as the single stored mask.
             spec = self._spec(k)
-            device = self.orderings.device
             self.orderings[0].copy_(spec.ordering)
-            for (key, _), m in zip(self._masked_modules(), self._bool_masks(spec, device)):
-                self._stacked(key)[0].copy_(m)
-            stored = 0
+            for masked, m in zip(self.masked_layers, self._layer_masks(spec, self.orderings.device)):
+                masked.set_masks(m[None])
         else:
-            stored = k
-        for (_, layer), mask in zip(self._masked_modules(), self._mask_views(stored)):
-            if layer.premasked:
-                layer.set_mask(mask)  # checks that the fixed mask stays
-            else:
-                # A stored mask: shape, dtype and device are right.  Writing the
-                # buffer entry skips nn.Module.__setattr__'s type checks, which
-                # cost more than the rest of a mask switch (it runs every minibatch).
-                layer._buffers["mask"] = mask
+            for masked in self.masked_layers:
+                masked.set_mask(k)
         self.mask_index = k
-
-    def _mask_views(self, stored: int) -> list[torch.Tensor]:
-        """One view per masked layer of stored mask ``stored``, built once:
-        switching masks every minibatch then costs a few assignments."""
-        first = self._stacked(0)
-        cache = self.__dict__.get("_views")
-        if cache is None or cache[0] is not first:  # first call, or .to() replaced the buffers
-            keys = [key for key, _ in self._masked_modules()]
-            views = [[self._stacked(key)[i] for key in keys] for i in range(first.shape[0])]
-            cache = self.__dict__["_views"] = (first, views)
-        return cache[1][stored]
-
-    def __getstate__(self):
-        # The cached views belong to this object's buffers: rebuilt, never copied.
-        state = super().__getstate__()
-        state.pop("_views", None)
-        return state
 
     @contextlib.contextmanager
     def fixed_mask(self):
@@ -371,9 +197,10 @@ class MADE(nn.Module):
 
         Inside the block every masked layer stores ``W * M`` in its weight,
         so forward passes skip the mask multiply (see
-        :meth:`MaskedLinear.fixed_mask`); :func:`made.train.fit` uses it
-        whenever there is one mask.  The masked-out weights, which never count
-        under this mask, are left at zero.
+        :meth:`made.fast.FastMaskedLinear.fixed_mask`); :func:`made.train.fit`
+        uses it whenever there is one mask.  The masked-out weights, which
+        never count under this mask, are left at zero.  Plain layers
+        (``fast=False``) just run as they are.
 
         >>> model = MADE(4, [8], 4)
         >>> x = torch.ones(2, 4)
@@ -386,8 +213,9 @@ class MADE(nn.Module):
             raise ValueError(f"fixed_mask() needs num_masks=1 (one fixed mask); this model has "
                              f"num_masks={self.num_masks}")
         with contextlib.ExitStack() as stack:
-            for _, layer in self._masked_modules():
-                stack.enter_context(layer.fixed_mask())
+            for masked in self.masked_layers:
+                if isinstance(masked, FastMaskedLinear):
+                    stack.enter_context(masked.fixed_mask())
             yield self
 
     def _check_mask_index(self, k) -> None:
@@ -431,22 +259,18 @@ class MADE(nn.Module):
         return bernoulli_log_prob(self(x), x)
 
     def _masks_of(self, k: int) -> list[torch.Tensor]:
-        """Mask ``k``, one (out, in) 0/1 tensor per layer (+ direct): views of
-        the stored masks, or drawn afresh under mask sampling."""
+        """Mask ``k``, one (out, in) 0/1 tensor per masked layer: views of the
+        stored masks, or drawn afresh under mask sampling."""
         if self.sampling:
-            return self._bool_masks(self._spec(k), self.orderings.device)
-        return self._mask_views(k)
+            return self._layer_masks(self._spec(k), self.orderings.device)
+        return [masked.masks[k] for masked in self.masked_layers]
 
     def _params_under(self, masks: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        """(masked weight, bias) per layer (+ direct) under one mask's per-layer masks."""
-        out = []
-        for (_, layer), m in zip(self._masked_modules(), masks):
-            m = m.to(layer.weight.dtype)  # no-op for stored masks
-            out.append((layer.weight * m, layer.masked_bias(m)))
-        return out
+        """(masked weight, bias) per masked layer under one mask's per-layer masks."""
+        return [(masked.weight * m, masked.masked_bias(m)) for masked, m in zip(self.masked_layers, masks)]
 
     def _params_of(self, k: int) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-        """(masked weight, bias) per layer (+ direct) under mask ``k``."""
+        """(masked weight, bias) per masked layer under mask ``k``."""
         return self._params_under(self._masks_of(k))
 
     def _forward_with(self, x: torch.Tensor, params) -> torch.Tensor:
@@ -526,7 +350,7 @@ class MADE(nn.Module):
         if self.nout != self.nin:
             raise ValueError("sample needs Bernoulli outputs (nout == nin)")
         if mask is None:
-            masks = [layer.mask for _, layer in self._masked_modules()]
+            masks = [layer.mask for layer in self.masked_layers]
             ordering = self.ordering
         else:
             self._check_mask_index(mask)

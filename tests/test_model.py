@@ -79,7 +79,9 @@ def test_autoregressive_every_mask(case, order_agnostic, connectivity_agnostic):
 def test_autoregressive_check_catches_a_leak():
     # The check itself must be able to fail: open one forbidden connection.
     model = randomize(MADE(6, [], 6, num_masks=1, natural_ordering=True).double())
-    model.layers[0].set_mask(model.layers[0].mask.clone().index_put_((torch.tensor([0]), torch.tensor([5])), torch.tensor(1.0, dtype=torch.float64)))  # output 0 now sees input 5
+    leaky = model.layers[0].masks.clone()
+    leaky[0, 0, 5] = 1.0  # output 0 now sees input 5
+    model.layers[0].set_masks(leaky)
     with pytest.raises(AssertionError):
         assert_autoregressive(model)
 
@@ -221,41 +223,22 @@ def test_bad_calls():
 def test_masks_are_buffers_on_the_model_device():
     model = MADE(5, [10], 5, num_masks=3)
     names = dict(model.named_buffers())
-    assert names["masks_0"].shape == (3, 10, 5) and names["masks_0"].dtype == torch.float32
-    assert set(names["masks_0"].unique().tolist()) == {0.0, 1.0}
+    assert names["layers.0.masks"].shape == (3, 10, 5) and names["layers.0.masks"].dtype == torch.float32
+    assert set(names["layers.0.masks"].unique().tolist()) == {0.0, 1.0}
     model.set_mask(1)  # switching masks is a view of the stored mask, not a copy
-    assert model.layers[0].mask.data_ptr() == model.masks_0[1].data_ptr()
-    assert names["masks_1"].shape == (3, 5, 10)
+    assert model.layers[0].mask.data_ptr() == model.layers[0].masks[1].data_ptr()
+    assert names["layers.1.masks"].shape == (3, 5, 10)
     # The stacks are rebuilt from the constructor arguments, so checkpoints stay
     # small (parameters only); the current mask follows from set_mask.
     state = model.state_dict()
-    assert "masks_0" not in state and "layers.0.mask" not in state
+    assert not any("masks" in k or k.endswith(".mask") for k in state)
     clone = MADE(**model.config)
-    assert torch.equal(clone.masks_0, model.masks_0) and torch.equal(clone.orderings, model.orderings)
-
-
-def test_masked_linear_gradients_match_autograd():
-    from made.model import MaskedLinear
-
-    torch.manual_seed(0)
-    layer = MaskedLinear(6, 4, condition_on_mask=True).double()
-    with torch.no_grad():
-        layer.cond.uniform_(-1, 1)
-    layer.set_mask((torch.rand(4, 6) < 0.5).double())
-    x = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
-    from made.model import _MaskedLinearFunction
-
-    assert torch.autograd.gradcheck(lambda x, w, b: _MaskedLinearFunction.apply(x, w, layer.mask, b, torch.empty_like(w)),
-                                    (x, layer.weight, layer.bias))
-    out = layer(x)
-    ref = torch.nn.functional.linear(x, layer.weight * layer.mask, layer.masked_bias())
-    torch.testing.assert_close(out, ref)
-    g = torch.randn_like(out)
-    got = torch.autograd.grad(out, (x, layer.weight, layer.bias, layer.cond), g)
-    want = torch.autograd.grad(ref, (x, layer.weight, layer.bias, layer.cond), g)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
-    assert (got[1][layer.mask == 0] == 0).all()
+    assert torch.equal(clone.layers[0].masks, model.layers[0].masks)
+    assert torch.equal(clone.orderings, model.orderings)
+    model.double()  # buffers converted: the selected mask is still a view of the stack
+    model.set_mask(2)
+    assert model.layers[0].mask.dtype == torch.float64
+    assert model.layers[0].mask.data_ptr() == model.layers[0].masks[2].data_ptr()
 
 
 def test_scratch_buffer_reuse_never_gives_stale_gradients():
@@ -277,27 +260,18 @@ def test_scratch_buffer_reuse_never_gives_stale_gradients():
         torch.testing.assert_close(a, b)
 
 
-def test_scratch_buffers_are_per_thread_and_not_copied():
+def test_scratch_buffers_are_not_copied():
     import copy
     import pickle
-    import threading
 
     model = MADE(5, [10], 5, num_masks=3)
     x = torch.randint(0, 2, (3, 5)).float()
     want = model.log_prob(x)
-    results = []
-    t = threading.Thread(target=lambda: results.append(model.log_prob(x)))
-    t.start()
-    t.join()
-    torch.testing.assert_close(results[0], want)
-    assert len(model.layers[0]._scratch) == 2  # this thread's and the other's
+    assert model.layers[0]._scratch is not None
     clone = copy.deepcopy(model)
-    assert clone.layers[0]._scratch == {} and "_views" not in clone.__dict__
+    assert clone.layers[0]._scratch is None
     torch.testing.assert_close(clone.log_prob(x), want)
     torch.testing.assert_close(pickle.loads(pickle.dumps(model)).log_prob(x), want)
-    model.double()  # buffers replaced: the cached mask views must follow
-    model.set_mask(2)
-    assert model.layers[0].mask.data_ptr() == model.masks_0[2].data_ptr()
 
 
 @pytest.mark.parametrize("optimizer", ["adagrad", "adam", "sgd", "adadelta", "decreasing_sgd"])
@@ -317,7 +291,7 @@ def test_fixed_mask_trains_exactly_like_the_masked_multiply(optimizer):
     opt_a, opt_b = make(a.parameters()), make(b.parameters())
     x = torch.randint(0, 2, (32, 7)).double()
     with b.fixed_mask():
-        assert all(layer.premasked for _, layer in b._masked_modules())
+        assert all(layer.premasked for layer in b.masked_layers)
         for step in range(5):
             for model, opt in ((a, opt_a), (b, opt_b)):
                 opt.zero_grad()
@@ -325,8 +299,8 @@ def test_fixed_mask_trains_exactly_like_the_masked_multiply(optimizer):
                 opt.step()
             torch.testing.assert_close(b.log_prob(x), a.log_prob(x), rtol=0, atol=1e-12)
         assert_autoregressive(b)
-    assert not any(layer.premasked for _, layer in b._masked_modules())
-    for (_, la), (_, lb) in zip(a._masked_modules(), b._masked_modules()):
+    assert not any(layer.premasked for layer in b.masked_layers)
+    for la, lb in zip(a.masked_layers, b.masked_layers):
         torch.testing.assert_close(lb.weight, la.weight * la.mask, rtol=0, atol=1e-12)
     torch.testing.assert_close(b.log_prob(x), a.log_prob(x), rtol=0, atol=1e-12)
 
@@ -336,9 +310,13 @@ def test_fixed_mask_refuses_what_it_cannot_keep_exact():
         with MADE(4, [8], 4, num_masks=2).fixed_mask():
             pass
     model = MADE(4, [8], 4)
-    with pytest.raises(RuntimeError, match="cannot switch masks"):
+    with pytest.raises(RuntimeError, match="cannot replace the masks"):
         with model.fixed_mask():
-            model.layers[0].set_mask(1 - model.layers[0].mask)
+            model.layers[0].set_masks(1 - model.layers[0].masks)
+    two = MADE(4, [8], 4, num_masks=2)
+    with pytest.raises(RuntimeError, match="cannot switch masks"):
+        with two.layers[0].fixed_mask():
+            two.layers[0].set_mask(1)
     with pytest.raises(RuntimeError, match="masked-out weights changed"):
         with model.fixed_mask():
             with torch.no_grad():
