@@ -6,10 +6,13 @@
     python run_all.py --smoke           # the whole pipeline in a few minutes (into results/smoke/)
     python run_all.py --dry-run         # list the grid and estimate its wall time
     python run_all.py --grid uci        # the UCI table (adult, dna, mushrooms, nips)
+    python run_all.py --scheduler tcp://HOST:8786   # each run a task on a Dask cluster
 
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
 where it stopped, each unfinished run from its checkpoint.  Each grid writes
-its own CSV (and figures) and never another grid's.
+its own CSV (and figures) and never another grid's.  A run being trained by
+another process (a second driver, a live Dask attempt) is locked and left to
+it: it is listed as locked, not failed.
 """
 
 from __future__ import annotations
@@ -82,6 +85,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="rerun complete runs too")
     p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("MADE_DASK_SCHEDULER") or None,
+                   help="run each grid point as a task on the Dask cluster of this scheduler (tcp://HOST:PORT; "
+                        "default: $MADE_DASK_SCHEDULER, else local threads).  The results directory must be "
+                        "shared with the workers at the same path; --jobs is then the workers' threads, "
+                        "and --threads defaults to 1")
     return p.parse_args(argv)
 
 
@@ -114,10 +122,14 @@ def main(argv=None) -> int:
     if args.jobs is None:
         args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
+    if args.scheduler and not args.dry_run:
+        # Concurrency is the workers' (`dask worker --nthreads`): one 1-thread run
+        # per worker thread, the fastest split on CPU (see default_jobs).
+        threads = args.threads or 1
     overrides["threads"] = threads
 
     device = overrides.get("device") or points[0].params.get("device", "auto")
-    if not args.dry_run:
+    if not args.dry_run and not args.scheduler:  # with a cluster, the workers hold the devices
         from made.pipeline import device_available
 
         if not device_available(device):
@@ -141,11 +153,31 @@ def main(argv=None) -> int:
                 print(flop_estimate(points, overrides, args.jobs, tflops).describe())
         return 0
 
-    from made.pipeline import ERROR, aggregate, execute_report, run_grid
+    from made.pipeline import ERROR, aggregate, execute_report, run_grid, with_overrides
 
     results = (args.results_dir / subdir).resolve()
-    outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force)
+    backend = None
+    if args.scheduler:
+        from made.cluster import ClusterError, DaskBackend
+
+        try:
+            backend = DaskBackend(args.scheduler)
+            backend.check_results_dir(results)
+            backend.check_resources(with_overrides(points, overrides))
+        except ClusterError as exc:
+            if backend is not None:
+                backend.close()
+            print(f"run_all.py: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"grid {grid_name}: {len(points)} runs on the Dask cluster at {args.scheduler}")
+    try:
+        outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force,
+                            backend=backend)
+    finally:
+        if backend is not None:
+            backend.close()
     failed = [o for o in outcomes if o.status == "failed"]
+    locked = [o for o in outcomes if o.status == "locked"]
     frame = aggregate(results, csv_name, [p.run_id for p in points])
     print(f"{len(frame)} complete runs -> {results / csv_name}")
     if not args.no_reports and len(frame):
@@ -153,6 +185,9 @@ def main(argv=None) -> int:
             if not (results / "figure2.csv").exists():
                 continue  # both reports read the Figure 2 table
             print(f"report: {execute_report(name, results)}")
+    for o in locked:
+        print(f"LOCKED {o.run_id}: being trained elsewhere ({o.error}); left to that process "
+              "(run run_all.py again once it is done to include it)")
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
     return 1 if failed else 0

@@ -5,20 +5,32 @@ parameters into ``<results>/runs/<run-id>/``.  A run is complete only when its
 ``DONE`` marker exists, and ``DONE`` is written last, after the notebook
 returned and ``metrics.json`` is in place: a run killed midway has no marker
 and is redone (resuming from its checkpoint) on the next call.
+
+Exactly one process trains a run at a time: ``execute_run`` holds the run's
+lock (``made.lock``) around the notebook, and a run locked by a live process
+elsewhere (another driver, a Dask attempt still alive) is reported as
+``locked`` and left to it.  Where the points execute is a *backend*: a thread
+pool here (``ThreadBackend``, the default) or a Dask cluster
+(``made.cluster.DaskBackend``); the pipeline itself never imports dask.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
 import traceback
+import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Protocol, Sequence
 
 import pandas as pd
 
@@ -32,6 +44,7 @@ _CONFIG_FIELDS = {f.name for f in dataclasses.fields(ExperimentConfig)}
 NOTEBOOKS = ROOT / "notebooks"
 DONE = "DONE"
 ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
+STARTS = "starts.log"  # one line per training start: host pid time (appended under the run's lock)
 KERNEL = "made-python"
 
 FIGURE2_COLUMNS = [
@@ -52,7 +65,11 @@ def ensure_kernel() -> str:
     is written to a private folder put first on ``JUPYTER_PATH`` (inherited by
     papermill), so nothing in the user's Jupyter setup changes.
     """
-    folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    # One folder per checkout and interpreter: two checkouts on one machine (a
+    # grid running from a frozen copy while another is edited) must not
+    # overwrite each other's spec, which would point the next kernel elsewhere.
+    tag = hashlib.sha256(f"{ROOT}\0{sys.executable}".encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}-{tag}"
     spec_dir = folder / "kernels" / KERNEL
     spec = {
         # log level ERROR: silences the kernel's start-up chatter on stderr;
@@ -88,39 +105,78 @@ def is_complete(run_dir: Path, max_epochs: int | None = None) -> bool:
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str  # "done", "skipped" or "failed"
+    status: str  # "done", "skipped", "failed" or "locked" (being trained by another live process)
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # failed: the last line of the error; locked: who holds the run
 
 
-def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str,
-                force: bool = False) -> RunOutcome:
-    """Execute train_made.ipynb for one point; DONE is the last thing written."""
+def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str | None = None,
+                force: bool = False, submitter: str | None = None) -> RunOutcome:
+    """Execute train_made.ipynb for one point; DONE is the last thing written.
+
+    The notebook runs under the run's lock (``made.lock.RunLock``), so no two
+    processes train one run at once; completeness is checked again once the
+    lock is ours, since another process may have finished the run meanwhile.
+    ``kernel`` None: make sure this machine has the kernel (a Dask worker).
+    ``submitter`` names the ``run_grid`` call: a retry of the same submission
+    waits for a lost attempt's lock to go stale (see RunLock).
+    """
     import papermill as pm
 
-    run_dir = runs_dir / point.run_id
+    from .lock import LockHeld, RunLock, describe
+
+    run_dir = Path(runs_dir) / point.run_id
     params = {**point.params, **overrides}
     if not force and is_complete(run_dir, params.get("max_epochs")):
         return RunOutcome(point.run_id, "skipped")
-    (run_dir / DONE).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
+    lock = RunLock(run_dir, submitter=submitter)
     try:
-        pm.execute_notebook(
-            str(NOTEBOOKS / "train_made.ipynb"), str(run_dir / "train_made.ipynb"),
-            parameters=notebook_parameters(params, point.mode, run_dir),
-            kernel_name=kernel, cwd=str(run_dir), progress_bar=False, log_output=False,
-        )
-        if not (run_dir / METRICS).exists():
-            raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {run_dir}")
-        (run_dir / ERROR).unlink(missing_ok=True)  # from an earlier, failed attempt
-        (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
-        return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
-    except Exception as exc:  # a failed run is reported, the others go on
-        message = str(exc).strip().splitlines()
-        short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
-        (run_dir / ERROR).write_text(traceback.format_exc())
-        return RunOutcome(point.run_id, "failed", time.perf_counter() - t0, short[:500])
+        lock.acquire()
+    except LockHeld as held:
+        return RunOutcome(point.run_id, "locked", error=f"locked by {describe(held.owner)}")
+    try:
+        if not force and is_complete(run_dir, params.get("max_epochs")):
+            return RunOutcome(point.run_id, "skipped")  # finished by another process meanwhile
+        kernel = kernel or ensure_kernel()
+        (run_dir / DONE).unlink(missing_ok=True)
+        record_start(run_dir)
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(
+                str(NOTEBOOKS / "train_made.ipynb"), str(run_dir / "train_made.ipynb"),
+                parameters=notebook_parameters(params, point.mode, run_dir),
+                kernel_name=kernel, cwd=str(run_dir), progress_bar=False, log_output=False,
+            )
+            if not (run_dir / METRICS).exists():
+                raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {run_dir}")
+            if not lock.is_ours():
+                # Our heartbeat stalled past the stale timeout and another process took the
+                # run over: its DONE, not ours.
+                return RunOutcome(point.run_id, "locked", time.perf_counter() - t0,
+                                  f"lock taken over during the run by {describe(RunLock.owner_of(run_dir) or {})}")
+            (run_dir / ERROR).unlink(missing_ok=True)  # from an earlier, failed attempt
+            (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+            return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
+        except Exception as exc:  # a failed run is reported, the others go on
+            message = str(exc).strip().splitlines()
+            short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
+            (run_dir / ERROR).write_text(traceback.format_exc())
+            return RunOutcome(point.run_id, "failed", time.perf_counter() - t0, short[:500])
+    finally:
+        lock.release()
+
+
+def record_start(run_dir: Path) -> None:
+    """Append ``host pid time`` to the run's starts.log: one line per training
+    start, so a resumed run shows how often it was started (and where)."""
+    line = f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+    fd = os.open(Path(run_dir) / STARTS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def notebook_parameters(params: dict, mode: str, run_dir: Path) -> dict:
@@ -138,26 +194,67 @@ def notebook_parameters(params: dict, mode: str, run_dir: Path) -> dict:
     return out
 
 
+RunFunction = Callable[[RunPoint], RunOutcome]
+
+
+class Backend(Protocol):
+    """Where grid points execute: maps (function, points) to their outcomes,
+    yielded as they complete.  ``function`` is picklable (a partial of
+    ``execute_run``), so a backend may run it in other processes or machines."""
+
+    def __call__(self, function: RunFunction, points: Sequence[RunPoint]) -> Iterable[RunOutcome]: ...
+
+
+class ThreadBackend:
+    """``jobs`` points at a time on threads of this process (the default:
+    each run's work happens in its own notebook kernel anyway)."""
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+
+    def __call__(self, function: RunFunction, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            for future in as_completed([pool.submit(function, p) for p in points]):
+                yield future.result()
+
+
+def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint]:
+    """The points with ``overrides`` merged into their parameters: what each
+    run will actually use (a backend reads its device from there)."""
+    return [dataclasses.replace(p, params={**p.params, **overrides}) for p in points]
+
+
 def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
-             jobs: int = 1, force: bool = False, progress: bool = True) -> list[RunOutcome]:
-    """Execute every point not yet complete, ``jobs`` at a time, with a progress bar."""
+             jobs: int = 1, force: bool = False, progress: bool = True,
+             backend: Backend | None = None) -> list[RunOutcome]:
+    """Execute every point not yet complete, with a progress bar: ``jobs`` at
+    a time on local threads, or wherever ``backend`` puts them."""
     from tqdm.auto import tqdm
 
     overrides = overrides or {}
+    backend = backend or ThreadBackend(jobs)
     runs_dir = Path(results_dir) / "runs"
-    kernel = ensure_kernel()
-    outcomes = []
-    with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=jobs) as pool:
+    ensure_kernel()  # here; a remote worker makes its own (kernel=None below)
+    # Overrides are merged into each point once; the submission id lets a
+    # retried attempt recognise the lock of its own lost attempt.
+    function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
+                                 submitter=uuid.uuid4().hex)
+    with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
         # Largest K first: the longest runs start early, so concurrent jobs finish together.
-        ordered = sorted(points, key=lambda p: -(p.params.get("num_masks") or 10**6))
-        futures = {pool.submit(execute_run, p, runs_dir, overrides, kernel, force): p for p in ordered}
-        for fut in as_completed(futures):
-            outcome = fut.result()
+        ordered = sorted(with_overrides(points, overrides), key=lambda p: -(p.params.get("num_masks") or 10**6))
+        # Complete runs are skipped here, without a task (execute_run checks again).
+        complete = {p.run_id for p in ordered
+                    if not force and is_complete(runs_dir / p.run_id, p.params.get("max_epochs"))}
+        pending = [p for p in ordered if p.run_id not in complete]
+        outcomes = [RunOutcome(run_id, "skipped") for run_id in sorted(complete)]
+        bar.update(len(outcomes))
+        for outcome in backend(function, pending) if pending else ():
             outcomes.append(outcome)
             bar.update(1)
             if outcome.status == "failed":
                 bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
+            elif outcome.status == "locked":
+                bar.write(f"locked {outcome.run_id}: {outcome.error}, left to it")
             elif outcome.status == "done":
                 bar.write(f"done   {outcome.run_id} ({outcome.seconds:.0f} s)")
     return outcomes

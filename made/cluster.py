@@ -1,0 +1,206 @@
+"""Run grid points on a Dask distributed cluster: ``run_all.py --scheduler ADDRESS``.
+
+Each pending point becomes one Dask task that calls ``made.pipeline.execute_run``
+on a worker; the driver keeps everything else (skipping complete runs,
+aggregation, reports).  Workers write straight into the results directory,
+so it must be one shared filesystem that every worker sees at the same path:
+``DaskBackend.check_results_dir`` proves it before any run starts.
+
+Exactly-once training does not rely on Dask: the run's lock (``made.lock``)
+is held by the worker that trains, so a task rescheduled while its first
+attempt is still alive finds the run locked instead of training it twice, and
+an attempt rescheduled after its worker died resumes from the checkpoint.
+
+Dask is imported here only, and lazily: ``import made`` and the local thread
+pool never need it (``pip install "made[cluster]"`` adds it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .grid import RunPoint
+from .pipeline import RunFunction, RunOutcome
+
+# Seconds the driver waits for a first worker, and for the scheduler to answer.
+WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
+DEFAULT_WORKER_WAIT = 60.0
+CONNECT_TIMEOUT = 30.0
+# Retries of a task whose function raised.  A worker that dies mid-run is a
+# different case: the scheduler reschedules its task on its own (up to
+# distributed.scheduler.allowed-failures, default 3) and the new attempt
+# resumes from the run's checkpoint.
+RETRIES = 2
+PROBE_PREFIX = ".made-probe-"
+
+
+class ClusterError(Exception):
+    """The cluster cannot run this grid; the message says why and what to do."""
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise ClusterError("--scheduler needs dask and distributed on this machine and on the workers: "
+                           'pip install "made[cluster]" (or: pip install dask distributed)') from None
+    return distributed
+
+
+def _seconds(variable: str, default: float) -> float:
+    text = os.environ.get(variable, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ClusterError(f"{variable}={text!r} is not allowed; use a positive number of seconds")
+    return value
+
+
+def resources_for(point: RunPoint) -> dict | None:
+    """``{"GPU": 1}`` for a point whose device is cuda (``cuda`` or
+    ``cuda:N``): it runs only on a worker started with ``--resources GPU=N``,
+    which then runs at most N such points at once.  ``auto`` asks for none."""
+    device = str(point.params.get("device") or "auto")
+    return {"GPU": 1} if device.split(":")[0] == "cuda" else None
+
+
+def _write_probe(results_dir: str, token: str) -> dict:
+    """On a worker: create the results directory if needed and write a probe
+    file there.  Errors are returned, not raised, so that every worker answers."""
+    info = {"host": socket.gethostname(), "pid": os.getpid()}
+    text = f"{token} {info['host']} {info['pid']} {uuid.uuid4().hex}\n"  # unique per worker, even in one process
+    path = Path(results_dir) / f"{PROBE_PREFIX}{token}-{text.split()[-1][:12]}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        return {**info, "error": f"{type(exc).__name__}: {exc.strerror or exc}"}
+    return {**info, "path": str(path), "text": text}
+
+
+def check_results_dir(client, results_dir: Path) -> None:
+    """Every connected worker writes a probe into ``results_dir`` and this
+    machine reads each one back (then deletes it); ClusterError, naming the
+    directory and the workers, if any worker cannot write there or writes
+    somewhere this machine does not see (its own local disk)."""
+    results_dir = Path(results_dir)
+    token = uuid.uuid4().hex[:12]
+    try:
+        answers = client.run(_write_probe, str(results_dir), token)
+    except Exception as exc:  # a worker lost during the probe, say
+        raise ClusterError(f"could not check that the Dask workers share the results directory {results_dir}: "
+                           f"{type(exc).__name__}: {exc}.  No run was started.") from None
+    problems = []
+    for address, answer in sorted(answers.items()):
+        where = f"worker {address} (host {answer.get('host', '?')})"
+        if "error" in answer:
+            problems.append(f"{where} cannot write there ({answer['error']})")
+            continue
+        probe = Path(answer["path"])
+        try:
+            seen = probe.read_text()
+        except OSError:
+            seen = None
+        if seen != answer["text"]:
+            problems.append(f"{where} wrote {probe.name} there, but this machine does not see it "
+                            "(the worker has its own disk at that path)")
+        probe.unlink(missing_ok=True)
+    if problems:
+        raise ClusterError(
+            f"the Dask workers cannot share the results directory {results_dir}: " + "; ".join(problems)
+            + ".  Every worker must read and write the results directory at the same path as this "
+            "machine, on a filesystem they all mount (NFS, Lustre, GPFS, a shared home): give such a "
+            "path with --results-dir.  No run was started.")
+
+
+class DaskBackend:
+    """A pipeline backend (see ``made.pipeline.Backend``) on a Dask scheduler.
+
+    ``submit`` is the one place where a point becomes a task: ``retries``, a
+    GPU resource for cuda points, a readable key.  Use as a context manager,
+    or call ``close()``.
+    """
+
+    def __init__(self, address: str, *, retries: int = RETRIES, worker_wait: float | None = None):
+        distributed = _distributed()
+        wait = worker_wait if worker_wait is not None else _seconds(WORKER_WAIT_ENV, DEFAULT_WORKER_WAIT)
+        self.address = address
+        self.retries = retries
+        try:
+            # A malformed address is refused before a Client exists: a half-made
+            # one hangs the interpreter's exit.
+            from distributed.comm.addressing import get_address_host_port
+
+            get_address_host_port(address)
+            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
+                               "`dask scheduler` and give its address (tcp://HOST:PORT)") from None
+        try:
+            self.client.wait_for_workers(1, timeout=wait)
+        except (TimeoutError, OSError):
+            self.close()
+            raise ClusterError(f"no Dask worker joined the scheduler at {address} within {wait:g} s; "
+                               f"start workers with `dask worker {address}`") from None
+
+    def workers(self) -> dict:
+        """Address -> the scheduler's record of each connected worker."""
+        try:
+            return self.client.scheduler_info(n_workers=-1)["workers"]
+        except TypeError:  # distributed before n_workers, which listed every worker
+            return self.client.scheduler_info()["workers"]
+
+    def check_results_dir(self, results_dir: Path) -> None:
+        check_results_dir(self.client, results_dir)
+
+    def check_resources(self, points: Sequence[RunPoint]) -> None:
+        """ClusterError if some point needs a resource that no connected worker
+        offers: its task would otherwise wait forever."""
+        wanted = {name for p in points for name in (resources_for(p) or {})}
+        offered = {name for w in self.workers().values() for name, n in (w.get("resources") or {}).items() if n}
+        missing = sorted(wanted - offered)
+        if missing:
+            raise ClusterError(
+                f"some runs need the {', '.join(missing)} resource (device cuda) but no worker of "
+                f"{self.address} offers it: start the GPU workers with "
+                f"`dask worker {self.address} --resources GPU=N` (N runs share each GPU), "
+                "or use --device cpu")
+
+    def submit(self, function, point: RunPoint, submission: str = ""):
+        """One task: ``function(point)`` on a worker that has the point's resources."""
+        return self.client.submit(
+            function, point, key=f"made-{point.run_id}-{submission or uuid.uuid4().hex[:8]}",
+            resources=resources_for(point), retries=self.retries, pure=False)
+
+    def __call__(self, function: RunFunction, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
+        distributed = _distributed()
+        submission = uuid.uuid4().hex[:8]
+        futures = {self.submit(function, p, submission): p for p in points}
+        try:
+            for future in distributed.as_completed(list(futures), loop=self.client.loop):
+                point = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # e.g. KilledWorker: the run died on too many workers
+                    yield RunOutcome(point.run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            for future in futures:
+                future.release()
+
+    def close(self) -> None:
+        client, self.client = getattr(self, "client", None), None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> "DaskBackend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
