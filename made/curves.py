@@ -76,7 +76,8 @@ def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """Did every run flatten before it stopped?  One row per run: the best and
     the last epoch, what the ``look_ahead`` epochs before the best still gained
     (``gain_before_best``), and how far below the kept best any later epoch
-    went (``gain_after_best``; under ``min_delta`` by the rule)."""
+    went (``gain_after_best``; under ``min_delta`` by the rule), and how far
+    above it the last epoch ended (``rise_at_stop``: overfitting when large)."""
     rows = []
     for run in runs.itertuples(index=False):
         curve = curves[curves["run_id"] == run.run_id].sort_values("epoch")["valid_nll"].to_numpy()
@@ -85,6 +86,7 @@ def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(run_id=run.run_id, num_masks=run.num_masks, mode=run.mode, seed=run.seed,
                          best_epoch=best, epochs=int(run.epochs), stopped_early=bool(run.stopped_early),
                          valid_nll=curve[best - 1], gain_before_best=before - curve[best - 1],
+                         rise_at_stop=curve[-1] - curve[best - 1],
                          gain_after_best=max(0.0, curve[best - 1] - curve[best:].min()) if len(curve) > best else 0.0))
     return pd.DataFrame(rows)
 

@@ -63,6 +63,7 @@ def test_convergence_table_measures_gains_around_the_best_epoch():
     assert row["valid_nll"] == 5.0
     assert row["gain_before_best"] == pytest.approx(7 - 5.0)  # epoch 2 -> 5
     assert row["gain_after_best"] == pytest.approx(0.005)
+    assert row["rise_at_stop"] == pytest.approx(0.2)
 
 
 def test_fewer_masks_check_replays_each_prefix_column():
