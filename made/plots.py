@@ -150,6 +150,9 @@ def save_figure(fig: plt.Figure, stem: str | Path, dpi: int = 200) -> list[Path]
     for ext in ("png", "pdf"):
         path = Path(f"{stem}.{ext}")
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight")
+            # No creation date: the same figure gives the same bytes, so a rerun on
+            # finished results leaves the committed files unchanged.
+            meta = {"CreationDate": None} if ext == "pdf" else {}
+            fig.savefig(tmp, format=ext, dpi=dpi, bbox_inches="tight", metadata=meta)
         out.append(path)
     return out

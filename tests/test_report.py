@@ -45,6 +45,10 @@ def test_figure2_plot_saves_png_and_pdf(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    # the same figure twice gives the same bytes (a rerun leaves committed figures unchanged)
+    first = [p.read_bytes() for p in paths]
+    again = save_figure(figure2(fake_runs(), title="test"), tmp_path / "again")
+    assert [p.read_bytes() for p in again] == first
 
 
 def test_history_and_samples_plots():
