@@ -255,3 +255,36 @@ def test_notebook_parameters_cell_names_every_field_once():
     assert len(names) == len(set(names))
     assert {f.name for f in dataclasses.fields(ExperimentConfig)} <= set(names)
     assert any("ExperimentConfig.from_params(globals())" in c.source for c in nb.cells)
+
+
+def test_a_dataset_that_cannot_be_had_is_reported_once_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import urllib.error
+
+    from made import data
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    run_all = load_run_all()
+    code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
+                         "--results-dir", str(tmp_path / "results"), "--no-reports"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "SKIPPED every connect4 run" in err and "Traceback" not in err
+    assert "github.com/mgermain/MADE/raw/master/datasets/connect4.npz" in err and "put it in" in err
+    assert not (tmp_path / "results" / "runs").exists() or not any((tmp_path / "results" / "runs").iterdir())
+
+
+def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch):
+    import torch
+
+    run_all = load_run_all()
+    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "--datasets" in err and "'cifar'" in err and "adult" in err
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
+    assert run_all.main(["--grid", "uci", "--datasets", "dna,nips", "--dry-run", "--device", "cuda"]) == 0
+    out = capsys.readouterr().out
+    assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in out and "adult_" not in out
