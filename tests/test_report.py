@@ -126,3 +126,24 @@ def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
     assert note([400, 400]) == "best epoch 400; capped at 400 epochs"
     assert note([398, 400]) == "best epoch 398-400; capped at 400 epochs"
     assert note([120, 95], caps=(None, None), stopped=(True, True)) == "best epoch 95-120; early stopping"
+
+
+def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
+    from made.compare import uci_table
+
+    base = dict(dataset="dna", hidden_sizes="500", num_masks="sampling", ensemble_masks=1000,
+                data_variant="larochelle", stopped_early=True, train_seconds=600.0, valid_seconds=300.0,
+                eval_seconds=60.0, test_nll_single_mask=95.0, test_nll_single_mask_stderr=0.5,
+                test_nll_ensemble_stderr=0.4)
+    runs = pd.DataFrame([
+        {**base, "seed": 0, "protocol": "adadelta", "valid_nll": 80.0, "test_nll_ensemble": 79.8, "best_epoch": 213},
+        {**base, "seed": 1, "protocol": "adadelta", "valid_nll": 80.2, "test_nll_ensemble": 80.0, "best_epoch": 190},
+        # better on test, worse on validation: never chosen
+        {**base, "seed": 0, "protocol": "paper", "valid_nll": 85.0, "test_nll_ensemble": 70.0, "best_epoch": 500},
+    ])
+    row = uci_table(runs).iloc[0]
+    assert row["setting"] == "mask sampling (1000 test masks)" and row["protocol"] == "adadelta"
+    assert row["test_nll"] == pytest.approx(79.9) and row["seeds"] == 2
+    assert row["stderr_over_examples"] == pytest.approx(0.4) and row["stderr_over_seeds"] == pytest.approx(0.1)
+    assert row["paper"] == pytest.approx(79.66) and row["difference"] == pytest.approx(79.9 - 79.66)
+    assert row["best_epoch"] == "213/190" and row["wall_minutes"] == pytest.approx(2 * 960 / 60)
