@@ -10,8 +10,8 @@
 # A rehearsal here, on CPU in a few minutes: DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh
 set -u
 DEVICE=${DEVICE:-cuda}
-if [ -n "${QUICK:-}" ]; then quick=--quick big=50x50 grid=smoke runs=("500 1" "50,50 1")
-else quick= big=8000x8000 grid=large runs=("500 12" "8000,8000 3"); fi
+if [ -n "${QUICK:-}" ]; then quick=--quick big=50x50 grid=smoke runs=("500 1 adam" "50,50 1 paper")
+else quick= big=8000x8000 grid=large runs=("500 12 adam" "8000,8000 3 paper"); fi
 OUT=${OUT:-/tmp/gpu-check}; mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD MADE_DATA_DIR=$PWD/.gpu-data MADE_CACHE_DIR=$PWD/.gpu-data
 py=python3
@@ -27,18 +27,20 @@ timeout 120 $py -m made.bench --device $DEVICE --hidden $big --repeats 3 $quick 
 step "dry runs, timed on this GPU"
 timeout 60 $py run_all.py --dry-run --device $DEVICE --jobs 1
 timeout 90 $py run_all.py --grid $grid --dry-run --device $DEVICE --jobs 1
-step "real epochs on MNIST: K=32 order-agnostic 1x500, and 2x8000 K=32"
+step "real epochs on MNIST: K=32 order-agnostic 1x500 (Figure 2's recipe), and 2x8000 K=32 (the authors')"
 for spec in "${runs[@]}"; do set -- $spec
-  timeout 120 $py - "$1" "$2" "$DEVICE" <<'PY'
+  timeout 120 $py - "$1" "$2" "$3" "$DEVICE" <<'PY'
 import json, sys, tempfile, time
 from made.experiment import ExperimentConfig, run_experiment
-hidden, epochs = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2])
-cfg = ExperimentConfig(hidden_sizes=hidden, num_masks=32, lr=0.01, look_ahead=30, max_epochs=epochs,
-                       device=sys.argv[3], progress=False, test_masks=32)
+from made.grid import PROTOCOLS
+hidden, epochs, protocol = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2]), sys.argv[3]
+cfg = ExperimentConfig(**{**PROTOCOLS[protocol], "protocol": protocol, "hidden_sizes": hidden, "num_masks": 32,
+                          "valid_masks": 8 if protocol == "adam" else None, "max_epochs": epochs,
+                          "device": sys.argv[4], "progress": False, "test_masks": 32})
 t0 = time.perf_counter()
 m = run_experiment(cfg, tempfile.mkdtemp(prefix="made-gpu-check-"))
 wall = time.perf_counter() - t0
-print(json.dumps({"hidden": hidden, "epochs": epochs, "wall_s": round(wall, 1),
+print(json.dumps({"hidden": hidden, "protocol": protocol, "epochs": epochs, "wall_s": round(wall, 1),
                   "train_s_per_epoch": round(m["train_seconds"] / epochs, 2),
                   "valid_s_per_epoch": round(m["valid_seconds"] / epochs, 2),
                   "test_nll_ensemble": m["test_nll_ensemble"]}))
