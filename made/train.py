@@ -193,14 +193,14 @@ def validation_curve(model: MADE, x: torch.Tensor, config: TrainConfig) -> dict[
     try:
         model._check_bernoulli(x)
         acc = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
-        for k in range(n):
-            params = model._params_of(k)
-            lp = torch.cat([bernoulli_log_prob(model._forward_with(xb, params), xb)
-                            for xb in x.split(config.eval_batch_size)])
-            acc = torch.logaddexp(acc, lp.double())
-            m = k + 1
-            if m == n or (m & (m - 1)) == 0:
-                out[m] = -(acc - math.log(m)).mean().item()
+        m = 0  # masks accumulated so far; iter_masked_logits goes mask by mask, batches inner
+        for start, logits in model.iter_masked_logits(x, n, config.eval_batch_size):
+            part = slice(start, start + len(logits))
+            acc[part] = torch.logaddexp(acc[part], bernoulli_log_prob(logits, x[part]).double())
+            if part.stop == len(x):
+                m += 1
+                if m == n or (m & (m - 1)) == 0:
+                    out[m] = -(acc - math.log(m)).mean().item()
     finally:
         model.train(was_training)
     return out
