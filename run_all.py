@@ -213,10 +213,12 @@ def _with_data(points, data_dir):
     """The points whose dataset is here or downloads now, and, per dataset
     that cannot be had, its DatasetError message (URL and where to put the
     file): those runs are left out and reported, not started to fail one by one."""
-    from made.data import DatasetError, load_dataset
+    from made.data import DatasetError, load_dataset, resolve_data_dir, status
 
     missing = {}
     for name in sorted({p.params["dataset"] for p in points}):
+        if status(name, resolve_data_dir(data_dir))["found"]:
+            continue  # here already: each run loads it, the driver need not
         try:
             load_dataset(name, data_dir=data_dir)
         except DatasetError as exc:
