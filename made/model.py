@@ -4,7 +4,8 @@ Each masked layer (:class:`made.layers.MaskedLinear`) owns its stack of K
 masks; :class:`MADE` builds them from the orderings and hidden degrees of
 :mod:`made.masks`, selects one per minibatch, and turns the outputs into
 log-likelihoods: under one mask, or as a mixture over masks.  By default the
-layers run on the fast path (:mod:`made.fast`), which computes the same numbers.
+layers are those of the fast path (:mod:`made.fast`), which computes the same
+numbers and trains a one-mask model with the mask folded into its weights.
 
 >>> import torch
 >>> from made import MADE

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.fast import FastMaskedLinear, _MaskedLinearFunction
+from made.fast import FastMaskedLinear
 from made.layers import MaskedLinear
 
 MODES = {
@@ -66,18 +66,22 @@ def test_premasked_one_mask_matches_the_plain_layer():
         torch.testing.assert_close(plain(x), out_p)
 
 
-def test_the_autograd_function_passes_gradcheck():
+def test_fixed_mask_masks_the_weight_gradient_and_undoes_itself_on_exit():
     torch.manual_seed(0)
     layer = FastMaskedLinear(6, 4, condition_on_mask=True).double()
     layer.set_masks((torch.rand(1, 4, 6) < 0.5).double())
-    x = torch.randn(5, 6, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda x, w, b: _MaskedLinearFunction.apply(x, w, layer.mask, b, torch.empty_like(w)),
-        (x, layer.weight, layer.bias))
-    # and the masked weight gradient is exactly zero where the mask is
-    out = layer(x)
-    (grad_w,) = torch.autograd.grad(out.sum(), [layer.weight])
-    assert (grad_w[layer.mask == 0] == 0).all()
+    x = torch.randn(5, 6, dtype=torch.float64)
+    with layer.fixed_mask():
+        assert (layer.weight[layer.mask == 0] == 0).all()  # premasked on entry
+        (grad_w,) = torch.autograd.grad(layer(x).sum(), [layer.weight])
+        assert (grad_w[layer.mask == 0] == 0).all() and (grad_w[layer.mask == 1] != 0).any()
+        with pytest.raises(RuntimeError, match="cannot switch masks"):
+            layer.set_mask(1)
+    assert not layer.premasked and not layer.weight._backward_hooks  # the hook is gone
+    with pytest.raises(RuntimeError, match="masked-out weights changed"):
+        with layer.fixed_mask():
+            with torch.no_grad():
+                layer.weight.add_(1.0)  # not a gradient step: caught on exit
 
 
 def test_plain_layer_is_the_papers_formula():
