@@ -106,13 +106,23 @@ def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) 
     return pd.DataFrame(rows)
 
 
-def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> pd.DataFrame:
+def equal_time(curves: pd.DataFrame, reference: str, challenger: str,
+               seconds_per_epoch: float | None = None) -> pd.DataFrame:
     """Validation NLL of two runs compared at equal wall time: the best each
     reached within the reference run's whole training time (training plus
-    validation seconds), and the challenger's time to match the reference."""
+    validation seconds), and the challenger's time to match the reference.
+
+    ``seconds_per_epoch``: charge every epoch of both runs this many seconds
+    instead of what each measured.  For two runs of the same model the work of
+    an epoch is the same (up to the optimizer step), while the seconds they
+    measured also depend on what else the machine was doing at the time.
+    """
     def timed(run_id):
         part = curves[curves["run_id"] == run_id].sort_values("epoch")
-        seconds = (part["seconds"] + part["valid_seconds"].fillna(0)).cumsum()
+        if seconds_per_epoch is not None:
+            seconds = part["epoch"].astype(float) * seconds_per_epoch
+        else:
+            seconds = (part["seconds"] + part["valid_seconds"].fillna(0)).cumsum()
         return seconds.to_numpy(), part["valid_nll"].cummin().to_numpy()
 
     t_ref, v_ref = timed(reference)

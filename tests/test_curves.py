@@ -86,3 +86,7 @@ def test_equal_time_compares_within_the_reference_runs_time():
     assert row["seconds"] == 8.0 and row["reference_best"] == 8.2
     assert row["challenger_epochs_in_time"] == 6 and row["challenger_best_in_time"] == 7.3
     assert row["challenger_seconds_to_match"] == 2.0  # 8.0 <= 8.2 at its second epoch
+    # charged the same cost per epoch (same model), the challenger gets 4 epochs, not 8 s of its own
+    row = equal_time(pd.DataFrame(rows), "slow", "fast", seconds_per_epoch=2.0).iloc[0]
+    assert row["seconds"] == 8.0 and row["challenger_epochs_in_time"] == 4
+    assert row["challenger_best_in_time"] == 7.4 and row["challenger_seconds_to_match"] == 4.0
