@@ -143,7 +143,26 @@ def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
     ])
     row = uci_table(runs).iloc[0]
     assert row["setting"] == "mask sampling (1000 test masks)" and row["protocol"] == "adadelta"
+    assert row["valid_nll"] == pytest.approx(80.1) and row["not_chosen_valid_nll"] == "paper 85.00"
     assert row["test_nll"] == pytest.approx(79.9) and row["seeds"] == 2
     assert row["stderr_over_examples"] == pytest.approx(0.4) and row["stderr_over_seeds"] == pytest.approx(0.1)
     assert row["paper"] == pytest.approx(79.66) and row["difference"] == pytest.approx(79.9 - 79.66)
     assert row["best_epoch"] == "213/190" and row["wall_minutes"] == pytest.approx(2 * 960 / 60)
+
+
+def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():
+    from made.compare import select_on_validation
+
+    # seed 0 alone would pick "paper", seed 1 "adadelta"; the mean over seeds picks adadelta,
+    # and both of its seeds are kept, never a mix of recipes in one row
+    runs = pd.DataFrame([
+        dict(dataset="mushrooms", num_masks="sampling", seed=0, protocol="paper", valid_nll=9.9),
+        dict(dataset="mushrooms", num_masks="sampling", seed=1, protocol="paper", valid_nll=10.9),
+        dict(dataset="mushrooms", num_masks="sampling", seed=0, protocol="adadelta", valid_nll=10.0),
+        dict(dataset="mushrooms", num_masks="sampling", seed=1, protocol="adadelta", valid_nll=10.1),
+        dict(dataset="adult", num_masks="1", seed=0, protocol="paper", valid_nll=13.0),
+        dict(dataset="adult", num_masks="1", seed=0, protocol="adadelta", valid_nll=13.5),
+    ])
+    kept = select_on_validation(runs, ["dataset", "num_masks"])
+    assert sorted(map(tuple, kept[["dataset", "protocol", "seed"]].values)) == [
+        ("adult", "paper", 0), ("mushrooms", "adadelta", 0), ("mushrooms", "adadelta", 1)]
