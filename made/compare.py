@@ -133,6 +133,15 @@ def _alternatives(runs: pd.DataFrame, chosen: pd.DataFrame, by: list[str]) -> di
     return out
 
 
+def _chosen_note(sub: pd.DataFrame) -> str:
+    """Which recipe the row's runs used, as chosen on validation."""
+    if "protocol" in sub and sub["protocol"].notna().all():
+        return f"protocol {'/'.join(sorted(set(map(str, sub['protocol']))))} chosen on validation NLL"
+    if "lr" in sub:
+        return f"lr {', '.join(str(v) for v in sub['lr'])} chosen on validation NLL"
+    return ""
+
+
 def uci_rows(runs: pd.DataFrame) -> list[dict]:
     refs = reference_numbers()
     rows = []
@@ -147,8 +156,7 @@ def uci_rows(runs: pd.DataFrame) -> list[dict]:
                          f"{'mask sampling, ensemble of %s test masks' % sub['ensemble_masks'].iloc[0] if sampling else '1 mask'}",
                          sub[col], ref, variant=", ".join(sorted(sub["data_variant"].unique())),
                          epochs=_epochs(sub),
-                         note=f"lr {', '.join(str(v) for v in sub['lr'])} chosen on validation NLL"
-                         if "lr" in sub else ""))
+                         note=_chosen_note(sub)))
     return rows
 
 

@@ -115,6 +115,12 @@ def test_comparison_with_uci_rows():
     assert list(dna["reference"]) == pytest.approx([83.63, 79.66])
     assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
     assert "lr 0.01 chosen on validation" in dna["note"].iloc[0]
+    # with named recipes the note names the protocol that won on validation
+    named = uci.assign(protocol=["paper", "adadelta", "adadelta"])
+    dna = comparison_table(fake_runs(), named)
+    dna = dna[dna.setting.str.startswith("dna")]
+    assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
+    assert "protocol paper chosen on validation NLL" in dna["note"].iloc[0]
 
 
 def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
