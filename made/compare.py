@@ -249,7 +249,8 @@ def report_markdown(table: pd.DataFrame, uci: pd.DataFrame | None = None) -> str
     """comparison.md: a title, how to read it, the table, and the UCI table."""
     text = "# This project against the paper\n\n" + NOTES + "\n" + to_markdown(table)
     if uci is not None and len(uci):
-        text += ("\n## UCI datasets\n\nPer dataset and setting, the run with the best validation NLL "
-                 "(the protocol column says which recipe won); standard errors over test examples and, "
-                 "with several seeds, over seeds.\n\n" + to_markdown(uci))
+        text += ("\n## UCI datasets\n\nPer dataset and setting, the recipe with the best validation NLL "
+                 "(mean over its seeds; the protocol column says which won, not_chosen_valid_nll what "
+                 "the others reached); standard errors over test examples and, with several seeds, "
+                 "over seeds.\n\n" + to_markdown(uci))
     return text
