@@ -106,6 +106,17 @@ def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) 
     return pd.DataFrame(rows)
 
 
+def _epoch_seconds(part: pd.DataFrame) -> pd.Series:
+    """Each epoch's training plus validation seconds."""
+    return part["seconds"] + part["valid_seconds"].fillna(0)
+
+
+def median_epoch_seconds(curves: pd.DataFrame, run_id: str) -> float:
+    """A run's typical cost of an epoch (training plus validation, median):
+    what :func:`equal_time` can charge both runs of a comparison."""
+    return float(_epoch_seconds(curves[curves["run_id"] == run_id]).median())
+
+
 def equal_time(curves: pd.DataFrame, reference: str, challenger: str,
                seconds_per_epoch: float | None = None) -> pd.DataFrame:
     """Validation NLL of two runs compared at equal wall time: the best each
@@ -122,7 +133,7 @@ def equal_time(curves: pd.DataFrame, reference: str, challenger: str,
         if seconds_per_epoch is not None:
             seconds = part["epoch"].astype(float) * seconds_per_epoch
         else:
-            seconds = (part["seconds"] + part["valid_seconds"].fillna(0)).cumsum()
+            seconds = _epoch_seconds(part).cumsum()
         return seconds.to_numpy(), part["valid_nll"].cummin().to_numpy()
 
     t_ref, v_ref = timed(reference)

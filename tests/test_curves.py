@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from made import MADE
-from made.curves import checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves
+from made.curves import (checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves,
+                         median_epoch_seconds)
 from made.train import TrainConfig, fit
 
 
@@ -90,3 +91,4 @@ def test_equal_time_compares_within_the_reference_runs_time():
     row = equal_time(pd.DataFrame(rows), "slow", "fast", seconds_per_epoch=2.0).iloc[0]
     assert row["seconds"] == 8.0 and row["challenger_epochs_in_time"] == 4
     assert row["challenger_best_in_time"] == 7.4 and row["challenger_seconds_to_match"] == 4.0
+    assert median_epoch_seconds(pd.DataFrame(rows), "slow") == 2.0
