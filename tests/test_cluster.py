@@ -294,7 +294,7 @@ def test_smoke_grid_through_a_real_cluster_survives_a_killed_worker(cluster, pro
     worker.kill()
     worker.wait(timeout=20)
     saved = torch.load(run_dir / "checkpoint.pt", weights_only=False)["result"]["history"]
-    replacement = cluster.replace(worker)  # the same two kinds of worker for the other tests
+    cluster.replace(worker)  # the same two kinds of worker for the other tests
 
     code, out = finish(processes, driver, 300)
     assert code == 0, out[-3000:]
@@ -312,7 +312,7 @@ def test_smoke_grid_through_a_real_cluster_survives_a_killed_worker(cluster, pro
     # with the epochs done before the kill carried over from the checkpoint, not retrained
     first, second = starts(run_dir)
     assert int(first[1]) == victim and int(second[1]) != victim
-    assert replacement.pid != victim and len(saved) >= 1
+    assert len(saved) >= 1
     history = pd.read_csv(run_dir / "history.csv")
     assert list(history["seconds"][: len(saved)]) == pytest.approx([row["seconds"] for row in saved])
 
