@@ -156,15 +156,31 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig):
         opt = torch.optim.Adadelta(model.parameters(), rho=config.rho, eps=config.eps, **kwargs)
     else:
         cls = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
+        on_cpu = all(p.device.type == "cpu" for p in model.parameters())
         try:
             # The fused kernels are the same algorithm in one pass over memory: on
             # CPU the per-element Adagrad step costs a quarter of the for-loop one.
-            opt = cls(model.parameters(), fused=True, **kwargs)
-        except (TypeError, RuntimeError):  # older torch, or a device without them
+            # CPU only: torch has no fused CUDA Adagrad, and refuses it at the first step.
+            opt = cls(model.parameters(), fused=on_cpu, **kwargs)
+        except (TypeError, RuntimeError):  # older torch
             opt = cls(model.parameters(), **kwargs)
     step = hp["lr_step_epochs"]
     sched = torch.optim.lr_scheduler.StepLR(opt, step, config.lr_step_gamma) if step else None
     return opt, sched
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, saved: dict) -> None:
+    """``opt.load_state_dict(saved)``, keeping ``opt``'s own ``fused`` flags.
+
+    A checkpoint records whether its optimizer was fused, and torch restores
+    that flag with the state; a CPU checkpoint (fused Adagrad) resumed on a GPU,
+    which has no fused Adagrad, would then fail at its first step.
+    """
+    fused = [group.get("fused") for group in opt.param_groups]
+    opt.load_state_dict(saved)
+    for group, flag in zip(opt.param_groups, fused):
+        if "fused" in group:
+            group["fused"] = flag
 
 
 def validation_masks(model: MADE, config: TrainConfig) -> int:
@@ -283,10 +299,10 @@ def fit(
             )
         model.load_state_dict(state["model"])
         model.set_mask(state["mask_index"])
-        opt.load_state_dict(state["optimizer"])
+        load_optimizer_state(opt, state["optimizer"])
         if sched is not None:
             sched.load_state_dict(state["scheduler"])
-        gen.set_state(state["shuffle_rng"])
+        gen.set_state(state["shuffle_rng"].cpu())  # map_location moved it with the rest
         result = FitResult(**state["result"])
         best_state = state["best_model"]
 

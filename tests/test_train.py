@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.train import TrainConfig, fit, make_optimizer, resolve_device, validation_curve, validation_nll
+from made.train import TrainConfig, fit, load_optimizer_state, make_optimizer, resolve_device, validation_curve, validation_nll
 
 
 def fvsbn(d: int, seed: int):
@@ -116,6 +116,19 @@ def test_resume_after_interrupt_is_identical(tmp_path):
     # a finished run extends from its checkpoint when the cap is raised
     more = fit(fresh(), train, valid, TrainConfig(**{**cfg.__dict__, "max_epochs": 10}), checkpoint=ckpt)
     assert more.epochs == 10 and more.history[:8] == res.history
+
+
+def test_resumed_optimizer_keeps_its_own_fused_flag():
+    # A CPU checkpoint's fused Adagrad resumed where fused is unavailable (a GPU):
+    # the saved flag must not come back with the state, or the first step fails.
+    model = MADE(6, [8], 6)
+    saved = torch.optim.Adagrad(model.parameters(), lr=0.01, fused=True)
+    model(torch.ones(2, 6)).sum().backward()
+    saved.step()
+    here = torch.optim.Adagrad(model.parameters(), lr=0.01, fused=False)
+    load_optimizer_state(here, saved.state_dict())
+    assert [g["fused"] for g in here.param_groups] == [False]
+    assert torch.equal(here.state[next(model.parameters())]["sum"], saved.state[next(model.parameters())]["sum"])
 
 
 def test_resume_refuses_a_different_model(tmp_path):
