@@ -224,6 +224,13 @@ def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint
     return [dataclasses.replace(p, params={**p.params, **overrides}) for p in points]
 
 
+def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
+    """The order in which a grid's runs start: largest K first (mask sampling
+    counts as largest), so that the longest runs start early and concurrent
+    jobs finish together.  Stable: ties keep the grid's order."""
+    return sorted(points, key=lambda p: -(p.params.get("num_masks") or 10**6))
+
+
 def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
              jobs: int = 1, force: bool = False, progress: bool = True,
              backend: Backend | None = None) -> list[RunOutcome]:
@@ -240,8 +247,7 @@ def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | Non
     function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
                                  submitter=uuid.uuid4().hex)
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
-        # Largest K first: the longest runs start early, so concurrent jobs finish together.
-        ordered = sorted(with_overrides(points, overrides), key=lambda p: -(p.params.get("num_masks") or 10**6))
+        ordered = schedule(with_overrides(points, overrides))
         # Complete runs are skipped here, without a task (execute_run checks again).
         complete = {p.run_id for p in ordered
                     if not force and is_complete(runs_dir / p.run_id, p.params.get("max_epochs"))}
@@ -347,14 +353,20 @@ class GridEstimate:
     jobs: int
     threads: int
     device: str
+    load: int = 0  # other training processes running while each epoch was timed
 
     @property
     def seconds(self) -> float:
-        return sum(r.seconds for r in self.runs) / max(1, self.jobs)
+        """The grid's wall time: its runs in ``run_grid``'s order on ``jobs`` workers."""
+        from .timing import makespan
+
+        return makespan([r.seconds for r in self.runs], self.jobs)
 
     def describe(self) -> str:
         how = (f"measured on {self.device} with {self.threads} thread(s) per run" if self.threads
                else f"estimated for {self.device}")
+        if self.load:
+            how += f", beside {self.load} other training process(es) as with {self.jobs} jobs"
         lines = [how + ":"]
         for r in self.runs:
             lines.append(f"  {r.run_id}: {r.seconds_per_epoch:.1f} s/epoch x {r.epochs} epochs = {r.seconds / 60:.1f} min")
@@ -402,7 +414,7 @@ def flop_estimate(points: list[RunPoint], overrides: dict, jobs: int, tflops: fl
     from .timing import epoch_flops
 
     runs = []
-    for p in points:
+    for p in schedule(points):
         cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
         flops = epoch_flops(dim, cfg.hidden_sizes, n_train, n_valid, n_masks, cfg.direct_connections)
         runs.append(_run_estimate(p, cfg, flops / (tflops * 1e12)))
@@ -416,30 +428,37 @@ def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> 
 
     Per epoch: n_train / (training examples/s) + n_valid * K / (ensemble
     examples/s x K), both measured here with the run's thread count, on random
-    binary data of the dataset's shape.
+    binary data of the dataset's shape; on a CPU, while ``jobs - 1`` other
+    processes train beside it, as the grid's other jobs will.  The grid's wall
+    time is then the runs' makespan in the order ``run_grid`` starts them.
     """
     import torch
 
     from .experiment import build_model
-    from .timing import ensemble_throughput, train_throughput
+    from .timing import concurrent_load, ensemble_throughput, train_throughput
     from .train import resolve_device
 
     threads = overrides.get("threads")
     if threads:
         torch.set_num_threads(int(threads))
+    threads = int(threads or torch.get_num_threads())
     cache: dict = {}
     runs = []
-    for p in points:
+    load = 0
+    for p in schedule(points):
         cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
         device = resolve_device(cfg.device)
         key = (dim, tuple(cfg.hidden_sizes), cfg.num_masks, cfg.valid_masks, cfg.direct_connections,
                cfg.optimizer, str(device))
         if key not in cache:
             model = build_model(cfg, dim).to(device)
-            train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device,
-                                          optimizer=cfg.optimizer)
-            eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
-                                            device=device)
+            # On a CPU, timed while the grid's other jobs would be running beside it.
+            load = others = min(jobs, len(points)) - 1 if device.type == "cpu" else 0
+            with concurrent_load(others, dim, cfg.hidden_sizes, threads):
+                train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device,
+                                              optimizer=cfg.optimizer)
+                eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
+                                                device=device)
             cache[key] = n_train / train_rate + n_valid / eval_rate
         runs.append(_run_estimate(p, cfg, cache[key]))
-    return GridEstimate(runs, jobs, int(threads or torch.get_num_threads()), str(device))
+    return GridEstimate(runs, jobs, threads, str(device), load)

@@ -6,6 +6,9 @@ current device, and by the benchmark (``python -m made.bench``).
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import multiprocessing as mp
 import time
 from dataclasses import dataclass
 
@@ -66,6 +69,64 @@ def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: 
     model.ensemble_log_prob(x, n_masks)
     sync(device)
     return n_examples / (time.perf_counter() - t0)
+
+
+def _load_worker(dim: int, hidden_sizes: list[int], threads: int, ready, stop) -> None:
+    """Background training of a model of this shape until ``stop`` is set."""
+    torch.set_num_threads(threads)
+    model = MADE(dim, hidden_sizes, dim, num_masks=1)
+    train_throughput(model, dim, steps=2, warmup=0)
+    ready.release()
+    while not stop.is_set():
+        train_throughput(model, dim, steps=5, warmup=0)
+
+
+@contextlib.contextmanager
+def concurrent_load(n: int, dim: int, hidden_sizes: list[int], threads: int):
+    """Keep ``n`` other processes training a model of this shape while the block runs.
+
+    A grid run with ``--jobs J`` on a CPU shares the cores' caches and memory
+    bandwidth with J - 1 other runs, so an epoch timed alone is optimistic
+    (measured: 10-25 % with 2 jobs on 2 cores).  The timing of a dry run is
+    therefore made under the same load.  Every process started here is
+    stopped, by its own handle, when the block ends.
+    """
+    if n <= 0:
+        yield
+        return
+    ctx = mp.get_context("spawn")
+    ready, stop = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=_load_worker, args=(dim, list(hidden_sizes), threads, ready, stop), daemon=True)
+             for _ in range(n)]
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            if not ready.acquire(timeout=120):
+                raise RuntimeError("a timing load process did not start within 120 s")
+        yield
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+
+
+def makespan(durations: list[float], jobs: int) -> float:
+    """Wall time of runs taken in this order by ``jobs`` workers, each taking
+    the next run as soon as it is free (what ``run_grid``'s thread pool does).
+
+    >>> makespan([2.0, 1.0, 1.0], 2)
+    2.0
+    >>> makespan([1.0, 1.0, 2.0], 2)
+    3.0
+    """
+    free = [0.0] * max(1, jobs)
+    for d in durations:
+        heapq.heappush(free, heapq.heappop(free) + d)
+    return max(free)
 
 
 def epoch_flops(dim: int, hidden_sizes: list[int], n_train: int, n_valid: int,
