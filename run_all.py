@@ -120,6 +120,9 @@ def main(argv=None) -> int:
     if args.max_epochs is not None:
         overrides["max_epochs"] = args.max_epochs or None
     points = expand(GRIDS[grid_name], seeds=args.seeds, protocol=args.protocol)
+    # The grid's table holds every complete run of the grid, also those that
+    # --datasets or missing data leave out of this call's training.
+    table_ids = [p.run_id for p in points]
     csv_name, reports, subdir = grid_outputs(grid_name)
     if args.datasets:
         names = args.datasets.split(",")
@@ -192,7 +195,7 @@ def main(argv=None) -> int:
             backend.close()
     failed = [o for o in outcomes if o.status == "failed"]
     locked = [o for o in outcomes if o.status == "locked"]
-    frame = aggregate(results, csv_name, [p.run_id for p in points])
+    frame = aggregate(results, csv_name, table_ids)
     print(f"{len(frame)} complete runs -> {results / csv_name}")
     if not args.no_reports and len(frame):
         for name in reports:

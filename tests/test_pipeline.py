@@ -320,3 +320,23 @@ def test_concurrent_load_runs_beside_the_block_and_stops():
     assert not any(p.pid == pid for p in mp.active_children())
     with pytest.raises(OSError):
         os.kill(pid, 0)  # gone, not just detached
+
+
+def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
+    # Training only --datasets dna must not drop adult's finished runs from uci.csv.
+    run_all = load_run_all()
+    points = grid_module.expand(grid_module.GRIDS["uci"])
+    finished = [p for p in points if p.params["dataset"] == "dna"] + [
+        next(p for p in points if p.params["dataset"] == "adult")]
+    for p in finished:
+        run_dir = tmp_path / "runs" / p.run_id
+        run_dir.mkdir(parents=True)
+        metrics = {**p.config().to_params(), "num_masks": p.params["num_masks"] or "sampling",
+                   "stopped_early": True, "valid_nll": 1.0}
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+        pd.DataFrame(dict(epoch=[1], train_nll=[1.0], valid_nll=[1.0])).to_csv(run_dir / "history.csv", index=False)
+        (run_dir / DONE).write_text("done\n")
+    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))
+    assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
+    table = pd.read_csv(tmp_path / "uci.csv")
+    assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
