@@ -453,7 +453,8 @@ def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> 
         if key not in cache:
             model = build_model(cfg, dim).to(device)
             # On a CPU, timed while the grid's other jobs would be running beside it.
-            load = others = min(jobs, len(points)) - 1 if device.type == "cpu" else 0
+            others = min(jobs, len(points)) - 1 if device.type == "cpu" else 0
+            load = max(load, others)
             with concurrent_load(others, dim, cfg.hidden_sizes, threads):
                 train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device,
                                               optimizer=cfg.optimizer)
