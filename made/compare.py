@@ -111,26 +111,24 @@ def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per group, the recipe (protocol, or learning rate) with the lowest
     validation NLL, averaged over its seeds, with all its seeds; never test.
     Without competing recipes, the best run per group and seed."""
+    return _select(runs, by)[0]
+
+
+def _select(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, dict]:
+    """The runs :func:`select_on_validation` keeps and, per group, the recipes
+    not chosen with their mean validation NLL as text (from the same means)."""
     recipe = _recipe_column(runs)
     if recipe is None:
         keys = [*by, "seed"] if "seed" in runs else by
-        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values]
+        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}
     means = runs.groupby([*by, recipe], dropna=False)["valid_nll"].mean().reset_index()
-    best = means.loc[means.groupby(by, dropna=False)["valid_nll"].idxmin().values, [*by, recipe]]
-    return runs[runs.set_index([*by, recipe]).index.isin(best.set_index([*by, recipe]).index)]
-
-
-def _alternatives(runs: pd.DataFrame, chosen: pd.DataFrame, by: list[str]) -> dict:
-    """Per group, the recipes not chosen and their mean validation NLL, as text."""
-    recipe = _recipe_column(runs)
-    if recipe is None:
-        return {}
-    out = {}
-    for key, sub in runs.groupby(by, dropna=False):
-        kept = set(chosen.loc[chosen.index.intersection(sub.index), recipe])
-        rest = sub[~sub[recipe].isin(kept)].groupby(recipe)["valid_nll"].mean()
-        out[key] = ", ".join(f"{name} {v:.2f}" for name, v in rest.items())
-    return out
+    best = means.loc[means.groupby(by, dropna=False)["valid_nll"].idxmin().values]
+    best_keys = best.set_index([*by, recipe]).index
+    chosen = runs[runs.set_index([*by, recipe]).index.isin(best_keys)]
+    rest = means[~means.set_index([*by, recipe]).index.isin(best_keys)]
+    others = {key: ", ".join(f"{name} {v:.2f}" for name, v in zip(sub[recipe], sub["valid_nll"]))
+              for key, sub in rest.groupby(by, dropna=False)}
+    return chosen, others
 
 
 def _chosen_note(sub: pd.DataFrame) -> str:
@@ -174,9 +172,7 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.assign(num_masks=runs["num_masks"].astype(str))
     others = {}
     if "valid_nll" in runs:
-        chosen = select_on_validation(runs, ["dataset", "num_masks"])
-        others = _alternatives(runs, chosen, ["dataset", "num_masks"])
-        runs = chosen
+        runs, others = _select(runs, ["dataset", "num_masks"])
     rows = []
     for (dataset, k), sub in runs.groupby(["dataset", "num_masks"]):
         sampling = k == "sampling"
