@@ -78,8 +78,19 @@ GRIDS: dict[str, dict] = {
         protocol="adam",
         base={**MNIST_1x500, "valid_masks": 8},
         axes=dict(num_masks=[1, 2, 4, 8, 16, 32], mode=["order", "connectivity"]),
-        seeds={1: 2, 32: 2, "default": 1},
+        seeds=2,
         csv="figure2.csv", reports=("figure2", "compare"),
+    ),
+    # Figure 2's question at the paper's width: one hidden layer of 500, 2000
+    # and 8000 units, K = 1 against K = 32 in both modes, Figure 2's protocol,
+    # one seed.  Its 500-unit points have Figure 2's run ids, so they are
+    # Figure 2's runs, not retrained.
+    "widths": dict(
+        protocol="adam",
+        base={"dataset": "binarized_mnist", "valid_masks": 8},
+        axes=dict(hidden_sizes=[[500], [2000], [8000]], num_masks=[1, 32], mode=["order", "connectivity"]),
+        seeds=1,
+        csv="widths.csv", reports=("widths",),
     ),
     # The evidence behind Figure 2's protocol (results/README.md), as two parts:
     # * the authors' Adagrad recipe at K = 1 and 32 for 150 epochs, against the

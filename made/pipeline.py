@@ -225,10 +225,12 @@ def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint
 
 
 def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
-    """The order in which a grid's runs start: largest K first (mask sampling
-    counts as largest), so that the longest runs start early and concurrent
-    jobs finish together.  Stable: ties keep the grid's order."""
-    return sorted(points, key=lambda p: -(p.params.get("num_masks") or 10**6))
+    """The order in which a grid's runs start: the widest models first, then
+    the largest K (mask sampling counts as largest), so that the longest runs
+    start early and concurrent jobs finish together.  Stable: ties keep the
+    grid's order."""
+    return sorted(points, key=lambda p: (-sum(p.params.get("hidden_sizes") or []),
+                                         -(p.params.get("num_masks") or 10**6)))
 
 
 def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
