@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import platform
 import time
 from dataclasses import dataclass, field
@@ -21,12 +22,16 @@ from . import __version__
 from .evaluate import DEFAULT_TEST_MASKS, evaluate
 from .io import save_torch, write_csv, write_json
 from .model import MADE
-from .train import TrainConfig, fit, flush_denormals, resolve_device
+from .train import TrainConfig, fit, flush_denormals, resolve_device, settings_diff
 
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 BEST_MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
+# Settings that do not change what a run computes: they may differ between the
+# calls that train one run directory (max_epochs is how a run is extended;
+# test_masks only changes the final evaluation, which is redone every call).
+NOT_COMPUTATION = frozenset({"data_dir", "device", "progress", "max_epochs", "test_masks"})
 
 
 @dataclass
@@ -96,6 +101,10 @@ class ExperimentConfig:
     def hidden_label(self) -> str:
         return "x".join(str(h) for h in self.hidden_sizes) or "none"
 
+    def computation(self) -> dict:
+        """The settings that decide what is trained: every field but NOT_COMPUTATION."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_COMPUTATION}
+
     def train_config(self) -> TrainConfig:
         """The training part of this config: every TrainConfig field it shares by name."""
         mine = {f.name for f in dataclasses.fields(self)}
@@ -136,8 +145,14 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     interrupted run resumes, and a finished one can be extended with a larger
     ``max_epochs``), ``history.csv``, ``model.pt`` (best-validation parameters)
     and last ``metrics.json``, one flat row that is also returned.
+
+    A directory records exactly what was trained there: the checkpoint keeps
+    the settings that trained it, and a directory whose checkpoint or
+    ``metrics.json`` comes from other settings (other than NOT_COMPUTATION) is
+    refused with a ValueError before anything is trained or written.
     """
     out_dir = Path(out_dir)
+    check_same_run(out_dir, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     from .data import load_dataset  # keeps `import made.experiment` light
 
@@ -148,7 +163,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
         train = train[: config.train_subset]
 
     model = build_model(config, data.dim).to(device)
-    result = fit(model, train, valid, config.train_config(), checkpoint=out_dir / CHECKPOINT)
+    result = fit(model, train, valid, config.train_config(), checkpoint=out_dir / CHECKPOINT,
+                 meta=config.computation())
     write_csv(out_dir / HISTORY, pd.DataFrame(result.history))
     save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
                 "experiment": dataclasses.asdict(config)}, out_dir / BEST_MODEL)
@@ -183,6 +199,26 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     row.pop("progress")
     write_json(out_dir / METRICS, row)
     return row
+
+
+def check_same_run(out_dir: Path, config: ExperimentConfig) -> None:
+    """ValueError if ``out_dir`` holds the metrics of a run trained with other
+    settings: training there would label the new run's numbers with old files
+    or the old numbers with new settings.  (The checkpoint, which also stores
+    them, is checked by ``fit`` when it resumes.)"""
+    try:
+        row = json.loads((Path(out_dir) / METRICS).read_text())
+        before = ExperimentConfig.from_params(row).computation()
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, TypeError):
+        return  # damaged: it describes nothing, and this run rewrites it
+    now = config.computation()
+    if before != now:
+        raise ValueError(
+            f"{out_dir} holds a run trained with other settings ({settings_diff(before, now)}, "
+            f"from its {METRICS}); use another run directory, or delete this one to train afresh "
+            "(only max_epochs, device, data_dir and test_masks may change between calls)")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> MADE:

@@ -222,8 +222,9 @@ def validation_curve(model: MADE, x: torch.Tensor, config: TrainConfig) -> dict[
     return out
 
 
-def _state(model, opt, sched, gen, result, best_state) -> dict:
+def _state(model, opt, sched, gen, result, best_state, meta) -> dict:
     return {
+        "meta": meta,
         "model": model.state_dict(),
         "model_config": model.config,
         "mask_index": model.mask_index,
@@ -268,6 +269,7 @@ def fit(
     *,
     checkpoint: str | os.PathLike | None = None,
     on_epoch_end=None,
+    meta: dict | None = None,
 ) -> FitResult:
     """Train ``model`` on binary ``train`` with early stopping on ``valid``.
 
@@ -277,6 +279,12 @@ def fit(
     as an uninterrupted run.  ``on_epoch_end(row)`` is called with each
     history row (a hook for logging, or for tests that interrupt training).
     At the end the parameters of the best validation epoch are restored.
+
+    ``meta`` describes what is being trained (``run_experiment`` passes the
+    settings that change the computation); it is saved in the checkpoint, and
+    resuming a checkpoint saved with another ``meta`` is refused, as is one
+    that already holds more epochs than ``max_epochs``: neither could give a
+    result that matches the settings asked for.
     """
     config = config or TrainConfig()
     opt, sched = make_optimizer(model, config)
@@ -297,6 +305,7 @@ def fit(
                 f"checkpoint {checkpoint} was written by a newer version of made (it records "
                 f"{', '.join(unknown)}); update made, or delete the checkpoint to start the run afresh"
             )
+        _check_resume(checkpoint, state, meta, config)
         model.load_state_dict(state["model"])
         model.set_mask(state["mask_index"])
         load_optimizer_state(opt, state["optimizer"])
@@ -332,7 +341,7 @@ def fit(
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
             if checkpoint is not None:
-                save_torch(_state(model, opt, sched, gen, result, best_state), checkpoint)
+                save_torch(_state(model, opt, sched, gen, result, best_state, meta), checkpoint)
             bar.update(1)
             bar.set_postfix(train=f"{train_nll:.2f}", valid=f"{valid_nll:.2f}",
                             best=result.best_epoch, s_per_epoch=f"{seconds:.1f}")
@@ -342,6 +351,28 @@ def fit(
     model.set_mask(0)
     model.eval()
     return result
+
+
+def settings_diff(before: dict, now: dict) -> str:
+    """``name: before -> now`` for every key whose value differs."""
+    keys = sorted(set(before) | set(now))
+    return ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k))
+
+
+def _check_resume(checkpoint, state: dict, meta: dict | None, config: TrainConfig) -> None:
+    """ValueError, before anything is loaded, when the checkpoint cannot be
+    resumed into what ``meta`` and ``config`` ask for."""
+    saved = state.get("meta")
+    if meta is not None and saved is not None and saved != meta:
+        raise ValueError(
+            f"checkpoint {checkpoint} was trained with other settings ({settings_diff(saved, meta)}); "
+            "use another run directory, or delete this one to train afresh (only max_epochs, device, "
+            "data_dir and test_masks may change between calls)")
+    epochs = state["result"].get("epochs", 0)
+    if config.max_epochs is not None and epochs > config.max_epochs:
+        raise ValueError(
+            f"checkpoint {checkpoint} already holds {epochs} epochs, more than max_epochs={config.max_epochs}; "
+            f"use max_epochs >= {epochs} (or None), or another run directory")
 
 
 def _train_epoch(model: MADE, opt, train: torch.Tensor, gen: torch.Generator,

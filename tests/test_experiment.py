@@ -55,6 +55,30 @@ def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):
     assert leftovers == []
 
 
+@pytest.mark.parametrize("reuse", ["checkpoint", "metrics only"])
+def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
+    # The case: a finished run directory trained again with lr 0.01 and a
+    # training subset must not write a metrics.json that says so beside the old numbers.
+    run = tmp_path / "run"
+    cfg = ExperimentConfig(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2, optimizer="adam",
+                           lr=1e-3, max_epochs=4, device="cpu", progress=False)
+    first = run_experiment(cfg, run)
+    if reuse == "metrics only":  # a committed run: its checkpoint is not in git
+        (run / "checkpoint.pt").unlink()
+    files = {p.name: p.read_bytes() for p in run.iterdir()}
+    other = ExperimentConfig(**{**cfg.__dict__, "lr": 0.01, "max_epochs": 3, "train_subset": 100})
+    with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 -> 0.01, train_subset: None -> 100"):
+        run_experiment(other, run)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == files  # nothing written
+    # what does not change the computation may differ: a larger cap extends the run
+    if reuse == "checkpoint":
+        longer = run_experiment(ExperimentConfig(**{**cfg.__dict__, "max_epochs": 6, "test_masks": 1}), run)
+        assert longer["epochs"] == 6 and longer["max_epochs"] == 6 and longer["lr"] == first["lr"]
+        history = pd.read_csv(run / "history.csv")
+        assert list(history["epoch"]) == list(range(1, 7))
+        assert longer["valid_nll"] == pytest.approx(history["valid_nll"].min())
+
+
 def test_mask_sampling_experiment(toy_data, tmp_path):
     cfg = ExperimentConfig(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=None,
                            max_epochs=2, valid_masks=4, test_masks=10, device="cpu", progress=False)

@@ -153,6 +153,28 @@ def test_resume_refuses_a_checkpoint_from_a_newer_version(tmp_path):
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # refused before loading
 
 
+def test_resume_refuses_other_settings_and_fewer_epochs_than_it_holds(tmp_path):
+    # A checkpoint keeps what trained it (``meta``): resuming it under other
+    # settings would label its numbers with settings that never produced them.
+    train, valid = tiny_problem()
+    ckpt = tmp_path / "c.pt"
+    fit(MADE(10, [16], 10), train, valid, TrainConfig(max_epochs=3, progress=False), checkpoint=ckpt,
+        meta={"lr": 0.01, "train_subset": None})
+    model = MADE(10, [16], 10)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"other settings \(lr: 0.01 -> 0.1\)"):
+        fit(model, train, valid, TrainConfig(max_epochs=4, progress=False), checkpoint=ckpt,
+            meta={"lr": 0.1, "train_subset": None})
+    with pytest.raises(ValueError, match="already holds 3 epochs, more than max_epochs=2"):
+        fit(model, train, valid, TrainConfig(max_epochs=2, progress=False), checkpoint=ckpt,
+            meta={"lr": 0.01, "train_subset": None})
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # refused before loading
+    # the same settings with a larger cap extend the run
+    more = fit(model, train, valid, TrainConfig(max_epochs=4, progress=False), checkpoint=ckpt,
+               meta={"lr": 0.01, "train_subset": None})
+    assert more.epochs == 4
+
+
 def test_same_seed_same_numbers_and_adam_step_decay():
     train, valid = tiny_problem()
     cfg = TrainConfig(optimizer="adam", max_epochs=4, lr_step_epochs=2, progress=False)
