@@ -9,17 +9,20 @@
     python run_all.py --scheduler tcp://HOST:8786   # each run a task on a Dask cluster
 
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
-where it stopped, each unfinished run from its checkpoint.  Each grid writes
-its own CSV (and figures) and never another grid's.  A run being trained by
-another process (a second driver, a live Dask attempt) is locked and left to
-it: it is listed as locked, not failed.
+where it stopped, each unfinished run from its checkpoint; Ctrl-C (or SIGTERM)
+stops the running notebooks and cancels the queued ones.  Data is needed only
+for the runs that train.  Each grid writes its own CSV (and figures) and never
+another grid's.  A run being trained by another process (a second driver, a
+live Dask attempt) is locked and left to it: it is listed as locked, not failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from made.grid import GRIDS, PROTOCOLS, expand, grid_outputs
@@ -64,15 +67,26 @@ def _data_dir(text: str) -> str:
     return str(path.resolve())
 
 
+def _results_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a file, not a directory; give the folder for runs, tables and figures "
+            "(it is created if missing)")
+    return path
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = _Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--grid", choices=sorted(GRIDS), default="figure2", help="which grid (default: figure2)")
-    p.add_argument("--smoke", action="store_true", help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast")
+    p.add_argument("--grid", choices=sorted(GRIDS), default=None, help="which grid (default: figure2)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast (a grid of its own, "
+                        "so not with --grid)")
     p.add_argument("--datasets", default=None, metavar="A,B",
                    help="only the grid's runs on these datasets (e.g. --grid uci --datasets adult,dna,mushrooms,nips)")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
                    help="training recipe (default: the grid's own; figure2: adam)")
-    p.add_argument("--results-dir", type=Path, default=Path("results"),
+    p.add_argument("--results-dir", type=_results_dir, default=Path("results"),
                    help="where runs, CSVs and figures go (default: results/; --smoke writes into its smoke/ subfolder)")
     p.add_argument("--data-dir", type=_data_dir, default=None, help="local data directory (default: $MADE_DATA_DIR, else ~/.cache/made)")
     p.add_argument("--device", type=_device, default=None, help="cpu, cuda or auto (default: the grid's, else auto)")
@@ -84,15 +98,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-epochs", type=_at_least(0, "a positive cap, or 0 for none"), default=None,
                    help="epoch cap for every run (default: the grid's own; figure2: none); "
                         "0 = no cap, early stopping only")
-    p.add_argument("--force", action="store_true", help="rerun complete runs too")
-    p.add_argument("--dry-run", action="store_true", help="print the grid and an estimated wall time, run nothing")
+    p.add_argument("--force", action="store_true",
+                   help="train every run again from scratch; a complete run's files are replaced only "
+                        "when its new run is complete")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the grid and an estimated wall time of the runs still to train, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
     p.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("MADE_DASK_SCHEDULER") or None,
                    help="run each grid point as a task on the Dask cluster of this scheduler (tcp://HOST:PORT; "
                         "default: $MADE_DASK_SCHEDULER, else local threads).  The results directory must be "
                         "shared with the workers at the same path; --jobs is then the workers' threads, "
                         "and --threads defaults to 1")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.smoke and args.grid is not None:
+        p.error(f"argument --smoke: not allowed with --grid {args.grid!r}; --smoke runs its own small grid "
+                "(results/smoke/): drop one of them")
+    return args
 
 
 def default_jobs(device: str, n_runs: int) -> int:
@@ -111,7 +132,50 @@ def default_jobs(device: str, n_runs: int) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    grid_name = "smoke" if args.smoke else args.grid
+    from made import kernels
+    from made.pipeline import Interrupted
+
+    # SIGTERM (a batch system's stop, `kill`) stops a grid the way Ctrl-C does.
+    previous = None
+    _STOP_SIGNAL[0] = signal.SIGINT
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _main(args)
+    except Interrupted as stop:
+        kernels.kill()  # nothing of ours outlives the driver
+        print(f"run_all.py: interrupted: {_what_stopped(stop)}; no run is locked and every checkpoint "
+              "is kept: run the same command again to resume", file=sys.stderr)
+        return 128 + _STOP_SIGNAL[0]
+    except KeyboardInterrupt:
+        kernels.kill()
+        print("run_all.py: interrupted; every finished run and checkpoint is kept: run the same "
+              "command again to resume", file=sys.stderr)
+        return 128 + _STOP_SIGNAL[0]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+_STOP_SIGNAL = [signal.SIGINT]  # the exit status says which signal stopped us (130 or 143)
+
+
+def _raise_interrupt(signum, frame):
+    _STOP_SIGNAL[0] = signum
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _what_stopped(stop) -> str:
+    parts = []
+    if stop.stopped:
+        parts.append(f"stopped {len(stop.stopped)} running run(s) ({', '.join(stop.stopped)})")
+    if stop.not_started:
+        parts.append(f"cancelled {len(stop.not_started)} queued run(s)")
+    return " and ".join(parts) or "no run was training"
+
+
+def _main(args) -> int:
+    grid_name = "smoke" if args.smoke else args.grid or "figure2"
     overrides = {"progress": False}
     if args.data_dir is not None:
         overrides["data_dir"] = str(Path(args.data_dir).resolve())
@@ -133,6 +197,13 @@ def main(argv=None) -> int:
                   f"use some of {','.join(known)}", file=sys.stderr)
             return 2
         points = [p for p in points if p.params["dataset"] in names]
+    results = (args.results_dir / subdir).resolve()
+    if results.exists() and not results.is_dir():
+        print(f"run_all.py: error: {results} is a file, not a directory; move it, or give another "
+              "--results-dir", file=sys.stderr)
+        return 2
+    # Jobs and threads from the whole grid, not from the runs left: a resumed
+    # run keeps the thread count it started with, and with it its numbers.
     if args.jobs is None:
         args.jobs = default_jobs(args.device or points[0].params.get("device", "auto"), len(points))
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.jobs))
@@ -142,8 +213,14 @@ def main(argv=None) -> int:
         threads = args.threads or 1
     overrides["threads"] = threads
 
-    device = overrides.get("device") or points[0].params.get("device", "auto")
-    if not args.dry_run and not args.scheduler:  # with a cluster, the workers hold the devices
+    from made.pipeline import pending, with_overrides
+
+    todo = {p.run_id for p in pending(with_overrides(points, overrides), results / "runs", args.force)}
+    done = len(points) - len(todo)
+    points = [p for p in points if p.run_id in todo]
+
+    device = overrides.get("device") or (points[0].params.get("device", "auto") if points else "auto")
+    if points and not args.dry_run and not args.scheduler:  # with a cluster, the workers hold the devices
         from made.pipeline import device_available
 
         if not device_available(device):
@@ -152,29 +229,15 @@ def main(argv=None) -> int:
             return 2
 
     if args.dry_run:
-        from made.pipeline import device_available, estimate_seconds, flop_estimate
-        from made.timing import ASSUMED_GPU_TFLOPS
+        return _dry_run(grid_name, points, done, results, overrides, args.jobs, threads, device)
 
-        print(f"grid {grid_name}: {len(points)} runs, {args.jobs} job(s) x {threads} thread(s)")
-        for p in points:
-            print(f"  {p.run_id}")
-        if device_available(device):
-            print(estimate_seconds(points, overrides, jobs=args.jobs).describe())
-        else:
-            print(f"device {device!r} is not on this machine, so nothing can be timed here; "
-                  f"on one, this dry run measures it.  From FLOP counts instead:")
-            for tflops in ASSUMED_GPU_TFLOPS:
-                print(flop_estimate(points, overrides, args.jobs, tflops).describe())
-        return 0
+    from made.pipeline import ERROR, aggregate, execute_report, run_grid
 
-    from made.pipeline import ERROR, aggregate, execute_report, run_grid, with_overrides
-
-    results = (args.results_dir / subdir).resolve()
     missing = {}
     if not args.scheduler:  # on a cluster the workers hold the data
         points, missing = _with_data(points, overrides.get("data_dir"))
     backend = None
-    if args.scheduler:
+    if args.scheduler and points:  # nothing to train: no cluster needed
         from made.cluster import ClusterError, DaskBackend
 
         try:
@@ -208,22 +271,45 @@ def main(argv=None) -> int:
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
     for name, message in missing.items():
-        print(f"SKIPPED every {name} run: {message}", file=sys.stderr)
+        print(f"SKIPPED every {name} run still to train: {message}", file=sys.stderr)
     return 1 if failed or missing else 0
 
 
+def _dry_run(grid_name, points, done, results, overrides, jobs, threads, device) -> int:
+    """List the runs still to train and estimate their wall time."""
+    from made.pipeline import device_available, estimate_seconds, flop_estimate
+    from made.timing import ASSUMED_GPU_TFLOPS
+
+    print(f"grid {grid_name}: {len(points) + done} runs, {done} complete in {results}, "
+          f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
+    for p in points:
+        print(f"  {p.run_id}")
+    if not points:
+        print("nothing to run")
+    elif device_available(device):
+        print(estimate_seconds(points, overrides, jobs=jobs).describe())
+    else:
+        print(f"device {device!r} is not on this machine, so nothing can be timed here; "
+              f"on one, this dry run measures it.  From FLOP counts instead:")
+        for tflops in ASSUMED_GPU_TFLOPS:
+            print(flop_estimate(points, overrides, jobs, tflops).describe())
+    return 0
+
+
 def _with_data(points, data_dir):
-    """The points whose dataset is here or downloads now, and, per dataset
-    that cannot be had, its DatasetError message (URL and where to put the
-    file): those runs are left out and reported, not started to fail one by one."""
-    from made.data import DatasetError, load_dataset, resolve_data_dir, status
+    """The points whose data loads (from here, the cache, or a download now),
+    and, per dataset that cannot be had or is damaged, its DatasetError
+    message (URL and where to put the file): those runs are left out and
+    reported once, before any kernel starts, not started to fail one by one.
+    Called with the runs that will train only: finished runs need no data."""
+    from made.data import DatasetError, load_dataset
 
     missing = {}
-    for name in sorted({p.params["dataset"] for p in points}):
-        if status(name, resolve_data_dir(data_dir))["found"]:
-            continue  # here already: each run loads it, the driver need not
+    for name, seed in sorted({(p.params["dataset"], p.config().binarize_seed) for p in points}):
+        if name in missing:
+            continue
         try:
-            load_dataset(name, data_dir=data_dir)
+            load_dataset(name, data_dir=data_dir, seed=seed)  # checks shapes, values and checksums
         except DatasetError as exc:
             missing[name] = str(exc)
     return [p for p in points if p.params["dataset"] not in missing], missing

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .grid import RunPoint
-from .pipeline import RunFunction, RunOutcome
+from .pipeline import Interrupted, RunFunction, RunOutcome
 
 # Seconds the driver waits for a first worker, and for the scheduler to answer.
 WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
@@ -189,9 +189,33 @@ class DaskBackend:
                     yield future.result()
                 except Exception as exc:  # e.g. KilledWorker: the run died on too many workers
                     yield RunOutcome(point.run_id, "failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        except KeyboardInterrupt:
+            raise self.stop(function, futures) from None
+        except GeneratorExit:
+            self.stop(function, futures)
+            raise
         finally:
             for future in futures:
                 future.release()
+
+    def stop(self, function, futures: dict) -> Interrupted:
+        """Ctrl-C on the driver: cancel every task not finished, and ask the
+        workers to interrupt the kernels of those runs (a running Dask task
+        cannot be cancelled, but its notebook can); each attempt then releases
+        its run's lock and leaves its checkpoint to resume."""
+        from . import kernels
+
+        unfinished = [p for f, p in futures.items() if not f.done()]
+        try:
+            self.client.cancel(list(futures), force=True)
+            # execute_run keys each run by its folder; the partial run_grid submits names the runs folder.
+            runs_dir = getattr(function, "keywords", {}).get("runs_dir")
+            if runs_dir is not None and unfinished:
+                keys = [str(Path(runs_dir) / p.run_id) for p in unfinished]
+                self.client.run(kernels.interrupt, keys)
+        except Exception:  # the scheduler is gone: nothing left to cancel there
+            pass
+        return Interrupted([p.run_id for p in unfinished])
 
     def close(self) -> None:
         client, self.client = getattr(self, "client", None), None

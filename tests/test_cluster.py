@@ -241,8 +241,8 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
     from made.grid import GRIDS, expand
     from made.pipeline import run_grid
 
-    def fake_notebook(source, output, parameters, cwd, **kwargs):  # stands in for train_made
-        Path(cwd, "metrics.json").write_text('{"max_epochs": %d}' % parameters["max_epochs"])
+    def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
+        Path(parameters["run_dir"], "metrics.json").write_text('{"max_epochs": %d}' % parameters["max_epochs"])
     monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
     seen = []
 
@@ -257,6 +257,42 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
     assert sorted(o.run_id for o in outcomes) == sorted(p.run_id for p in points)
     assert {o.status for o in outcomes} == {"done"}
     assert all(p.params["device"] == "cuda" and p.params["max_epochs"] == 1 for p in seen)
+
+
+def test_ctrl_c_on_the_driver_cancels_the_tasks_and_interrupts_their_kernels(tmp_path):
+    import functools
+
+    from made import kernels
+    from made.cluster import DaskBackend
+    from made.grid import GRIDS, expand
+    from made.pipeline import Interrupted, execute_run
+
+    class Future:
+        def __init__(self, done):
+            self._done = done
+
+        def done(self):
+            return self._done
+
+    class Client:  # records what the driver asks of the scheduler
+        calls = []
+
+        def cancel(self, futures, force=False):
+            self.calls.append(("cancel", len(futures), force))
+
+        def run(self, function, *args):
+            self.calls.append(("run", function, *args))
+
+    backend = DaskBackend.__new__(DaskBackend)  # no scheduler: only stop() is exercised
+    backend.client = Client()
+    points = expand(GRIDS["smoke"])
+    futures = {Future(done=i == 0): p for i, p in enumerate(points)}
+    function = functools.partial(execute_run, runs_dir=tmp_path / "runs", overrides={})
+    stop = backend.stop(function, futures)
+    assert isinstance(stop, Interrupted) and stop.stopped == [p.run_id for p in points[1:]]
+    assert backend.client.calls[0] == ("cancel", len(points), True)
+    assert backend.client.calls[1] == ("run", kernels.interrupt, [str(tmp_path / "runs" / p.run_id)
+                                                                   for p in points[1:]])
 
 
 def test_a_malformed_scheduler_address_stops_with_one_line(tmp_path, capsys):

@@ -41,6 +41,8 @@ def test_kernel_runs_this_interpreter():
     (["--threads", "0"], "--threads", "1 or more"),
     (["--device", "tpu"], "--device", "cpu, cuda"),
     (["--data-dir", "/nonexistent/made-data", "--smoke"], "--data-dir", "not a directory"),
+    (["--results-dir", __file__, "--smoke"], "--results-dir", "is a file"),
+    (["--smoke", "--grid", "uci"], "--grid", "drop one of them"),
 ])
 def test_bad_command_line_input_stops_with_one_line(argv, option, allowed, capsys):
     run_all = load_run_all()
@@ -105,7 +107,8 @@ def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
     run_dir.mkdir()
     (run_dir / ERROR).write_text("Traceback: an earlier attempt failed\n")
 
-    def fake_notebook(source, output, parameters, cwd, **kwargs):  # stands in for train_made
+    def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
+        cwd = parameters["run_dir"]  # the run's folder
         (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["max_epochs"]}))
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
@@ -231,7 +234,7 @@ def test_every_config_field_reaches_the_notebook(tmp_path):
     from made.pipeline import notebook_parameters
 
     point = expand(GRIDS["figure2"])[0]
-    params = notebook_parameters({**point.params, "threads": 1}, point.mode, tmp_path)
+    params = notebook_parameters({**point.params, "threads": 1}, point.mode, point.run_id, tmp_path)
     for f in dataclasses.fields(ExperimentConfig):
         assert f.name in params, f.name
     assert params["train_subset"] is None and params["max_epochs"] is None and params["valid_masks"] is None
@@ -277,7 +280,7 @@ def test_a_dataset_that_cannot_be_had_is_reported_once_not_a_traceback(tmp_path,
     assert not (tmp_path / "results" / "runs").exists() or not any((tmp_path / "results" / "runs").iterdir())
 
 
-def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch):
+def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     import torch
 
     run_all = load_run_all()
@@ -285,7 +288,8 @@ def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "--datasets" in err and "'cifar'" in err and "adult" in err
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
-    assert run_all.main(["--grid", "uci", "--datasets", "dna,nips", "--dry-run", "--device", "cuda"]) == 0
+    assert run_all.main(["--grid", "uci", "--datasets", "dna,nips", "--dry-run", "--device", "cuda",
+                         "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in out and "adult_" not in out
 
@@ -340,3 +344,478 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
     assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
     table = pd.read_csv(tmp_path / "uci.csv")
     assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
+
+
+# -- the lock in execute_run ---------------------------------------------------
+
+def smoke_point():
+    return grid_module.expand(grid_module.GRIDS["smoke"])[0]
+
+
+def fake_notebook_writing_metrics(calls):
+    def fake(source, output, parameters, **kwargs):  # stands in for train_made
+        cwd = parameters["run_dir"]  # the run's folder
+        calls.append(cwd)
+        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["max_epochs"]}))
+    return fake
+
+
+def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatch):
+    import socket
+
+    import papermill
+
+    from made.lock import RunLock
+    from made.pipeline import STARTS
+
+    point = smoke_point()
+    run_dir = tmp_path / point.run_id
+    run_dir.mkdir()
+    held = RunLock(run_dir).acquire()  # a live owner (this process; test_lock.py: between processes)
+    try:
+        calls = []
+        monkeypatch.setattr(papermill, "execute_notebook", fake_notebook_writing_metrics(calls))
+        outcome = execute_run(point, tmp_path, {}, KERNEL)
+        assert outcome.status == "locked" and f"{socket.gethostname()} pid {os.getpid()}" in outcome.error
+        assert calls == [] and not (run_dir / DONE).exists() and not (run_dir / STARTS).exists()
+        assert RunLock.owner_of(run_dir)["token"] == held.owner["token"]  # untouched
+    finally:
+        held.release()
+
+
+def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock(tmp_path, monkeypatch):
+    import socket
+
+    import papermill
+
+    from made import pipeline
+    from made.lock import LOCK
+    from made.pipeline import STARTS
+
+    point = smoke_point()
+    run_dir = tmp_path / point.run_id
+    calls = []
+    monkeypatch.setattr(papermill, "execute_notebook", fake_notebook_writing_metrics(calls))
+    assert execute_run(point, tmp_path, {}, KERNEL).status == "done"
+    host, pid, _ = (run_dir / STARTS).read_text().split()
+    assert (host, int(pid)) == (socket.gethostname(), os.getpid()) and len(calls) == 1
+    assert (run_dir / DONE).exists() and not (run_dir / LOCK).exists()
+
+    # complete at the first look? no; once the lock is ours? yes: another process finished it
+    looks = iter([False, True])
+    monkeypatch.setattr(pipeline, "is_complete", lambda *a: next(looks))
+    assert execute_run(point, tmp_path, {"max_epochs": 9}, KERNEL).status == "skipped"
+    assert len(calls) == 1 and len((run_dir / STARTS).read_text().splitlines()) == 1
+    assert not (run_dir / LOCK).exists()
+
+
+def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monkeypatch):
+    import socket
+
+    import papermill
+
+    from made.lock import RunLock
+
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a locked run was trained"))
+    run_all = load_run_all()
+    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))  # no data needed
+    runs = tmp_path / "smoke" / "runs"
+    locks = []
+    for point in grid_module.expand(grid_module.GRIDS["smoke"]):  # every run held by a live trainer (here)
+        (runs / point.run_id).mkdir(parents=True)
+        locks.append(RunLock(runs / point.run_id).acquire())
+    try:
+        code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports", "--jobs", "2"])
+    finally:
+        for lock in locks:
+            lock.release()
+    out = capsys.readouterr()
+    assert code == 0 and "FAILED" not in out.err
+    for lock in locks:
+        assert f"LOCKED {lock.run_dir.name}: being trained elsewhere (locked by {socket.gethostname()} " \
+               f"pid {os.getpid()}" in out.out
+
+
+# -- finished runs, damaged runs, data, --force, dry run ------------------------
+
+def finish(run_dir: Path, point, **metrics) -> None:
+    """A complete run as run_all leaves it: metrics.json, history.csv, DONE."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    row = {**point.config().to_params(), "stopped_early": True, "epochs": 2, "best_epoch": 1,
+           "valid_nll": 90.123456789, "test_nll_ensemble": 91.0, **metrics}
+    (run_dir / "metrics.json").write_text(json.dumps(row))
+    pd.DataFrame(dict(epoch=[1, 2], train_nll=[95.123456789, 93.0], valid_nll=[90.123456789, 90.5],
+                      seconds=[1.23456, 1.2], lr=[1e-3 * 1.0000000001, 1e-3])).to_csv(
+        run_dir / "history.csv", index=False)
+    (run_dir / DONE).write_text("2026-01-01T00:00:00\n")
+
+
+def finished_smoke_grid(top: Path) -> list:
+    points = grid_module.expand(grid_module.GRIDS["smoke"])
+    for p in points:
+        finish(top / "smoke" / "runs" / p.run_id, p)
+    return points
+
+
+def no_training(*args, **kwargs):
+    pytest.fail("a notebook was started")
+
+
+def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
+    # A clone with results but no data: nothing trains, so nothing is loaded or downloaded.
+    import papermill
+
+    from made import data
+
+    finished_smoke_grid(tmp_path)
+    monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))
+    monkeypatch.setattr(papermill, "execute_notebook", no_training)
+    code = load_run_all().main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "SKIPPED" not in out.err and "3 complete runs" in out.out
+
+
+def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    points = finished_smoke_grid(tmp_path)
+    victim = tmp_path / "smoke" / "runs" / points[1].run_id
+    text = (victim / "metrics.json").read_text()
+    (victim / "metrics.json").write_text(text[: len(text) // 2])  # truncated
+    retrained = []
+
+    def fake(source, output, parameters, **kwargs):  # retrains the damaged run only
+        cwd = parameters["run_dir"]  # the run's folder
+        retrained.append(Path(cwd).name)
+        finish(Path(cwd), points[1], valid_nll=88.0)
+        (Path(cwd) / DONE).unlink()
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    run_all = load_run_all()
+    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))
+    code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert retrained == [victim.name]
+    named = [line for line in err.splitlines() if "damaged" in line]
+    assert len(named) == 1 and victim.name in named[0] and str(victim / "metrics.json") in named[0]
+    assert "Traceback" not in err
+    table = pd.read_csv(tmp_path / "smoke" / "figure2.csv")
+    assert sorted(table["run_id"]) == sorted(p.run_id for p in points)
+    assert table.set_index("run_id").loc[victim.name, "valid_nll"] == 88.0
+
+
+def test_a_damaged_run_that_cannot_retrain_is_left_out_of_the_table(tmp_path, capsys):
+    from made.pipeline import aggregate
+
+    points = finished_smoke_grid(tmp_path)
+    results = tmp_path / "smoke"
+    (results / "runs" / points[0].run_id / "metrics.json").write_text("{\"dataset\": ")
+    frame = aggregate(results, "figure2.csv")
+    assert sorted(frame["run_id"]) == sorted(p.run_id for p in points[1:])
+    assert points[0].run_id in capsys.readouterr().err
+
+
+def test_a_damaged_data_file_is_reported_once_before_any_kernel(tmp_path, monkeypatch, capsys):
+    import papermill
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "dna.npz").write_bytes(b"not a zip file at all")
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(papermill, "execute_notebook", no_training)
+    code = load_run_all().main(["--grid", "uci", "--datasets", "dna", "--data-dir", str(data_dir),
+                                "--results-dir", str(tmp_path / "results"), "--no-reports"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("SKIPPED every dna run") == 1 and str(data_dir / "dna.npz") in err
+    assert "Traceback" not in err
+
+
+def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypatch, capsys):
+    import torch
+
+    points = finished_smoke_grid(tmp_path)
+    run_all = load_run_all()
+    assert run_all.main(["--smoke", "--dry-run", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(points)} runs, {len(points)} complete" in out and "0 to run" in out
+    assert "nothing to run" in out and "estimated wall time" not in out
+    # one run left: only it is listed and estimated (from FLOP counts: nothing is timed)
+    (tmp_path / "smoke" / "runs" / points[0].run_id / DONE).unlink()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run_all.main(["--smoke", "--dry-run", "--device", "cuda", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(points) - 1} complete" in out and "1 to run" in out
+    assert points[0].run_id in out and points[1].run_id not in out
+    assert out.count(f"{points[0].run_id}:") == out.count("estimated wall time") > 0
+
+
+def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(tmp_path, monkeypatch):
+    import nbformat
+    import papermill
+
+    from made.pipeline import STAGING, STARTS
+
+    point = smoke_point()
+    run_dir = tmp_path / point.run_id
+    finish(run_dir, point, valid_nll=90.0)
+    (run_dir / "checkpoint.pt").write_text("the old run's checkpoint")
+    old = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    seen = []
+
+    def interrupted(source, output, parameters, **kwargs):
+        cwd = parameters["run_dir"]  # the run's folder
+        seen.append(sorted(p.name for p in Path(cwd).iterdir()))
+        (Path(cwd) / "checkpoint.pt").write_text("the new run, half trained")
+        raise RuntimeError("the kernel died")
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    assert execute_run(point, tmp_path, {}, KERNEL, force=True).status == "failed"
+    assert seen == [[]]  # from scratch: nothing of the old run where the new one trains
+    assert all((run_dir / n).read_bytes() == b for n, b in old.items() if n != STARTS)  # old run intact
+    assert is_complete(run_dir)
+
+    def trains(source, output, parameters, **kwargs):
+        cwd = parameters["run_dir"]  # the run's folder
+        seen.append(sorted(p.name for p in Path(cwd).iterdir()))
+        finish(Path(cwd), point, valid_nll=89.0)
+        (Path(cwd) / DONE).unlink()
+        (Path(cwd) / "checkpoint.pt").write_text("the new run's checkpoint")
+        nbformat.write(nbformat.v4.new_notebook(), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", trains)
+    assert execute_run(point, tmp_path, {}, KERNEL, force=True).status == "done"
+    assert seen[1] == ["checkpoint.pt"]  # an interrupted --force resumes its own staging run
+    assert json.loads((run_dir / "metrics.json").read_text())["valid_nll"] == 89.0
+    assert (run_dir / "checkpoint.pt").read_text() == "the new run's checkpoint"
+    assert is_complete(run_dir) and not (run_dir / STAGING).exists() and not (run_dir / ERROR).exists()
+    assert len((run_dir / STARTS).read_text().splitlines()) == 2
+
+
+def test_curves_are_rounded_and_the_table_keeps_every_digit(tmp_path):
+    from made.pipeline import aggregate
+
+    points = finished_smoke_grid(tmp_path)
+    results = tmp_path / "smoke"
+    frame = aggregate(results, "figure2.csv")
+    assert set(pd.read_csv(results / "figure2.csv")["valid_nll"]) == {90.123456789}
+    assert len(frame) == len(points)
+    curves = (results / "figure2_curves.csv").read_text()
+    assert "95.12346," in curves and "90.12346," in curves and ",1.23," in curves and ",0.001\n" in curves
+    assert "95.123456789" not in curves
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def machine_paths(text: bytes) -> list[str]:
+    """Absolute paths of this machine that a written file holds."""
+    found = []
+    for path in {str(ROOT), tempfile_root(), str(Path.home())}:
+        if path and path != "/" and path.encode() in text:
+            found.append(path)
+    return found
+
+
+def tempfile_root() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch):
+    # The committed results, every run of the recipes grid complete: nothing
+    # trains, no data is needed, and the second call writes the same bytes.
+    import papermill
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    monkeypatch.setattr(papermill, "execute_notebook", no_training)
+    run_all = load_run_all()
+    argv = ["--grid", "recipes", "--results-dir", str(results), "--no-reports"]
+    assert run_all.main(argv) == 0
+    first = snapshot(results)
+    assert run_all.main(argv) == 0
+    assert snapshot(results) == first
+    # what the committed files hold (test_the_committed_tables_are_what_their_runs_give)
+    for name in ("recipes.csv", "recipes_curves.csv"):
+        assert first[name] == (ROOT / "results" / name).read_bytes(), name
+
+
+def test_the_committed_tables_are_what_their_runs_give(tmp_path):
+    from made.pipeline import aggregate
+
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    for grid in ("figure2", "uci", "recipes"):
+        csv, _, _ = grid_module.grid_outputs(grid)
+        aggregate(results, csv, [p.run_id for p in grid_module.expand(grid_module.GRIDS[grid])])
+        name = Path(csv)
+        for written in (name.name, f"{name.stem}_curves.csv"):
+            assert (results / written).read_bytes() == (ROOT / "results" / written).read_bytes(), written
+
+
+def test_tidy_notebook_drops_times_and_machine_paths(tmp_path):
+    import nbformat
+
+    from made.pipeline import tidy_notebook
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("results_dir = '..'")]
+    nb.cells[1].metadata = {"tags": ["injected-parameters"], "papermill": {"duration": 0.1, "status": "completed"},
+                            "execution": {"iopub.status.busy": "2026-01-01T00:00:00Z"}}
+    nb.metadata["papermill"] = {"input_path": str(ROOT / "notebooks" / "x.ipynb"), "output_path": "/abs/x.ipynb",
+                                "start_time": "2026", "end_time": "2026", "duration": 1.5, "parameters": {}}
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, str(path))
+    tidy_notebook(path, "notebooks/x.ipynb", "notebooks/x.ipynb", timeless=True)
+    again = nbformat.read(str(path), as_version=4)
+    assert again.metadata.papermill == {"input_path": "notebooks/x.ipynb", "output_path": "notebooks/x.ipynb",
+                                        "parameters": {}}
+    assert again.cells[1].id == "injected-parameters"
+    assert again.cells[1].metadata == {"tags": ["injected-parameters"], "papermill": {"status": "completed"}}
+    assert machine_paths(path.read_bytes()) == []
+
+
+# -- Ctrl-C ---------------------------------------------------------------------
+
+def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
+    import signal
+    import threading
+
+    from made import kernels
+    from made.pipeline import Interrupted, RunOutcome, ThreadBackend
+
+    points = grid_module.expand(grid_module.GRIDS["smoke"]) * 2
+    started = []
+
+    def run(point):  # stands in for execute_run: trains until asked to stop
+        key = f"test/{len(started)}"
+        started.append(point.run_id)
+        kernels.begin(key)
+        try:
+            deadline = time.monotonic() + 60
+            while not kernels.stopping(key) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return RunOutcome(point.run_id, "interrupted" if kernels.stopping(key) else "done")
+        finally:
+            kernels.forget(key)
+
+    kernels.reset()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # the user's Ctrl-C
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(Interrupted) as stop:
+            list(ThreadBackend(2)(run, points))
+    finally:
+        timer.cancel()
+        kernels.reset()
+    assert time.monotonic() - t0 < 10
+    assert len(started) == 2 and sorted(stop.value.stopped) == sorted(started)
+    assert len(stop.value.not_started) == len(points) - 2
+
+
+@pytest.mark.slow
+@needs_data
+def test_ctrl_c_stops_run_all_promptly_and_the_rerun_gives_the_same_numbers(smoke, tmp_path):
+    import signal
+    import subprocess
+
+    _, top, code, _ = smoke
+    assert code == 0
+    reference = pd.read_csv(top / "smoke" / "figure2.csv")
+    runs = tmp_path / "smoke" / "runs"
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--smoke", "--no-reports",
+                                   "--results-dir", str(tmp_path)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(runs.glob("*/checkpoint.pt")):  # training is under way: an epoch is saved
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        t0 = time.monotonic()
+        driver.send_signal(signal.SIGINT)
+        status = driver.wait(timeout=30)
+        stopped_after = time.monotonic() - t0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=10)
+    text = log.read_text()
+    assert status == 130 and stopped_after < 30, text
+    assert "run_all.py: interrupted: " in text and "run the same command again" in text
+    assert not list(runs.glob("*/LOCK*")), "a lock was left behind"
+    assert not (tmp_path / "smoke" / "figure2.csv").exists()  # stopped before the table
+    saved = {p: p.stat().st_mtime_ns for p in runs.glob("*/*")}
+    time.sleep(3)
+    assert {p: p.stat().st_mtime_ns for p in runs.glob("*/*")} == saved, "a kernel still trains"
+    # the same command resumes and gives the numbers of the uninterrupted grid
+    assert load_run_all().main(["--smoke", "--no-reports", "--results-dir", str(tmp_path)]) == 0
+    again = pd.read_csv(tmp_path / "smoke" / "figure2.csv")
+    columns = ["run_id", "epochs", "best_epoch", "valid_nll", "test_nll_single_mask", "test_nll_ensemble"]
+    pd.testing.assert_frame_equal(again[columns].sort_values("run_id", ignore_index=True),
+                                  reference[columns].sort_values("run_id", ignore_index=True))
+
+
+@pytest.mark.slow
+@needs_data
+def test_force_retrains_a_real_run_from_scratch(smoke):
+    _, top, code, _ = smoke
+    assert code == 0
+    runs = top / "smoke" / "runs"
+    point = smoke_point()
+    before = json.loads((runs / point.run_id / "metrics.json").read_text())
+    history = pd.read_csv(runs / point.run_id / "history.csv")
+    outcome = execute_run(point, runs, {"threads": 1, "progress": False}, KERNEL, force=True)
+    assert outcome.status == "done", outcome.error
+    after = json.loads((runs / point.run_id / "metrics.json").read_text())
+    # trained again (new timings), from scratch (the same numbers: training is deterministic)
+    assert after["train_seconds"] != before["train_seconds"]
+    assert after["valid_nll"] == before["valid_nll"] and after["epochs"] == before["epochs"]
+    pd.testing.assert_frame_equal(pd.read_csv(runs / point.run_id / "history.csv")[["train_nll", "valid_nll"]],
+                                  history[["train_nll", "valid_nll"]])
+
+
+@pytest.mark.slow
+@needs_data
+def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
+    # The issue's case: train_made.ipynb run again into a finished run's folder with
+    # another lr, max_epochs and training subset: an error, and the old files unchanged.
+    import papermill as pm
+
+    _, top, code, _ = smoke
+    assert code == 0
+    run_dir = top / "smoke" / "runs" / smoke_point().run_id
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")}
+    with pytest.raises(pm.PapermillExecutionError, match="other settings"):
+        pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(top / "reused.ipynb"),
+                            parameters=dict(run_dir=str(run_dir), lr=0.01, max_epochs=3, train_subset=500,
+                                            num_masks=1, mode="single", progress=False),
+                            kernel_name=ensure_kernel(), progress_bar=False)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")} == before
+
+
+@pytest.mark.slow
+def test_reports_on_finished_results_are_the_same_files_on_a_rerun(tmp_path):
+    # A clone's `python run_all.py` with every run complete leaves a clean tree:
+    # the report notebooks come out byte for byte the same, with no machine path.
+    results = tmp_path / "results"
+    shutil.copytree(ROOT / "results", results)
+    committed = snapshot(results)
+    run_all = load_run_all()
+    argv = ["--grid", "recipes", "--results-dir", str(results)]
+    assert run_all.main(argv) == 0
+    first = snapshot(results)
+    assert run_all.main(argv) == 0
+    assert snapshot(results) == first
+    written = [name for name, data in first.items() if committed.get(name) != data]
+    assert "notebooks/figure2.ipynb" in written
+    for name in written:
+        assert machine_paths(first[name]) == [], name
