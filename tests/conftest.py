@@ -1,0 +1,62 @@
+"""Shared test set-up: the fast suite never reaches the network, and a run
+that skipped tests for want of data says so, and how to give it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+
+_LOCAL_NAMES = {None, "", "localhost", "localhost.localdomain"}
+
+
+def _is_local(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False  # a host name other than localhost
+    return address.is_loopback or address.is_unspecified
+
+
+class NetworkBlocked(OSError):
+    """The fast suite tried to leave this machine."""
+
+
+@pytest.fixture(autouse=True)
+def _offline_unless_slow(request, monkeypatch):
+    """Tests not marked slow may talk to 127.0.0.1 (Dask, kernels) only: a
+    download attempt fails at once, as it would on an offline machine,
+    instead of depending on the network or hanging on it."""
+    if request.node.get_closest_marker("slow"):
+        return
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host, *args, **kwargs):
+        if not _is_local(host):
+            raise NetworkBlocked(f"the fast test suite is offline: no lookup of {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            raise NetworkBlocked(f"the fast test suite is offline: no connection to {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+DATA_REASON = "MADE_DATA_DIR is not set"  # how every real-data test words its skip
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = terminalreporter.stats.get("skipped", [])
+    for_data = [r for r in skipped if DATA_REASON in str(getattr(r, "longrepr", ""))]
+    if for_data:
+        terminalreporter.write_line(
+            f"{len(for_data)} tests skipped for want of data: set MADE_DATA_DIR to a folder with the "
+            "datasets (README.md, Data; `python -m made.data info` shows what is found)", yellow=True)
