@@ -15,6 +15,7 @@ from importlib import resources
 import pandas as pd
 
 from .curves import rows_of_mode
+from .evaluate import mean_and_stderr
 
 TRAINING_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVAL_LABEL = {"test_nll_single_mask": "single mask", "test_nll_ensemble": "ensemble of training masks"}
@@ -37,9 +38,7 @@ def mean_se(values: pd.Series) -> tuple[float, float, int]:
     """Mean, standard error over seeds and number of seeds.  With one seed
     the standard error is NaN: one run says nothing about the spread."""
     values = pd.Series(values, dtype=float).dropna()
-    n = len(values)
-    se = values.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
-    return (values.mean() if n else float("nan")), se, n
+    return (*mean_and_stderr(values.to_numpy()), len(values))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .train import improves, stops
+
 TRAINING_MODES = ("order", "connectivity")
 
 
@@ -73,9 +75,9 @@ def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int,
     """
     best, best_epoch = float("inf"), 0
     for epoch, value in enumerate(valid_nll, start=1):
-        if value < best - min_delta:
+        if improves(value, best, min_delta):
             best, best_epoch = value, epoch
-        if epoch - best_epoch >= look_ahead:
+        if stops(epoch, best_epoch, look_ahead):
             return best_epoch, epoch
     return best_epoch, None
 

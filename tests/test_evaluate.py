@@ -191,12 +191,12 @@ def test_figure2_summary_stderr_over_seeds_is_stdev_over_sqrt_n():
 
 
 def test_comparison_tables_stderr_over_seeds_is_stdev_over_sqrt_n():
-    from made.compare import _stat, uci_table
+    from made.compare import mean_se, uci_table
 
-    mean, se, n = _stat(pd.Series(SEED_VALUES + [float("nan")]))  # a missing run is not a seed
+    mean, se, n = mean_se(pd.Series(SEED_VALUES + [float("nan")]))  # a missing run is not a seed
     assert n == 4 and mean == pytest.approx(statistics.mean(SEED_VALUES))
     assert se == pytest.approx(se_over_seeds(SEED_VALUES), rel=1e-12)
-    assert math.isnan(_stat(pd.Series([90.0]))[1])
+    assert math.isnan(mean_se(pd.Series([90.0]))[1])
 
     runs = pd.DataFrame([dict(dataset="dna", hidden_sizes="500", num_masks="1", ensemble_masks=1, seed=s,
                               data_variant="larochelle", best_epoch=100, test_nll_single_mask=v,
