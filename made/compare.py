@@ -8,9 +8,18 @@ from its PDF, and the table carries that confidence column along.
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
+
+from .curves import rows_of_mode
+from .evaluate import mean_and_stderr
+
+TRAINING_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
+EVAL_LABEL = {"test_nll_single_mask": "single mask", "test_nll_ensemble": "ensemble of training masks"}
+PAPER_WIDTH = 8000  # the width the paper's 1-hidden-layer MNIST rows most likely had (not stated in our notes)
 
 
 def reference_numbers() -> pd.DataFrame:
@@ -25,15 +34,71 @@ def _ref(refs: pd.DataFrame, **match) -> pd.Series | None:
     return sel.iloc[0] if len(sel) else None
 
 
-def _stat(values: pd.Series) -> tuple[float, float, int]:
-    values = values.astype(float).dropna()
-    n = len(values)
-    se = values.std(ddof=1) / math.sqrt(n) if n > 1 else float("nan")
-    return (values.mean() if n else float("nan")), se, n
+def mean_se(values: pd.Series) -> tuple[float, float, int]:
+    """Mean, standard error over seeds and number of seeds.  With one seed
+    the standard error is NaN: one run says nothing about the spread."""
+    values = pd.Series(values, dtype=float).dropna()
+    return (*mean_and_stderr(values.to_numpy()), len(values))
 
 
-def _row(setting, ours: pd.Series, ref, note="", ours_logit=None, variant="", epochs=""):
-    mean, se, n = _stat(ours) if ours is not None and len(ours) else (float("nan"), float("nan"), 0)
+@dataclass(frozen=True)
+class Difference:
+    """``a - b`` for two means, judged by :func:`difference`."""
+
+    delta: float
+    combined_se: float
+    verdict: str  # "lower", "higher", "within the spread", "one seed" or "missing"
+
+    def text(self) -> str:
+        """The difference in words, with what it was judged against."""
+        if self.verdict == "missing":
+            return "not available"
+        side = "lower" if self.delta < 0 else "higher"
+        if self.verdict == "one seed":
+            return f"{abs(self.delta):.2f} nats {side} with one seed: no spread over seeds to judge it by"
+        if self.verdict == "within the spread":
+            return (f"within the spread: {self.delta:+.2f} nats against a combined standard error "
+                    f"of {self.combined_se:.2f}")
+        return f"{abs(self.delta):.2f} nats {side}, beyond the combined standard error of {self.combined_se:.2f}"
+
+
+def difference(a: float, se_a: float, b: float, se_b: float = 0.0) -> Difference:
+    """The one rule by which the reports call two numbers different.
+
+    ``a - b`` is a difference ("lower" or "higher") only where it exceeds the
+    combined standard error over seeds, ``sqrt(se_a**2 + se_b**2)``; otherwise
+    it is "within the spread".  A mean of one seed has no standard error (NaN),
+    so nothing it is compared with is called a difference: the verdict is "one
+    seed".  A number quoted without a spread (the paper's) enters with se 0.
+
+    >>> difference(91.0, 0.2, 91.2, 0.2).verdict, difference(90.0, 0.2, 91.2, 0.2).verdict
+    ('within the spread', 'lower')
+    """
+    delta = a - b
+    if math.isnan(delta):
+        return Difference(delta, float("nan"), "missing")
+    combined = math.sqrt(se_a ** 2 + se_b ** 2)
+    if math.isnan(combined):
+        return Difference(delta, combined, "one seed")
+    if abs(delta) <= combined:
+        return Difference(delta, combined, "within the spread")
+    return Difference(delta, combined, "lower" if delta < 0 else "higher")
+
+
+def fmt_mean(mean: float, se: float) -> str:
+    """``91.43 ± 0.21``; a mean of one seed without ±; empty when missing."""
+    if math.isnan(mean):
+        return ""
+    return f"{mean:.2f}" if math.isnan(se) else f"{mean:.2f} ± {se:.2f}"
+
+
+def say_mean(mean: float, se: float) -> str:
+    """:func:`fmt_mean` for a sentence, where a single seed is said so."""
+    return fmt_mean(mean, se) + (" (one seed)" if math.isnan(se) and not math.isnan(mean) else "")
+
+
+def _row(setting, ours: pd.Series, ref, note="", ours_logit=None, variant="", epochs="", protocol=""):
+    mean, se, n = mean_se(ours) if ours is not None and len(ours) else (float("nan"), float("nan"), 0)
     paper = float(ref["test_nll"]) if ref is not None else float("nan")
     return {
         "setting": setting,
@@ -44,8 +109,11 @@ def _row(setting, ours: pd.Series, ref, note="", ours_logit=None, variant="", ep
         "reference_source": ref["model"] if ref is not None else "",
         "reference_confidence": ref["confidence"] if ref is not None else "",
         "difference": mean - paper if ref is not None and n else float("nan"),
+        # the reference is quoted without a spread: only ours counts
+        "judgement": difference(mean, se, paper).verdict if ref is not None and n else "",
         "logit_average_not_a_likelihood": ours_logit,
         "data_variant": variant,
+        "protocol": protocol,
         "epochs": epochs,
         "note": note,
     }
@@ -62,38 +130,64 @@ def _epochs(runs: pd.DataFrame) -> str:
     return note + ("early stopping" if stopped else f"capped at {'/'.join(caps)} epochs")
 
 
-def mnist_rows(runs: pd.DataFrame) -> list[dict]:
-    refs = reference_numbers()
+def _variant(runs: pd.DataFrame) -> str:
+    return ", ".join(sorted(runs["data_variant"].dropna().astype(str).unique())) if len(runs) else ""
+
+
+def _protocol(runs: pd.DataFrame) -> str:
+    """The training recipe(s) of some runs, by name (made.grid.PROTOCOLS)."""
+    return "/".join(sorted(runs["protocol"].dropna().astype(str).unique())) if "protocol" in runs else ""
+
+
+def _paper_rows(runs: pd.DataFrame, refs: pd.DataFrame, width: str, note: str, grid: str) -> list[dict]:
+    """Our 1 x ``width`` runs beside the paper's 1-hidden-layer rows: K = 1, and
+    the ensemble of 32 order-agnostic masks (the paper's masks resample both
+    orderings and connectivity, as our ``order`` mode does)."""
     rows = []
-    runs = runs.copy()
-    runs["num_masks"] = runs["num_masks"].astype(str)
-    variant = ", ".join(sorted(runs["data_variant"].unique())) if len(runs) else ""
-    k1 = runs[runs["num_masks"] == "1"]
-    for k, paper_k in (("1", "1"), ("32", "32")):
+    runs = runs[runs["hidden_sizes"].astype(str) == width]
+    for k in ("1", "32"):
         sub = runs[(runs["num_masks"] == k) & runs["mode"].isin(["single", "order"])]
         col = "test_nll_single_mask" if k == "1" else "test_nll_ensemble"
-        ref = _ref(refs, table="mnist", model="MADE 1 hidden layer", masks=paper_k)
+        ref = _ref(refs, table="mnist", model="MADE 1 hidden layer", masks=k)
         rows.append(_row(
-            f"binarized MNIST, 1x{sub['hidden_sizes'].iloc[0] if len(sub) else 500}, "
-            f"{'1 mask' if k == '1' else '32 masks (order-agnostic), ensemble'}",
+            f"binarized MNIST, 1x{width}, {'1 mask' if k == '1' else '32 masks (order-agnostic), ensemble'}",
             sub[col] if len(sub) else None, ref,
-            note="paper row is most likely 8000 hidden units; ours has 500",
+            note=note if len(sub) else f"not run yet (python run_all.py --grid {grid})",
             ours_logit=sub["test_nll_logit_average"].astype(float).mean() if k != "1" and len(sub) else None,
-            variant=variant, epochs=_epochs(sub) if len(sub) else ""))
+            variant=_variant(sub), epochs=_epochs(sub) if len(sub) else "", protocol=_protocol(sub)))
+    return rows
+
+
+def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[dict]:
+    """The binarized MNIST rows: with the ``widths`` grid's table, its 1x8000
+    runs first, at the paper's (most likely) width; then Figure 2's 1x500
+    runs beside the same paper rows, and the seed project's two numbers."""
+    refs = reference_numbers()
+    rows = []
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
+    variant = _variant(runs)
+    if widths is not None:
+        widths = widths.assign(num_masks=widths["num_masks"].astype(str))
+        rows += _paper_rows(widths, refs, str(PAPER_WIDTH),
+                            note="the paper's width is recalled (most likely 8000)", grid="widths")
+    rows += _paper_rows(runs, refs, "500", note="paper row is most likely 8000 hidden units; ours has 500",
+                        grid="figure2")
+    k1 = runs[runs["num_masks"] == "1"]
     sub32 = runs[(runs["num_masks"] == "32") & (runs["mode"] == "order")]
     if len(sub32):
         rows.append(_row("binarized MNIST, 1x500, 32 masks (order-agnostic), single mask at test",
                          sub32["test_nll_single_mask"], None, variant=variant, epochs=_epochs(sub32),
+                         protocol=_protocol(sub32),
                          note="one forward pass; the paper reports no table row for it"))
     seed_valid = _ref(refs, table="seed", masks="1")
     rows.append(_row("seed project, 1 mask, VALIDATION NLL", k1["valid_nll"] if len(k1) else None,
-                     seed_valid, variant=variant, epochs=_epochs(k1) if len(k1) else "",
+                     seed_valid, variant=variant, epochs=_epochs(k1) if len(k1) else "", protocol=_protocol(k1),
                      note="compared on the validation split, as the seed measured it"))
     seed_logit = _ref(refs, table="seed", masks="10")
     k_near = runs[runs["num_masks"].isin(["8", "16"]) & (runs["mode"] == "order")]
     rows.append(_row("seed project, -n 10 -s 10: logit average over masks (NOT a likelihood)",
                      k_near["test_nll_logit_average"] if len(k_near) else None, seed_logit,
-                     variant=variant,
+                     variant=variant, protocol=_protocol(k_near),
                      note="ours: logit average of K=8 and K=16 order-agnostic runs on test; "
                           "compare the valid ensemble NLL of the same runs, which is higher"))
     return rows
@@ -153,7 +247,7 @@ def uci_rows(runs: pd.DataFrame) -> list[dict]:
         rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, "
                          f"{'mask sampling, ensemble of %s test masks' % sub['ensemble_masks'].iloc[0] if sampling else '1 mask'}",
                          sub[col], ref, variant=", ".join(sorted(sub["data_variant"].unique())),
-                         epochs=_epochs(sub),
+                         epochs=_epochs(sub), protocol=_protocol(sub),
                          note=_chosen_note(sub)))
     return rows
 
@@ -178,7 +272,7 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
         sampling = k == "sampling"
         col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
         ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
-        mean, se_seeds, n = _stat(sub[col])
+        mean, se_seeds, n = mean_se(sub[col])
         paper = float(ref["test_nll"]) if ref is not None else float("nan")
         seconds = sum(sub.get(c, pd.Series(0.0, index=sub.index)).fillna(0).astype(float).sum()
                       for c in ("train_seconds", "valid_seconds", "eval_seconds"))
@@ -192,6 +286,7 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
             "seeds": n,
             "paper": paper,
             "difference": mean - paper,
+            "judgement": difference(mean, se_seeds, paper).verdict,
             "protocol": "/".join(protocols) or "",
             "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
             "not_chosen_valid_nll": others.get((dataset, k), ""),
@@ -203,8 +298,11 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    rows = mnist_rows(mnist_runs)
+def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
+                     widths: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per setting, this project beside the paper and the seed project;
+    ``widths`` (the widths grid's table) adds the 1x8000 rows."""
+    rows = mnist_rows(mnist_runs, widths)
     if uci_runs is not None and len(uci_runs):
         rows += uci_rows(uci_runs)
     return pd.DataFrame(rows)
@@ -224,10 +322,13 @@ def to_markdown(table: pd.DataFrame, digits: int = 2) -> str:
 
 
 NOTES = """\
-Test NLL in nats (lower is better). `this_project` is the mean over seeds; `reference` is the
-paper's or the seed project's figure, with how sure it is (`recalled`: transcribed from memory
-of the paper's tables, not read off the PDF). `data_variant` says which binarized MNIST was
-used: `static-seed0` is a rebuild from raw MNIST, close to but not the paper's file.
+Test NLL in nats (lower is better). `this_project` is the mean ± standard error over seeds (no ±:
+one seed); `reference` is the paper's or the seed project's figure, with how sure it is
+(`recalled`: transcribed from memory of the paper's tables, not read off the PDF). `judgement`
+applies the reports' one rule for a difference (`made.compare.difference`): ours is called
+`higher` or `lower` than the reference only where the gap exceeds our standard error over seeds
+(the reference is quoted without one); otherwise `within the spread`, and with one seed `one
+seed`. `data_variant` says which binarized MNIST was used.
 
 Why the logit average is not a likelihood: each mask defines a normalized autoregressive
 model, and averaging their *probabilities* (the ensemble) gives a mixture, which is again
@@ -241,12 +342,291 @@ normalized model, so there the two numbers stay close.
 """
 
 
+def paper_rows_note(table: pd.DataFrame) -> str:
+    """What this project's runs beside the paper's 1-hidden-layer rows can and
+    cannot show, with the data variant the runs used: the 1x8000 runs, at the
+    paper's most likely width, once they are done; the 1x500 runs until then."""
+    paper_rows = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
+                       & (table["seeds"] > 0)]
+    if not len(paper_rows):
+        return ""
+    wide = paper_rows[paper_rows["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
+    if len(wide):
+        shown = (f"The 1x{PAPER_WIDTH} rows set this project's runs at the paper's most likely width beside its "
+                 "1-hidden-layer numbers (1 mask and 32 masks). They can show whether this model, trained to "
+                 "convergence, reaches the paper's level at that width, and whether 32 masks move the "
+                 "ensemble the way the paper's two numbers do.")
+    else:
+        shown = (f"The 1x{PAPER_WIDTH} runs, at the paper's most likely width, are not done yet (`python run_all.py "
+                 "--grid widths`): until they are, only the 1x500 runs stand beside the paper's 1-hidden-layer "
+                 "rows, at a sixteenth of its most likely width, and show how far a narrow network is from "
+                 "the paper, not whether the paper's numbers are reproduced.")
+    rows = wide if len(wide) else paper_rows
+    variants = sorted({v for cell in rows["data_variant"] for v in str(cell).split(", ") if v})
+    protocols = set(rows["protocol"]) - {""}
+    if not protocols:
+        training = "the runs do not name their recipe (`protocol`), so it may differ from the authors' Adagrad 0.01"
+    elif protocols == {"paper"}:
+        training = "the authors' optimizer, Adagrad 0.01, to early stopping (protocol `paper`)"
+    elif protocols == {"adam"}:
+        training = ("a converging Adam recipe (protocol `adam`: step decay, early stopping) instead of the "
+                    "authors' Adagrad 0.01, which needs far more epochs than the runs here could be given")
+    else:
+        training = f"protocol `{'/'.join(sorted(protocols))}`, not only the authors' Adagrad 0.01"
+    if variants == ["larochelle"]:
+        data = "the same binarized MNIST file as the paper (`larochelle`)"
+    else:
+        data = (f"a different binarization of MNIST (`{', '.join(variants)}`: a static rebuild from the raw "
+                "digits, each pixel drawn once from Bernoulli(intensity), not the Larochelle file the paper "
+                "used), so the two test sets hold different binary images of the same digits")
+    return f"""## The paper's rows
+
+{shown} Even at the same width they are not the same experiment:
+
+- **Data:** {data}.
+- **Training:** {training}; the architecture is the authors'.
+- **The paper's numbers** are recalled, not read off the paper, and the width of these rows is not stated in what was recalled: 8000 is the most likely value, the width of each layer in the authors' published MNIST command.
+- **Seeds:** a row with one seed has no spread over seeds, so its gap to the paper is not judged.
+"""
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison table as comparison.md shows it: mean ± standard error
+    over seeds in one column, a signed difference, runs not done said so."""
+    out = table.copy()
+    out["this_project"] = [fmt_mean(m, s) if n else "not run yet"
+                           for m, s, n in zip(table["this_project"], table["stderr_over_seeds"], table["seeds"])]
+    out["difference"] = ["" if math.isnan(d) else f"{d:+.2f}" for d in table["difference"]]
+    return out.drop(columns="stderr_over_seeds")
+
+
 def report_markdown(table: pd.DataFrame, uci: pd.DataFrame | None = None) -> str:
-    """comparison.md: a title, how to read it, the table, and the UCI table."""
-    text = "# This project against the paper\n\n" + NOTES + "\n" + to_markdown(table)
+    """comparison.md: a title, how to read it, the table, what the paper's rows
+    can show, and the UCI table."""
+    text = "# This project against the paper\n\n" + NOTES + "\n" + to_markdown(_display(table))
+    note = paper_rows_note(table)
+    if note:
+        text += "\n" + note
     if uci is not None and len(uci):
         text += ("\n## UCI datasets\n\nPer dataset and setting, the recipe with the best validation NLL "
                  "(mean over its seeds; the protocol column says which won, not_chosen_valid_nll what "
                  "the others reached); standard errors over test examples and, with several seeds, "
-                 "over seeds.\n\n" + to_markdown(uci))
+                 "over seeds; `judgement` as above, by the standard error over seeds.\n\n" + to_markdown(uci))
     return text
+
+
+# --- Figure 2 and the widths grid: means over seeds and what they say ----------------------------
+
+def figure2_summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean and standard error over seeds, per training mode, K and evaluation
+    (and per ``by`` column, e.g. the width).
+
+    K = 1 runs (mode ``single``) belong to both training modes' curves.
+    """
+    rows = []
+    runs = runs.assign(num_masks=runs["num_masks"].astype(int))
+    for mode in TRAINING_LABEL:
+        for keys, group in rows_of_mode(runs, mode).groupby([*by, "num_masks"]):
+            for col, evaluation in EVAL_LABEL.items():
+                mean, se, n = mean_se(group[col])
+                rows.append(dict(zip([*by, "num_masks"], keys), training=mode, evaluation=evaluation,
+                                 mean=mean, stderr=se, seeds=n))
+    columns = [*by, "training", "evaluation", "num_masks", "mean", "stderr", "seeds"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _cell(summary: pd.DataFrame, mode: str, evaluation: str, **keys) -> tuple[float, float, int]:
+    """(mean, se, seeds) of one point of a summary; NaN and 0 seeds where it was not run."""
+    sel = summary[(summary["training"] == mode) & (summary["evaluation"] == EVAL_LABEL[evaluation])]
+    for key, value in keys.items():
+        sel = sel[sel[key] == value]
+    if not len(sel):
+        return float("nan"), float("nan"), 0
+    row = sel.iloc[0]
+    return float(row["mean"]), float(row["stderr"]), int(row["seeds"])
+
+
+def _column(mode: str, evaluation: str) -> str:
+    return f"{TRAINING_LABEL[mode]}, {'mask 0' if evaluation == 'test_nll_single_mask' else 'ensemble'}"
+
+
+def _seeds_text(counts) -> str:
+    counts = sorted({int(c) for c in counts if c})
+    return "-".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else "".join(map(str, counts))
+
+
+def figure2_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Figure 2 as a table: one row per K, test NLL (mean ± standard error over
+    seeds; no ±: one seed) of mask 0 and of the ensemble in both modes, the seed
+    project's logit average (order-agnostic; not a likelihood) and the seeds."""
+    summary = figure2_summary(runs)
+    runs = runs.assign(num_masks=runs["num_masks"].astype(int))
+    rows = []
+    for k in sorted(summary["num_masks"].unique()):
+        row, seeds = {"K": int(k)}, []
+        for mode in TRAINING_LABEL:
+            for col in EVAL_LABEL:
+                mean, se, n = _cell(summary, mode, col, num_masks=k)
+                row[_column(mode, col)] = fmt_mean(mean, se)
+                seeds.append(n)
+        logit = rows_of_mode(runs, "order")
+        row["logit average, order-agnostic (not a likelihood)"] = fmt_mean(
+            *mean_se(logit[logit["num_masks"] == k]["test_nll_logit_average"])[:2])
+        row["seeds"] = _seeds_text(seeds)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _by_verdict(items: list[tuple[str, Difference]], names: dict[str, str]) -> str:
+    """'lower at K = 2 (-0.71 ± 0.25); within the spread at K = 4 (+0.10 ± 0.30)'.
+
+    ``items``: (label, difference) pairs; ``names``: what to call each verdict."""
+    groups: dict[str, list[str]] = {}
+    for label, d in items:
+        if d.verdict == "missing":
+            continue
+        spread = "" if math.isnan(d.combined_se) else f" ± {d.combined_se:.2f}"
+        groups.setdefault(d.verdict, []).append(f"{label} ({d.delta:+.2f}{spread})")
+    order = ["lower", "higher", "within the spread", "one seed"]
+    return "; ".join(f"{names[v]} at {', '.join(groups[v])}" for v in order if v in groups) or "nothing to compare"
+
+
+def figure2_findings(runs: pd.DataFrame) -> str:
+    """Figure 2 in sentences, every comparison judged by :func:`difference`:
+    each K against K = 1, for the ensemble and for mask 0 alone, and the two
+    training modes against each other at each K."""
+    summary = figure2_summary(runs)
+    ks = sorted(k for k in summary["num_masks"].unique() if k != 1)
+    lines = ["Differences in nats ± their combined standard error over seeds; a difference is called "
+             "one only where it exceeds that (`made.compare.difference`); with one seed on either side "
+             "it is not judged."]
+    for col, what in (("test_nll_ensemble", "The ensemble of the K training masks"),
+                      ("test_nll_single_mask", "Mask 0 alone (one forward pass)")):
+        base = _cell(summary, "order", col, num_masks=1)
+        parts = []
+        for mode in TRAINING_LABEL:
+            items = [(f"K = {k}", difference(*_cell(summary, mode, col, num_masks=k)[:2], *base[:2])) for k in ks]
+            parts.append(f"{TRAINING_LABEL[mode].capitalize()}: " + _by_verdict(items, {
+                "lower": "better", "higher": "worse", "within the spread": "within the spread",
+                "one seed": "one seed, not judged"}))
+        k1 = fmt_mean(*base[:2]) + (", one seed" if math.isnan(base[1]) else "")
+        lines.append(f"- **{what}, against K = 1 ({k1}).** " + ". ".join(parts) + ".")
+    for col, what in (("test_nll_ensemble", "ensemble"), ("test_nll_single_mask", "mask 0")):
+        items = [(f"K = {k}", difference(*_cell(summary, "connectivity", col, num_masks=k)[:2],
+                                         *_cell(summary, "order", col, num_masks=k)[:2])) for k in ks]
+        lines.append(f"- **Connectivity- against order-agnostic, {what}:** " + _by_verdict(items, {
+            "lower": "connectivity-agnostic better", "higher": "order-agnostic better",
+            "within the spread": "within the spread", "one seed": "one seed, not judged"}) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def figure2_markdown(runs: pd.DataFrame) -> str:
+    """figure2.md: the table and the findings, from the runs alone."""
+    variants = _variant(runs)
+    return (f"# Figure 2: test NLL against the number of training masks\n\n"
+            f"Binarized MNIST ({variants}), one hidden layer of 500 units. Test NLL in nats, mean ± standard "
+            f"error over seeds (no ±: one seed); mask 0 is one forward pass, the ensemble averages the "
+            f"probabilities of the K training masks.\n\n"
+            + to_markdown(figure2_table(runs)) + "\n" + figure2_findings(runs))
+
+
+def paper_one_hidden_layer() -> pd.DataFrame:
+    """The paper's 1-hidden-layer MNIST rows (recalled): masks, test NLL, the
+    width as our notes label it and as a number for a width axis."""
+    refs = reference_numbers()
+    rows = refs[(refs["table"] == "mnist") & (refs["model"] == "MADE 1 hidden layer")].copy()
+    rows["masks"] = rows["masks"].astype(float).astype(int)
+    rows["width"] = [int(re.match(r"\d+", str(h)).group()) for h in rows["hidden"]]
+    return rows[["masks", "test_nll", "hidden", "width", "confidence"]].reset_index(drop=True)
+
+
+def widths_grid() -> tuple[list[int], int]:
+    """The widths and the many-mask K of the ``widths`` grid, as defined in made/grid.py."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # made.grid imports the trainer, whose tqdm.auto warns in a kernel without
+        # ipywidgets; nothing here draws a progress bar, so the report stays clean
+        warnings.simplefilter("ignore")
+        from .grid import GRIDS
+    axes = GRIDS["widths"]["axes"]
+    return [int(h[0]) for h in axes["hidden_sizes"]], max(axes["num_masks"])
+
+
+def widths_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`figure2_summary` per width (one hidden layer)."""
+    runs = runs.assign(width=[int(str(h)) for h in runs["hidden_sizes"]])
+    return figure2_summary(runs, by=("width",))
+
+
+def widths_table(runs: pd.DataFrame, widths: list[int] | None = None, k: int | None = None) -> pd.DataFrame:
+    """One row per width of the grid (a width without runs says so): test NLL
+    at K = 1 and, at K = ``k``, of mask 0 and of the ensemble in both modes;
+    then the paper's rows (recalled)."""
+    grid_widths, grid_k = widths_grid()
+    widths, k = widths or grid_widths, k or grid_k
+    summary = widths_summary(runs)
+    columns = [f"K = 1"] + [f"K = {k}, {_column(m, c)}" for m in TRAINING_LABEL for c in EVAL_LABEL]
+    rows = []
+    for width in sorted(set(widths) | set(summary["width"])):
+        cells = [_cell(summary, "order", "test_nll_single_mask", width=width, num_masks=1)]
+        cells += [_cell(summary, m, c, width=width, num_masks=k) for m in TRAINING_LABEL for c in EVAL_LABEL]
+        rows.append({"hidden units": str(width),
+                     **{name: fmt_mean(m, s) if n else "not run yet" for name, (m, s, n) in zip(columns, cells)},
+                     "seeds": _seeds_text(n for _, _, n in cells) or "0"})
+    paper = paper_one_hidden_layer().set_index("masks")["test_nll"]
+    rows.append({"hidden units": f"paper ({PAPER_WIDTH}, most likely; recalled)",
+                 **{name: "" for name in columns}, "seeds": ""})
+    rows[-1]["K = 1"] = f"{paper.get(1, float('nan')):.2f}"
+    rows[-1][f"K = {k}, {_column('order', 'test_nll_ensemble')}"] = f"{paper.get(k, float('nan')):.2f}"
+    return pd.DataFrame(rows)
+
+
+_ANSWER = {"lower": "yes, it helps", "higher": "no, it hurts", "within the spread": "no difference beyond the spread",
+           "one seed": "not judged, one seed", "missing": "not run yet"}
+
+
+def widths_paragraph(runs: pd.DataFrame, width: int = PAPER_WIDTH, k: int | None = None) -> str:
+    """At ``width`` hidden units: does training with ``k`` masks help the
+    ensemble, and does it help or hurt mask 0 alone?  Each judged by
+    :func:`difference` against K = 1; until the runs are done, it says so."""
+    k = k or widths_grid()[1]
+    summary = widths_summary(runs)
+    summary = summary[summary["width"] == width]
+    if not len(summary):
+        return (f"The {width}-unit runs are not done yet (`python run_all.py --grid widths`): whether "
+                f"training with {k} masks helps at the paper's width cannot be answered yet.\n")
+    base = _cell(summary, "order", "test_nll_single_mask", num_masks=1)
+    if not base[2]:
+        return (f"The {width}-unit K = 1 run is not done yet (`python run_all.py --grid widths`): there is "
+                f"nothing yet to compare the {k}-mask runs with.\n")
+    one = " (one seed)" if math.isnan(base[1]) else ""
+    text = [f"At {width} hidden units (the paper's width, most likely), K = 1 gives {fmt_mean(*base[:2])} nats{one}."]
+    for col, question in (("test_nll_ensemble", f"Does training with {k} masks help the ensemble?"),
+                          ("test_nll_single_mask", "Does it help or hurt a single mask (mask 0 alone)?")):
+        answers = []
+        for mode in TRAINING_LABEL:
+            mean, se, n = _cell(summary, mode, col, num_masks=k)
+            d = difference(mean, se, *base[:2])
+            if d.verdict == "missing":
+                detail = ""
+            elif d.verdict == "one seed":
+                detail = f" ({fmt_mean(mean, se)}, {abs(d.delta):.2f} nats {'lower' if d.delta < 0 else 'higher'})"
+            else:
+                detail = f" ({say_mean(mean, se)}; {d.text()})"
+            answers.append(f"{TRAINING_LABEL[mode].capitalize()}: {_ANSWER[d.verdict]}{detail}.")
+        text.append(f"**{question}** " + " ".join(answers))
+    paper = paper_one_hidden_layer().set_index("masks")["test_nll"]
+    if 1 in paper and k in paper:
+        text.append(f"The paper (recalled) reports {paper[1]:.2f} at 1 mask and {paper[k]:.2f} at {k} masks.")
+    return " ".join(text) + "\n"
+
+
+def widths_markdown(runs: pd.DataFrame) -> str:
+    """widths.md: the table and the paragraph."""
+    variants = _variant(runs)
+    return (f"# Figure 2's question at the paper's width\n\n"
+            f"Binarized MNIST ({variants}), one hidden layer, Figure 2's protocol. Test NLL in nats, mean ± "
+            f"standard error over seeds (no ±: one seed); mask 0 is one forward pass, the ensemble averages "
+            f"the probabilities of the training masks. The paper's rows are recalled, and their width is not "
+            f"stated in what was recalled.\n\n" + to_markdown(widths_table(runs)) + "\n" + widths_paragraph(runs))

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .train import improves, stops
+
 TRAINING_MODES = ("order", "connectivity")
 
 
@@ -27,11 +29,18 @@ def rows_of_mode(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
 
 
 def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Validation NLL per (K, epoch), the mean over the seeds that reached that
-    epoch, for each training mode (K = 1 in both, see :func:`rows_of_mode`)."""
+    """Validation NLL per (K, epoch), the mean over seeds, for each training
+    mode (K = 1 in both, see :func:`rows_of_mode`).
+
+    A curve ends at the last epoch *every* seed of its K reached: past it the
+    mean would be one seed's curve, and the step from a mean to one seed
+    would look like progress (or a setback) in training.
+    """
     out = {}
     for mode in TRAINING_MODES:
         part = rows_of_mode(curves, mode)
+        shortest = part.groupby(["num_masks", "seed"])["epoch"].max().groupby(level="num_masks").min()
+        part = part[part["epoch"] <= part["num_masks"].map(shortest)]
         out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
                      .astype({"num_masks": int}))
     return out
@@ -39,7 +48,8 @@ def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def checkpoints(curves: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
     """Validation NLL (mean over seeds) at the given epochs: one row per
-    training mode and K, one column per epoch (NaN where no run got that far).
+    training mode and K, one column per epoch (NaN where not every seed got
+    that far, see :func:`mean_curves`).
     Shows how far from converged capped runs are: what the last stretch of
     epochs still bought.
 
@@ -65,9 +75,9 @@ def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int,
     """
     best, best_epoch = float("inf"), 0
     for epoch, value in enumerate(valid_nll, start=1):
-        if value < best - min_delta:
+        if improves(value, best, min_delta):
             best, best_epoch = value, epoch
-        if epoch - best_epoch >= look_ahead:
+        if stops(epoch, best_epoch, look_ahead):
             return best_epoch, epoch
     return best_epoch, None
 

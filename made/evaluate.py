@@ -26,11 +26,19 @@ DEFAULT_VALID_MASKS = 32
 DEFAULT_TEST_MASKS = 1000
 
 
-def _mean_and_stderr(nll: torch.Tensor) -> tuple[float, float]:
-    nll = nll.double()
-    n = nll.numel()
-    stderr = nll.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")
-    return nll.mean().item(), stderr
+def mean_and_stderr(values) -> tuple[float, float]:
+    """Mean and standard error of the mean: the sample standard deviation
+    (n - 1) over sqrt(n), in float64; NaN with one value, which says nothing
+    about the spread.  The one definition for NLLs over test examples and for
+    test NLLs over seeds (:func:`made.compare.mean_se`).
+
+    >>> mean_and_stderr([1.0, 2.0, 3.0])
+    (2.0, 0.5773502691896258)
+    """
+    v = torch.as_tensor(values).double().flatten()
+    n = v.numel()
+    stderr = v.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")
+    return (v.mean().item() if n else float("nan")), stderr
 
 
 @torch.no_grad()
@@ -83,8 +91,8 @@ def evaluate(model: MADE, x: torch.Tensor, n_masks: int | None = None,
     model_was_training = model.training
     model.eval()
     try:
-        single, single_se = _mean_and_stderr(-single_mask_log_prob(model, x, 0, batch_size))
-        ens, ens_se = _mean_and_stderr(-model.ensemble_log_prob(x, n_masks, batch_size=batch_size))
+        single, single_se = mean_and_stderr(-single_mask_log_prob(model, x, 0, batch_size))
+        ens, ens_se = mean_and_stderr(-model.ensemble_log_prob(x, n_masks, batch_size=batch_size))
         n_used = n_masks if n_masks is not None else model.num_masks
         return {
             "nll_single_mask": single,

@@ -90,7 +90,8 @@ GRIDS: dict[str, dict] = {
         base={"dataset": "binarized_mnist", "valid_masks": 8},
         axes=dict(hidden_sizes=[[500], [2000], [8000]], num_masks=[1, 32], mode=["order", "connectivity"]),
         seeds=1,
-        csv="widths.csv", reports=("widths",),
+        # compare: comparison.md sets the 1x8000 runs beside the paper's rows
+        csv="widths.csv", reports=("widths", "compare"),
     ),
     # The evidence behind Figure 2's protocol (results/README.md), as two parts:
     # * the authors' Adagrad recipe at K = 1 and 32 for 150 epochs, against the

@@ -1,4 +1,5 @@
-"""Figures: learning curves, sample grids, the paper's Figure 2 and its runs' curves.
+"""Figures: learning curves, sample grids, the paper's Figure 2, its runs' curves and
+Figure 2's question across widths.
 
 Everything returns a matplotlib Figure; :func:`save_figure` writes PNG and PDF.
 """
@@ -12,13 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .curves import mean_curves, rows_of_mode
+from .compare import (EVAL_LABEL, TRAINING_LABEL, widths_grid, figure2_summary, paper_one_hidden_layer,
+                      widths_summary)
+from .curves import mean_curves
 from .io import atomic_path
-
-SEED_PROJECT_K1_VALID = 94.5  # seed README: 1 mask, measured on the validation split
-
-TRAINING_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
-EVAL_LABEL = {"test_nll_single_mask": "single mask", "test_nll_ensemble": "ensemble of training masks"}
 
 
 def _style():
@@ -66,78 +64,162 @@ def plot_samples(samples: np.ndarray, image_shape: tuple[int, int] | None = None
     return fig
 
 
-def figure2_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard error over seeds, per training mode, K and evaluation.
+def _errorbar(ax, x, mean, stderr, **style):
+    """A line with error bars of one standard error over seeds; a point of one
+    seed (stderr NaN) gets no bar, and a missing point (mean NaN) leaves a gap."""
+    return ax.errorbar(x, mean, yerr=stderr, capsize=3, **style)
 
-    K = 1 runs (mode ``single``) belong to both training modes' curves.
-    """
-    rows = []
-    runs = runs.copy()
-    runs["num_masks"] = runs["num_masks"].astype(int)
-    for mode in TRAINING_LABEL:
-        part = rows_of_mode(runs, mode)
-        for k, group in part.groupby("num_masks"):
-            for col in EVAL_LABEL:
-                values = group[col].astype(float)
-                se = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-                rows.append(dict(training=mode, evaluation=EVAL_LABEL[col], num_masks=int(k),
-                                 mean=values.mean(), stderr=se, seeds=len(values)))
-    return pd.DataFrame(rows)
+
+# Error bars and line styles shared by Figure 2 and the widths figure.
+MODE_COLORS = {"order": "tab:blue", "connectivity": "tab:orange"}
+EVAL_STYLES = {"single mask": dict(ls="--", marker="o", mfc="white"),
+               "ensemble of training masks": dict(ls="-", marker="s")}
+ERRORBAR_NOTE = "error bars: ± 1 standard error over seeds\n(none: one seed)"
 
 
 def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Test NLL against the number of training masks (log2 axis), four curves.
 
     Training mode (order- or connectivity-agnostic) crossed with evaluation
-    (single mask or the ensemble of training masks); error bars are standard
-    errors over seeds where there is more than one.
+    (mask 0 alone or the ensemble of training masks).  Only test NLL is on
+    this axis: the seed project's 94.5 is a validation NLL, compared in
+    comparison.md with this project's validation NLL instead.
     """
     _style()
     summary = figure2_summary(runs)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    colors = {"order": "tab:blue", "connectivity": "tab:orange"}
-    styles = {"single mask": dict(ls="--", marker="o", mfc="white"),
-              "ensemble of training masks": dict(ls="-", marker="s")}
     for (mode, evaluation), part in summary.groupby(["training", "evaluation"], sort=False):
         part = part.sort_values("num_masks")
-        ax.errorbar(part["num_masks"], part["mean"], yerr=part["stderr"].fillna(0), capsize=3,
-                    color=colors[mode], label=f"{TRAINING_LABEL[mode]}, {evaluation}",
-                    **styles[evaluation])
-    ax.scatter([1], [SEED_PROJECT_K1_VALID], marker="*", s=140, color="black", zorder=4,
-               label="seed project, 1 mask (validation split)")
+        which = "mask 0 alone" if evaluation == "single mask" else evaluation
+        _errorbar(ax, part["num_masks"], part["mean"], part["stderr"], color=MODE_COLORS[mode],
+                  label=f"{TRAINING_LABEL[mode]}, {which}", **EVAL_STYLES[evaluation])
     ax.set_xscale("log", base=2)
     ks = sorted(summary["num_masks"].unique())
     ax.set_xticks(ks, [str(k) for k in ks])
-    ax.set(xlabel="number of masks used in training", ylabel="test NLL (nats)")
+    ax.minorticks_off()
+    ax.set(xlabel="number of masks used in training (K)", ylabel="test NLL (nats)")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8, frameon=True)
+    ax.legend(fontsize=8, frameon=True, title=ERRORBAR_NOTE, title_fontsize=8, alignment="left")
     fig.tight_layout()
     return fig
 
 
-def learning_curves(curves: pd.DataFrame, title: str | None = None) -> plt.Figure:
-    """Validation NLL against epoch, one line per K (mean over seeds), one
-    panel per training mode; the y axis leaves out the first epochs' fall so
-    that the end of training, where the curves separate, can be read."""
+def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | None = None,
+                  title: str | None = None) -> plt.Figure:
+    """Test NLL against the width of the one hidden layer (log axis): K = 1,
+    and at K = ``k`` mask 0 alone and the ensemble, in both training modes;
+    the paper's 1-hidden-layer rows as recalled points at their likely width.
+
+    Every width of the grid is on the axis; a width whose runs are missing
+    leaves a gap in the lines.
+    """
+    _style()
+    grid_widths, grid_k = widths_grid()
+    k = k or grid_k
+    summary = widths_summary(runs)
+    axis = sorted(set(widths or grid_widths) | set(summary["width"]))
+    fig, ax = plt.subplots(figsize=(7.5, 6.2))
+
+    def line(mode, evaluation, masks):
+        part = summary[(summary["training"] == mode) & (summary["evaluation"] == evaluation)
+                       & (summary["num_masks"] == masks)].set_index("width").reindex(axis)
+        return part["mean"].to_numpy(float), part["stderr"].to_numpy(float)
+
+    mean, se = line("order", "single mask", 1)  # K = 1: mask 0 is the whole model, in both modes
+    _errorbar(ax, axis, mean, se, color="black", ls="-", marker="D", label="K = 1")
+    for mode in TRAINING_LABEL:
+        for evaluation, style in EVAL_STYLES.items():
+            mean, se = line(mode, evaluation, k)
+            which = "mask 0 alone" if evaluation == "single mask" else "ensemble"
+            _errorbar(ax, axis, mean, se, color=MODE_COLORS[mode], label=f"K = {k}, {TRAINING_LABEL[mode]}, {which}",
+                      **style)
+    for paper in paper_one_hidden_layer().itertuples():
+        if paper.masks not in (1, k):
+            continue
+        width = f"width most likely {paper.width}" if "likely" in str(paper.hidden) else f"width {paper.width}"
+        # drawn a little right of its width, so that it does not hide this project's points there
+        ax.scatter([paper.width * 1.15], [paper.test_nll], s=170, zorder=4, marker="*",
+                   color="tab:blue" if paper.masks > 1 else "black", edgecolor="white", linewidth=0.5,
+                   label=f"paper, {'K = 1' if paper.masks == 1 else f'K = {paper.masks}, ensemble'} "
+                         f"(recalled; {width})")
+    for width in sorted(set(axis) - set(summary["width"])):  # say why a width has no points
+        ax.text(width, 0.97, "not run yet", transform=ax.get_xaxis_transform(), ha="center", va="top", color="grey",
+                fontsize=9)
+    ax.set_xscale("log")
+    ax.set_xticks(axis, [str(w) for w in axis])
+    ax.minorticks_off()
+    ax.set_xlim(axis[0] / 1.5, axis[-1] * 1.5)
+    ax.set(xlabel="hidden units (one hidden layer)", ylabel="test NLL (nats)")
+    if title:
+        ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    ours = [i for i, label in enumerate(labels) if not label.startswith("paper")]
+    order = ours + [i for i in range(len(labels)) if i not in ours]  # the paper's points last
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, frameon=True,
+              title=ERRORBAR_NOTE.replace("\n", " "), title_fontsize=8, alignment="left",
+              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _decay_epochs(runs: pd.DataFrame | None, last_epoch: int) -> tuple[list[int], float | None]:
+    """The epochs after which the learning rate stepped down, from the runs'
+    own ``lr_step_epochs`` and ``lr_step_gamma``; none unless every run shares
+    one step."""
+    if runs is None or "lr_step_epochs" not in runs or runs["lr_step_epochs"].isna().any():
+        return [], None
+    steps = set(runs["lr_step_epochs"].astype(int))
+    gammas = set(runs["lr_step_gamma"].astype(float)) if "lr_step_gamma" in runs else set()
+    if len(steps) != 1:
+        return [], None
+    step = steps.pop()
+    return list(range(step, last_epoch, step)), (gammas.pop() if len(gammas) == 1 else None)
+
+
+def _k_label(k: int, runs: pd.DataFrame | None) -> str:
+    """``K = 16, validated on 8 masks`` where the runs at K validate on fewer than K."""
+    if runs is None or "valid_masks" not in runs:
+        return f"K = {k}"
+    vm = runs[runs["num_masks"].astype(int) == k]["valid_masks"].dropna()
+    return f"K = {k}, validated on {int(vm.iloc[0])} masks" if len(vm) and vm.iloc[0] < k else f"K = {k}"
+
+
+def learning_curves(curves: pd.DataFrame, runs: pd.DataFrame | None = None, title: str | None = None) -> plt.Figure:
+    """Validation NLL against epoch, one line per K, one panel per training mode.
+
+    A line is the mean over seeds up to the last epoch every seed reached
+    (:func:`made.curves.mean_curves`), so its tail is never one seed alone.
+    With ``runs`` (the grid's table), the legend says which K validate on
+    fewer masks, and dotted lines mark the learning-rate steps.  The y axis
+    leaves out the first epochs' fall so that the end of training, where the
+    curves separate, can be read.
+    """
     _style()
     by_mode = mean_curves(curves)
     ks = sorted(set(curves["num_masks"].astype(int)))
     colors = dict(zip(ks, plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ks)))))
-    fig, axes = plt.subplots(1, len(by_mode), figsize=(11, 4.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(by_mode), figsize=(11, 4.4), sharey=True, squeeze=False)
+    decays, gamma = _decay_epochs(runs, int(curves["epoch"].max()) if len(curves) else 0)
     lows, highs = [], []
     for ax, (mode, means) in zip(axes[0], by_mode.items()):
         for k, part in means.groupby("num_masks"):
-            ax.plot(part["epoch"], part["valid_nll"], color=colors[k], label=f"K = {k}")
+            ax.plot(part["epoch"], part["valid_nll"], color=colors[k], label=_k_label(k, runs))
             lows.append(part["valid_nll"].min())
             late = part[part["epoch"] >= max(2, 0.1 * part["epoch"].max())]["valid_nll"]
             highs.append(late.max() if len(late) else part["valid_nll"].max())
+        for i, epoch in enumerate(decays):
+            factor = f"÷ {1 / gamma:g}" if gamma else "steps down"
+            ax.axvline(epoch, color="grey", ls=":", lw=1,
+                       label=f"learning rate {factor} after epoch {', '.join(map(str, decays))}" if i == 0 else None)
         ax.set(xlabel="epoch", title=f"{TRAINING_LABEL[mode]} training")
     axes[0][0].set_ylabel("validation NLL (nats)")
     if lows:
         pad = 0.03 * (max(highs) - min(lows) + 1e-9)
         axes[0][0].set_ylim(min(lows) - pad, max(highs) + pad)
-    axes[0][-1].legend(title="training masks", fontsize=8)
+    seeds = curves.groupby("num_masks")["seed"].nunique().max() if len(curves) else 1
+    note = "mean over seeds, up to the last epoch\nevery seed reached" if seeds > 1 else None
+    axes[0][-1].legend(title=note, fontsize=8, title_fontsize=8, alignment="left")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

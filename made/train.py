@@ -336,10 +336,10 @@ def fit(
                        seconds=seconds, valid_seconds=valid_seconds, lr=opt.param_groups[0]["lr"],
                        **{f"valid_nll_m{m}": v for m, v in curve.items() if m < max(curve)})
             result.history.append(row)
-            if valid_nll < result.best_valid_nll - config.min_delta:
+            if improves(valid_nll, result.best_valid_nll, config.min_delta):
                 result.best_valid_nll, result.best_epoch = valid_nll, result.epochs
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            result.stopped_early = result.epochs - result.best_epoch >= config.look_ahead
+            result.stopped_early = stops(result.epochs, result.best_epoch, config.look_ahead)
             if checkpoint is not None:
                 save_torch(_state(model, opt, sched, gen, result, best_state, meta), checkpoint)
             bar.update(1)
@@ -351,6 +351,18 @@ def fit(
     model.set_mask(0)
     model.eval()
     return result
+
+
+def improves(valid_nll: float, best: float, min_delta: float) -> bool:
+    """Early stopping, part 1: a new best must beat the best so far by more
+    than ``min_delta`` nats to count (and to reset the look-ahead)."""
+    return valid_nll < best - min_delta
+
+
+def stops(epoch: int, best_epoch: int, look_ahead: int) -> bool:
+    """Early stopping, part 2: training ends ``look_ahead`` epochs after the
+    last epoch that counted as a new best."""
+    return epoch - best_epoch >= look_ahead
 
 
 def settings_diff(before: dict, now: dict) -> str:

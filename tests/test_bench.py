@@ -16,12 +16,22 @@ def test_quick_benchmark_prints_every_field():
     for kind in MEASUREMENTS:
         r = res["results"][kind]
         assert r["rate"] > 0 and r["peak_mb"] > 0 and r["unit"].endswith("/s")
-    assert set(res["ratios"]) == {"train_k1_vs_dense", "train_k32_vs_dense", "train_k32_kept_vs_dense",
-                                  "train_direct_vs_dense_direct", "eval_ensemble_vs_dense",
-                                  "train_k1_fast_vs_plain"}
-    assert all(0 < v < 5 for v in res["ratios"].values())
+    # Each ratio is the quotient of the two rates it names.  No bound on its size:
+    # on a loaded machine any measured ratio is possible (timings belong in the
+    # benchmark's output, not in pass/fail).
+    pairs = {"train_k1_vs_dense": ("train_k1", "train_dense"),
+             "train_k32_vs_dense": ("train_k32", "train_dense"),
+             "train_k32_kept_vs_dense": ("train_k32_kept", "train_dense"),
+             "train_direct_vs_dense_direct": ("train_direct", "train_dense_direct"),
+             "eval_ensemble_vs_dense": ("eval_ensemble", "eval_dense"),
+             "train_k1_fast_vs_plain": ("train_k1", "train_k1_plain")}
+    assert set(res["ratios"]) == set(pairs)
+    for name, (a, b) in pairs.items():
+        rates = res["results"]
+        assert res["ratios"][name] == pytest.approx(rates[a]["rate"] / rates[b]["rate"], rel=1e-12), name
     assert res["grid"] and all(g["rate"] > 0 and g["peak_mb"] > 0 for g in res["grid"])
-    assert {"jobs", "threads"} == set(res["grid_best"])
+    best = max(res["grid"], key=lambda g: g["rate"])  # the fastest split is the one named
+    assert res["grid_best"] == {"jobs": best["jobs"], "threads": best["threads"]}
 
 
     # the table prints the same result

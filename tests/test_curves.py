@@ -35,6 +35,17 @@ def test_mean_curves_average_seeds_and_give_k1_to_both_modes():
         assert at[(4, 10)] == pytest.approx(104.0)
 
 
+def test_mean_curves_end_where_the_shortest_seed_ended():
+    curves = synthetic_curves()
+    # seed 1 of K = 32 (both modes) stopped after epoch 30, seed 0 ran to 40
+    curves = curves[~((curves.num_masks == 32) & (curves.seed == 1) & (curves.epoch > 30))]
+    for part in mean_curves(curves).values():
+        k32 = part[part.num_masks == 32].set_index("epoch")["valid_nll"]
+        assert k32.index.max() == 30  # not a tail of seed 0 alone
+        assert k32[30] == pytest.approx(100 + 320 / 30 + 0.5)
+        assert part[part.num_masks == 2]["epoch"].max() == 40
+
+
 def test_checkpoints_pick_epochs_and_mark_unreached_ones():
     table = checkpoints(synthetic_curves(), [10, 40, 50])
     assert list(table.columns) == [10, 40, 50]

@@ -14,7 +14,8 @@ import torch
 from made import data
 from made.data import DATASETS, DatasetError, DatasetSpec, load_dataset
 
-TOY = DatasetSpec("toy", 4, (3, 2, 2), "file:///nonexistent/toy.npz")
+# Three different split sizes, and random contents: a swap of two splits cannot pass unseen.
+TOY = DatasetSpec("toy", 4, (5, 3, 2), "file:///nonexistent/toy.npz")
 
 
 @pytest.fixture(autouse=True)
@@ -38,22 +39,34 @@ def write_npz(path: Path, **arrays) -> Path:
     return path
 
 
+def assert_same_splits(ds, arrays):
+    """Each split is the array stored under its own key: train, valid, test, in that order."""
+    for split in data.SPLITS:
+        assert np.array_equal(getattr(ds, split), arrays[f"{split}_data"]), split
+
+
 def test_loads_a_good_file(tmp_path):
-    write_npz(tmp_path / "d" / "toy.npz", **toy_arrays())
+    arrays = toy_arrays()
+    write_npz(tmp_path / "d" / "toy.npz", **arrays)
     ds = load_dataset("toy", tmp_path / "d", download=False)
-    assert ds.train.shape == (3, 4) and ds.dim == 4 and ds.train.dtype == np.float32
+    assert ds.train.shape == (5, 4) and ds.dim == 4 and ds.train.dtype == np.float32
+    assert (len(ds.train), len(ds.valid), len(ds.test)) == TOY.splits
+    assert_same_splits(ds, arrays)
     assert ds.variant == "unverified" and ds.source.endswith("toy.npz")
 
 
 def bad_cases():
     good = toy_arrays()
-    nan = dict(good, valid_data=np.full((2, 4), np.nan, dtype=np.float32))
+    nan = dict(good, valid_data=np.full((3, 4), np.nan, dtype=np.float32))
     return {
         "missing keys": ({"train_data": good["train_data"]}, "missing keys"),
         "wrong dims": (dict(good, test_data=np.zeros((2, 5), np.float32)), r"expected \(N, 4\)"),
-        "non-binary": (dict(good, train_data=np.full((3, 4), 0.5, np.float32)), "other than 0 and 1"),
+        "non-binary": (dict(good, train_data=np.full((5, 4), 0.5, np.float32)), "other than 0 and 1"),
         "NaN": (nan, "NaN"),
-        "wrong split size": (dict(good, train_data=np.zeros((4, 4), np.float32)), "3"),
+        "wrong split size": (dict(good, train_data=np.zeros((6, 4), np.float32)),
+                             "train split has 6 rows, the paper's split has 5"),
+        "valid and test swapped": (dict(good, valid_data=good["test_data"], test_data=good["valid_data"]),
+                                   "valid split has 2 rows, the paper's split has 3"),
     }
 
 
@@ -119,6 +132,21 @@ def test_idx_parsing_and_static_binarization_is_deterministic(tmp_path):
     assert (ends[0][:, 0] == 0).all() and (ends[0][:, 1] == 1).all()
 
 
+def test_binarize_puts_each_image_in_its_own_split():
+    # train = the first n_train training images, valid = the rest, test = the test
+    # images: all-black and all-white images tell them apart whatever the draw,
+    # and the three sizes differ
+    train_images = np.zeros((30, 16), np.uint8)
+    train_images[:20, :8] = 255  # training rows: left half white
+    train_images[20:, 8:] = 255  # validation rows: right half white
+    test_images = np.zeros((7, 16), np.uint8)
+    test_images[:, ::2] = 255  # test rows: every other pixel white
+    train, valid, test = data.binarize(train_images, test_images, seed=0, n_train=20)
+    assert [x.shape for x in (train, valid, test)] == [(20, 16), (10, 16), (7, 16)]
+    for split, images in ((train, train_images[:20]), (valid, train_images[20:]), (test, test_images)):
+        assert np.array_equal(split, (images == 255).astype(np.float32))
+
+
 def test_data_dir_resolution_order(tmp_path, monkeypatch):
     assert data.resolve_data_dir() == tmp_path / "cache"  # nothing set: the cache
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "env"))
@@ -131,11 +159,12 @@ def test_data_dir_resolution_order(tmp_path, monkeypatch):
 
 def test_download_places_a_verified_file_in_the_cache(tmp_path, monkeypatch):
     source = write_npz(tmp_path / "server" / "toy.npz", **toy_arrays())
-    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), source.as_uri()))
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, TOY.splits, source.as_uri()))
     readonly = tmp_path / "readonly"
     readonly.mkdir()
     ds = load_dataset("toy", readonly)
     assert Path(ds.source) == tmp_path / "cache" / "toy.npz"
+    assert_same_splits(ds, toy_arrays())
     assert list(readonly.iterdir()) == []  # the data directory is only read
 
 
@@ -143,7 +172,7 @@ def test_failed_download_leaves_nothing(tmp_path, monkeypatch):
     bad = tmp_path / "server" / "toy.npz"
     bad.parent.mkdir()
     bad.write_bytes(b"truncated garbage")
-    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), bad.as_uri()))
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, TOY.splits, bad.as_uri()))
     with pytest.raises(DatasetError, match="failed verification"):
         load_dataset("toy", tmp_path / "d")
     cache = tmp_path / "cache"
@@ -173,16 +202,31 @@ def test_cli_info_downloads_nothing(tmp_path, capsys):
 
 
 def test_as_tensors(tmp_path):
-    write_npz(tmp_path / "toy.npz", **toy_arrays())
+    arrays = toy_arrays()
+    write_npz(tmp_path / "toy.npz", **arrays)
     train, valid, test = load_dataset("toy", tmp_path, download=False).as_tensors("cpu")
-    assert train.dtype == torch.float32 and tuple(valid.shape) == (2, 4) and test.device.type == "cpu"
+    assert train.dtype == torch.float32 and tuple(valid.shape) == (3, 4) and test.device.type == "cpu"
+    for split, tensor in zip(data.SPLITS, (train, valid, test)):
+        assert np.array_equal(tensor.numpy(), arrays[f"{split}_data"]), split
 
 
 def test_known_rebuild_hash_does_not_refuse_the_original(tmp_path, monkeypatch):
     # adult only has its rebuild's hash: the original file (other bytes) must still load
-    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, (3, 2, 2), TOY.url, {"0" * 64: "rebuilt"}))
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 4, TOY.splits, TOY.url, {"0" * 64: "rebuilt"}))
     write_npz(tmp_path / "toy.npz", **toy_arrays())
     assert load_dataset("toy", tmp_path, download=False).variant == "unverified"
+
+
+def test_amat_splits_are_read_into_their_own_splits(tmp_path, monkeypatch):
+    # the paper's .amat text files, one per split (binarized_mnist_{train,valid,test}.amat)
+    monkeypatch.setitem(DATASETS, "binarized_mnist",
+                        DatasetSpec("binarized_mnist", 4, TOY.splits, "file:///nowhere/binarized_mnist.npz"))
+    arrays = toy_arrays(seed=3)
+    for split in data.SPLITS:
+        np.savetxt(tmp_path / f"binarized_mnist_{split}.amat", arrays[f"{split}_data"], fmt="%d")
+    ds = load_dataset("binarized_mnist", tmp_path, download=False)
+    assert ds.variant == "larochelle"
+    assert_same_splits(ds, arrays)
 
 
 # ---------------------------------------------- MNIST from tiny fake raw files
@@ -295,6 +339,13 @@ def test_real_binarized_mnist_from_raw(real_dir, tmp_path, monkeypatch):
     if ds.variant == "larochelle":
         pytest.skip("the exact paper file is present; nothing is rebuilt")
     assert ds.variant == "static-seed0"
+    # valid and test are both 10000 x 784: each must be binarized from its own digits
+    # (train = the first 50000 training images, valid = the last 10000, test = t10k)
+    raw = {stem: data.read_idx_images(next(real_dir.rglob(f"{stem}*"))) for stem in data.MNIST_RAW_SHA256}
+    train_images, test_images = raw["train-images-idx3-ubyte"], raw["t10k-images-idx3-ubyte"]
+    for split, images in ((ds.train, train_images[:50000]), (ds.valid, train_images[50000:]),
+                          (ds.test, test_images)):
+        assert (split[images == 0] == 0).all() and (split[images == 255] == 1).all()
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "second"))  # build again from scratch
     again = load_dataset("binarized_mnist")
     assert _digest(again) == _digest(ds)

@@ -3,18 +3,37 @@ import pytest
 from made.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
-def test_figure2_grid_runs_k1_once_and_two_seeds_at_k1_and_k32():
+def test_figure2_grid_runs_k1_once_and_two_seeds_at_every_k():
     points = expand(GRIDS["figure2"])
     ids = [p.run_id for p in points]
     assert len(ids) == len(set(ids))
     k1 = [p for p in points if p.params["num_masks"] == 1]
-    assert {p.mode for p in k1} == {"single"} and len(k1) == 2
-    for k in (2, 4, 8, 16):
-        assert sorted(p.mode for p in points if p.params["num_masks"] == k) == ["connectivity", "order"]
-    k32 = [p for p in points if p.params["num_masks"] == 32]
-    assert sorted((p.mode, p.params["seed"]) for p in k32) == [
-        ("connectivity", 0), ("connectivity", 1), ("order", 0), ("order", 1)]
-    assert len(points) == 2 + 4 * 2 + 4
+    assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == [0, 1]
+    for k in (2, 4, 8, 16, 32):
+        assert sorted((p.mode, p.params["seed"]) for p in points if p.params["num_masks"] == k) == [
+            ("connectivity", 0), ("connectivity", 1), ("order", 0), ("order", 1)]
+    assert len(points) == 2 + 5 * 2 * 2
+
+
+def test_widths_grid_is_figure2s_question_at_three_widths_and_reuses_its_500_unit_runs():
+    points = expand(GRIDS["widths"])
+    assert len(points) == 3 * 3  # per width: K = 1, and K = 32 in each mode
+    by_width = {}
+    for p in points:
+        by_width.setdefault(tuple(p.params["hidden_sizes"]), []).append(
+            (p.params["num_masks"], p.mode, p.params["seed"]))
+    assert set(by_width) == {(500,), (2000,), (8000,)}
+    for runs in by_width.values():
+        assert sorted(runs) == [(1, "single", 0), (32, "connectivity", 0), (32, "order", 0)]
+    figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
+    for p in points:
+        cfg = p.config()
+        assert (cfg.protocol, cfg.direct_connections, cfg.init, cfg.max_epochs) == ("adam", True, "orthogonal", None)
+        if cfg.hidden_sizes == [500]:  # the same run, not a retrained copy under another name
+            assert p.run_id in figure2 and figure2[p.run_id].params == p.params
+        else:
+            assert p.run_id not in figure2 and f"_h{cfg.hidden_sizes[0]}_" in p.run_id
+    assert "binarized_mnist_h8000_K32_order_seed0_adam_valid_masks8" in [p.run_id for p in points]
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
@@ -36,7 +55,7 @@ def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_unca
 
 def test_protocol_swap_gives_the_authors_adagrad_command():
     points = expand(GRIDS["figure2"], protocol="paper")
-    assert len(points) == 14
+    assert len(points) == 22
     for p in points:
         cfg = p.config()
         assert (cfg.optimizer, cfg.lr, cfg.min_delta, cfg.max_epochs) == ("adagrad", 0.01, 0.0, None)
@@ -65,6 +84,7 @@ def test_run_ids_are_readable_and_stable():
 
 def test_seeds_override_and_smoke_grid():
     assert len(expand(GRIDS["figure2"], seeds=3)) == 3 * (1 + 5 * 2)
+    assert len(expand(GRIDS["figure2"], seeds=1)) == 1 + 5 * 2
     smoke = expand(GRIDS["smoke"])
     assert [p.params["num_masks"] for p in smoke] == [1, 2, 2]
     assert all(p.params["train_subset"] and p.params["max_epochs"] for p in smoke)

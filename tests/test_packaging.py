@@ -27,3 +27,65 @@ def test_notebooks_extra_resolves_with_pip():
     names = {item["metadata"]["name"].lower() for item in report["install"]}
     installed = {d.metadata["Name"].lower() for d in metadata.distributions()}
     assert "jupyterlab" in names | installed
+
+
+# The library's modules: they must import and train with torch, numpy and tqdm alone.
+CORE = ["made", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.train",
+        "made.evaluate", "made.data", "made.io"]
+# What only the pipeline, the reports and the cluster code may need (the extras).
+EXTRAS = ["pandas", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
+          "dask", "distributed"]
+CORE_CHECK = f"""
+import importlib, sys
+import torch
+for name in {CORE!r}:
+    importlib.import_module(name)
+from made import MADE
+from made.train import TrainConfig, fit
+from made.evaluate import evaluate
+x = (torch.rand(300, 8, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+model = MADE(8, [16], 8, num_masks=2)
+result = fit(model, x[:200], x[200:], TrainConfig(optimizer="adam", max_epochs=2, progress=False))
+assert result.epochs == 2, result
+print(evaluate(model, x[200:])["nll_ensemble"])
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({EXTRAS!r}))
+assert not loaded, f"the core imported {{loaded}}"
+"""
+
+
+def test_core_imports_and_trains_without_importing_the_pipelines_packages(tmp_path):
+    # Fast, in this environment: the core imports, trains and evaluates, and
+    # none of the extras' packages is imported on the way (they are installed
+    # here, so this shows the core does not reach for them; the slow test below
+    # shows it works where they are absent).
+    out = subprocess.run([sys.executable, "-c", CORE_CHECK], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env={**_env(), "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert float(out.stdout.split()[-1]) > 0
+
+
+@pytest.mark.slow
+def test_core_works_in_a_venv_with_only_torch_numpy_and_tqdm(tmp_path):
+    import torch
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    pins = [f"torch=={torch.__version__.split('+')[0]}", "numpy", "tqdm"]
+    install = subprocess.run([str(py), "-m", "pip", "install", "-q", *pins], capture_output=True, text=True,
+                             timeout=900)
+    assert install.returncode == 0, install.stderr[-3000:]
+    listed = subprocess.run([str(py), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
+                            check=True).stdout
+    names = {p["name"].lower() for p in json.loads(listed)}
+    assert not names & {e.lower() for e in EXTRAS}, names
+    out = subprocess.run([str(py), "-c", CORE_CHECK], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300, env={**_env(), "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def _env() -> dict:
+    import os
+
+    # The child must not find the packages of this environment through PYTHONPATH.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -310,6 +310,9 @@ def test_grid_estimate_is_the_makespan_of_run_grid_order():
     assert order == sorted(order, reverse=True) and order[0] == 32 and order[-1] == 1
     uci = schedule(expand(GRIDS["uci"]))
     assert uci[0].params["num_masks"] is None and uci[-1].params["num_masks"] == 1
+    # the widest models before any K: they are the longest runs
+    widths = [(p.params["hidden_sizes"][0], p.params["num_masks"]) for p in schedule(expand(GRIDS["widths"]))]
+    assert widths == sorted(widths, reverse=True) and widths[0] == (8000, 32) and widths[-1] == (500, 1)
 
 
 def test_concurrent_load_runs_beside_the_block_and_stops():

@@ -10,19 +10,28 @@ from made.compare import comparison_table, reference_numbers, to_markdown
 from made.plots import figure2, figure2_summary, learning_curves, plot_history, plot_samples, save_figure
 
 
+# The two training modes get different numbers, so that a report which swaps
+# them (or shows one mode twice) fails: order-agnostic training hurts mask 0
+# more and helps the ensemble more than connectivity-agnostic training.
+SLOPES = {"single": (0.5, -1.0), "order": (0.5, -1.0), "connectivity": (0.2, -0.3)}
+
+
 def fake_runs() -> pd.DataFrame:
+    """K = 1 and 32 with two seeds (seed 1 one nat above seed 0), K = 2 and 4 with one."""
     rows = []
     for k in (1, 2, 4, 32):
         modes = ["single"] if k == 1 else ["order", "connectivity"]
         for mode in modes:
+            single, ensemble = SLOPES[mode]
             for seed in ((0, 1) if k in (1, 32) else (0,)):
                 rows.append(dict(
                     run_id=f"r{k}{mode}{seed}", dataset="binarized_mnist", data_variant="static-seed0",
                     hidden_sizes="500", num_masks=k, mode=mode, order_agnostic=mode != "connectivity",
                     connectivity_agnostic=True, seed=seed, max_epochs=40, epochs=40, best_epoch=40,
-                    stopped_early=False, valid_nll=95.0 + seed,
-                    test_nll_single_mask=94.0 + math.log2(k) * 0.5 + seed,
-                    test_nll_ensemble=94.0 - math.log2(k) + seed,
+                    stopped_early=False, valid_nll=95.0 + seed, valid_masks=8 if k > 8 else None,
+                    lr_step_epochs=15, lr_step_gamma=0.1,
+                    test_nll_single_mask=94.0 + math.log2(k) * single + seed,
+                    test_nll_ensemble=94.0 + math.log2(k) * ensemble + seed,
                     test_nll_ensemble_stderr=0.3, ensemble_masks=k,
                     test_nll_logit_average=90.0 - k * 0.1))
     return pd.DataFrame(rows)
@@ -36,11 +45,50 @@ def test_figure2_summary_means_and_stderr_over_seeds():
     # K = 1 appears in both training modes' curves; 4 curves in all
     assert set(s[s.num_masks == 1].training) == {"order", "connectivity"}
     assert s.groupby(["training", "evaluation"]).ngroups == 4
+    # one seed: a mean without a standard error
+    k2 = s[(s.num_masks == 2) & (s.training == "connectivity") & (s.evaluation == "single mask")].iloc[0]
+    assert k2["seeds"] == 1 and k2["mean"] == pytest.approx(94.2) and math.isnan(k2["stderr"])
+
+
+def _line(fig, label):
+    """The plotted (x, y) of the legend entry ``label``, and its error bars' segments."""
+    ax = fig.axes[0]
+    for container in ax.containers:
+        if container.get_label() == label:
+            x, y = container.lines[0].get_data()
+            bars = container.lines[2][0].get_segments() if container.lines[2] else []
+            return np.asarray(x, float), np.asarray(y, float), bars
+    raise AssertionError(f"no line {label!r} in {[c.get_label() for c in ax.containers]}")
+
+
+def test_figure2_plots_each_mode_under_its_own_name():
+    fig = figure2(fake_runs())
+    x, y, _ = _line(fig, "order-agnostic, mask 0 alone")
+    assert list(x) == [1, 2, 4, 32] and y[-1] == pytest.approx(94.0 + 5 * 0.5 + 0.5)
+    x, y, _ = _line(fig, "connectivity-agnostic, mask 0 alone")
+    assert y[-1] == pytest.approx(94.0 + 5 * 0.2 + 0.5)
+    _, y, _ = _line(fig, "order-agnostic, ensemble of training masks")
+    assert y[-1] == pytest.approx(94.0 - 5 * 1.0 + 0.5)
+    _, y, _ = _line(fig, "connectivity-agnostic, ensemble of training masks")
+    assert y[-1] == pytest.approx(94.0 - 5 * 0.3 + 0.5)
+
+
+def test_figure2_error_bars_only_where_there_are_two_seeds():
+    _, _, bars = _line(figure2(fake_runs()), "connectivity-agnostic, mask 0 alone")
+    drawn = [seg for seg in bars if len(seg) and np.isfinite(seg).all()]
+    # K = 1 and 32 (two seeds) get a bar of one standard error each way; K = 2 and 4 none
+    assert sorted(seg[0][0] for seg in drawn) == [1, 32]
+    assert all(seg[1][1] - seg[0][1] == pytest.approx(2 * 0.5) for seg in drawn)
+    assert "one seed" in figure2(fake_runs()).axes[0].get_legend().get_title().get_text()
 
 
 def test_figure2_plot_saves_png_and_pdf(tmp_path):
     fig = figure2(fake_runs(), title="test")
-    assert len(fig.axes[0].get_legend().get_texts()) == 5  # 4 curves + the seed's point
+    # 4 curves; the seed project's 94.5 (a validation NLL) is not on this test-NLL axis
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(texts) == 4 and not any("seed project" in t for t in texts)
+    assert all(94.5 not in c.get_offsets()[:, 1] for c in fig.axes[0].collections if hasattr(c, "get_offsets")
+               and len(c.get_offsets()))
     paths = save_figure(fig, tmp_path / "figure2")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 1000 for p in paths)
@@ -51,6 +99,26 @@ def test_figure2_plot_saves_png_and_pdf(tmp_path):
     assert [p.read_bytes() for p in again] == first
 
 
+def test_figure2_table_and_findings_with_one_and_two_seeds():
+    from made.compare import figure2_findings, figure2_markdown, figure2_table
+
+    table = figure2_table(fake_runs()).set_index("K")
+    assert table.loc[1, "order-agnostic, mask 0"] == "94.50 ± 0.50"
+    assert table.loc[2, "connectivity-agnostic, mask 0"] == "94.20"  # one seed: no ±
+    assert table.loc[32, "order-agnostic, ensemble"] == "89.50 ± 0.50"
+    assert table.loc[32, "connectivity-agnostic, ensemble"] == "93.00 ± 0.50"
+    assert list(table["seeds"]) == ["2", "1", "1", "2"]
+    text = figure2_findings(fake_runs())
+    # K = 32 against K = 1, two seeds each: -5.00 and -1.50 nats, combined se sqrt(0.5^2 + 0.5^2)
+    assert "Order-agnostic: better at K = 32 (-5.00 ± 0.71)" in text
+    assert "Connectivity-agnostic: better at K = 32 (-1.50 ± 0.71)" in text
+    # one seed at K = 2 and 4: the differences are given, not judged
+    assert "Order-agnostic: better at K = 32 (-5.00 ± 0.71); one seed, not judged at K = 2 (-1.50), K = 4 (-2.50)" in text
+    # mask 0 at K = 32: 95.5 connectivity- against 97.0 order-agnostic
+    assert "connectivity-agnostic better at K = 32 (-1.50 ± 0.71)" in text
+    assert "| 32 | 97.00 ± 0.50 |" in figure2_markdown(fake_runs())
+
+
 def test_history_and_samples_plots():
     h = pd.DataFrame(dict(epoch=[1, 2, 3], train_nll=[3.0, 2.0, 1.0], valid_nll=[3.0, 2.5, 2.7]))
     fig = plot_history(h)
@@ -59,11 +127,13 @@ def test_history_and_samples_plots():
     assert len(plot_samples(np.zeros((5, 180))).axes) == 1  # non-square: one matrix
 
 
-def fake_curves() -> pd.DataFrame:
-    """Validation NLL falling as 100 + 10 K / epoch, seed 1 one nat above seed 0."""
+def fake_curves(stop_seed1_at: int | None = None) -> pd.DataFrame:
+    """Validation NLL falling as 100 + 10 K / epoch, seed 1 one nat above seed 0;
+    seed 1 stopped after ``stop_seed1_at`` epochs (else 40)."""
     rows = []
     for run in fake_runs().itertuples():
-        for epoch in range(1, 41):
+        last = stop_seed1_at if run.seed == 1 and stop_seed1_at else 40
+        for epoch in range(1, last + 1):
             rows.append(dict(run_id=run.run_id, dataset=run.dataset, num_masks=run.num_masks,
                              mode=run.mode, seed=run.seed, epoch=epoch, train_nll=0.0,
                              valid_nll=100 + 10 * run.num_masks / epoch + run.seed))
@@ -78,6 +148,20 @@ def test_learning_curves_one_line_per_k_in_each_mode(tmp_path):
     # the first epochs' fall (K = 32 starts at 420) is left out of the y range
     assert low < 101 and high < 200
     assert [p.stat().st_size > 1000 for p in save_figure(fig, tmp_path / "curves")] == [True, True]
+
+
+def test_learning_curves_stop_at_the_shortest_seed_and_say_what_the_legend_needs():
+    fig = learning_curves(fake_curves(stop_seed1_at=25), fake_runs())
+    order = fig.axes[0]
+    lines = {line.get_label(): line for line in order.get_lines()}
+    # K = 1 and 32 have two seeds, one stopped at 25: their mean ends there, not as one seed's tail
+    assert max(lines["K = 1"].get_xdata()) == 25 and max(lines["K = 2"].get_xdata()) == 40
+    # the legend says which K validate on fewer masks (valid_masks), and where the rate
+    # stepped down: every lr_step_epochs (15) of the runs, not a typed-in epoch
+    assert "K = 32, validated on 8 masks" in lines
+    decay = [line for label, line in lines.items() if label.startswith("learning rate")]
+    assert decay and decay[0].get_label() == "learning rate ÷ 10 after epoch 15, 30"
+    assert sorted(line.get_xdata()[0] for line in order.get_lines() if line.get_linestyle() == ":") == [15, 30]
 
 
 def test_comparison_table_against_the_papers_numbers():
@@ -172,3 +256,126 @@ def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():
     kept = select_on_validation(runs, ["dataset", "num_masks"])
     assert sorted(map(tuple, kept[["dataset", "protocol", "seed"]].values)) == [
         ("adult", "paper", 0), ("mushrooms", "adadelta", 0), ("mushrooms", "adadelta", 1)]
+
+
+def test_the_difference_rule():
+    from made.compare import difference
+
+    # a difference only beyond sqrt(se_a^2 + se_b^2): here 0.5
+    d = difference(90.0, 0.3, 91.0, 0.4)
+    assert d.verdict == "lower" and d.delta == pytest.approx(-1.0) and d.combined_se == pytest.approx(0.5)
+    assert difference(92.0, 0.3, 91.0, 0.4).verdict == "higher"
+    assert difference(91.4, 0.3, 91.0, 0.4).verdict == "within the spread"
+    assert difference(91.5, 0.3, 91.0, 0.4).verdict == "within the spread"  # not beyond: equal
+    # one seed on either side: no spread to judge by, never a difference however large
+    assert difference(80.0, float("nan"), 91.0, 0.4).verdict == "one seed"
+    assert difference(91.0, 0.4, 80.0, float("nan")).verdict == "one seed"
+    # a number quoted without a spread (the paper's) enters with se 0
+    assert difference(88.5, 0.2, 88.4).verdict == "within the spread"
+    assert difference(88.7, 0.2, 88.4).verdict == "higher"
+    assert difference(float("nan"), 0.2, 88.4).verdict == "missing"
+    assert "within the spread" in difference(91.4, 0.3, 91.0, 0.4).text()
+    assert "one seed" in difference(80.0, float("nan"), 91.0, 0.4).text()
+
+
+def test_comparison_keeps_the_modes_apart():
+    table = comparison_table(fake_runs())
+    row = table[table.setting == "binarized MNIST, 1x500, 32 masks (order-agnostic), ensemble"].iloc[0]
+    assert row["this_project"] == pytest.approx(89.5)  # order-agnostic; connectivity-agnostic is 93.0
+    single = table[table.setting.str.contains("single mask at test")].iloc[0]
+    assert single["this_project"] == pytest.approx(97.0)  # not connectivity-agnostic's 95.5
+
+
+def wide_runs(widths=(500, 2000, 8000), seeds=(0,)) -> pd.DataFrame:
+    """The widths grid: K = 1 and 32 in both modes per width, 1 nat better per
+    fourfold width; 32 masks help the ensemble and hurt mask 0, order-agnostic
+    training more of both; seed 1 is 0.2 nats above seed 0."""
+    rows = []
+    for width in widths:
+        gain = math.log(width / 500, 4)
+        for k, mode in ((1, "single"), (32, "order"), (32, "connectivity")):
+            for seed in seeds:
+                single = 92.0 - gain + (3.0 if mode == "order" else 1.0 if mode == "connectivity" else 0) + 0.2 * seed
+                ensemble = 92.0 - gain - (1.0 if mode == "order" else 0.5 if mode == "connectivity" else 0) + 0.2 * seed
+                rows.append(dict(run_id=f"w{width}{k}{mode}{seed}", dataset="binarized_mnist",
+                                 data_variant="static-seed0", protocol="adam", hidden_sizes=str(width),
+                                 num_masks=k, mode=mode,
+                                 seed=seed, test_nll_single_mask=single, test_nll_ensemble=ensemble,
+                                 test_nll_logit_average=80.0, best_epoch=50, epochs=80, stopped_early=True,
+                                 max_epochs=None, valid_nll=ensemble + 1))
+    return pd.DataFrame(rows)
+
+
+def test_widths_figure_leaves_a_gap_for_a_missing_width(tmp_path):
+    from made.plots import widths_figure
+
+    runs = wide_runs(widths=(500, 8000))  # the 2000-unit runs are not done
+    fig = widths_figure(runs, title="test")
+    x, y, _ = _line(fig, "K = 32, order-agnostic, ensemble")
+    assert list(x) == [500, 2000, 8000] and math.isnan(y[1]) and y[2] == pytest.approx(92.0 - 2 - 1)
+    _, y, _ = _line(fig, "K = 32, connectivity-agnostic, mask 0 alone")
+    assert y[0] == pytest.approx(93.0) and math.isnan(y[1])
+    _, y, _ = _line(fig, "K = 1")
+    assert y[0] == pytest.approx(92.0)
+    # the paper's rows are points of their own, labelled as recalled
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sum("paper" in t and "recalled" in t for t in labels) == 2
+    assert fig.axes[0].get_xlabel() == "hidden units (one hidden layer)" and "nats" in fig.axes[0].get_ylabel()
+    first = [p.read_bytes() for p in save_figure(fig, tmp_path / "widths")]
+    assert [p.read_bytes() for p in save_figure(widths_figure(runs, title="test"), tmp_path / "again")] == first
+    # only the 500-unit runs (Figure 2's): still every width on the axis, no crash
+    x, y, _ = _line(widths_figure(wide_runs(widths=(500,))), "K = 1")
+    assert list(x) == [500, 2000, 8000] and np.isnan(y[1:]).all()
+
+
+def test_widths_table_and_paragraph_before_the_8000_unit_runs():
+    from made.compare import widths_markdown, widths_paragraph, widths_table
+
+    runs = wide_runs(widths=(500, 2000))
+    table = widths_table(runs).set_index("hidden units")
+    assert table.loc["8000", "K = 1"] == "not run yet" and table.loc["8000", "seeds"] == "0"
+    assert table.loc["500", "K = 32, order-agnostic, ensemble"] == "91.00"  # one seed: no ±
+    paper = table.loc[[i for i in table.index if i.startswith("paper")][0]]
+    assert paper["K = 1"] == "88.40" and paper["K = 32, order-agnostic, ensemble"] == "88.04"
+    text = widths_paragraph(runs)
+    assert "not done yet" in text and "help" in text
+    assert "not done yet" in widths_markdown(runs)
+
+
+def test_widths_paragraph_answers_at_8000_units_by_the_difference_rule():
+    from made.compare import widths_paragraph
+
+    # two seeds, 0.2 nats apart: standard error 0.1 a mean, 0.14 combined
+    text = widths_paragraph(wide_runs(seeds=(0, 1)))
+    assert "At 8000 hidden units" in text and "K = 1 gives 90.10 ± 0.10 nats" in text
+    ensemble, single = text.split("**Does it help or hurt a single mask")
+    assert "Order-agnostic: yes, it helps (89.10 ± 0.10; 1.00 nats lower" in ensemble
+    assert "Connectivity-agnostic: yes, it helps (89.60 ± 0.10; 0.50 nats lower" in ensemble
+    assert "Order-agnostic: no, it hurts (93.10 ± 0.10; 3.00 nats higher" in single
+    assert "88.40 at 1 mask and 88.04 at 32 masks" in text
+    # one seed: the differences are stated, not judged
+    text = widths_paragraph(wide_runs())
+    assert "not judged, one seed (89.00, 1.00 nats lower)" in text and "helps" not in text
+    # K = 32 done but no K = 1 run yet: nothing to compare with
+    runs = wide_runs()
+    assert "K = 1 run is not done yet" in widths_paragraph(runs[~((runs.hidden_sizes == "8000") & (runs.num_masks == 1))])
+
+
+def test_the_8000_unit_runs_stand_beside_the_papers_rows():
+    from made.compare import report_markdown
+
+    widths = wide_runs(seeds=(0, 1))
+    table = comparison_table(fake_runs(), widths=widths)
+    k1 = table[table.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
+    assert k1["this_project"] == pytest.approx(90.1) and k1["reference"] == pytest.approx(88.40)
+    assert k1["data_variant"] == "static-seed0" and k1["judgement"] == "higher" and k1["seeds"] == 2
+    k32 = table[table.setting == "binarized MNIST, 1x8000, 32 masks (order-agnostic), ensemble"].iloc[0]
+    assert k32["this_project"] == pytest.approx(89.1) and k32["reference"] == pytest.approx(88.04)
+    md = report_markdown(table)
+    assert "| binarized MNIST, 1x8000, 1 mask | 90.10 ± 0.10 | 2 | 88.40 |" in md
+    assert "not the Larochelle file" in md and "recalled" in md
+    assert "a converging Adam recipe (protocol `adam`" in md and k1["protocol"] == "adam"
+    # before the widths grid has run: the rows say so, and so does the note
+    table = comparison_table(fake_runs(), widths=widths.iloc[:0])
+    assert table[table.setting == "binarized MNIST, 1x8000, 1 mask"]["note"].iloc[0].startswith("not run yet")
+    assert "not done yet" in report_markdown(table)
