@@ -655,7 +655,7 @@ def test_the_committed_tables_are_what_their_runs_give(tmp_path):
 
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results)
-    for grid in ("figure2", "uci", "recipes"):
+    for grid in ("figure2", "uci", "recipes", "widths"):
         csv, _, _ = grid_module.grid_outputs(grid)
         aggregate(results, csv, [p.run_id for p in grid_module.expand(grid_module.GRIDS[grid])])
         name = Path(csv)
