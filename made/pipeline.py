@@ -274,8 +274,9 @@ def _replace_run(run_dir: Path, staging: Path) -> None:
 def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool = False,
                   parameters: dict | None = None) -> None:
     """Rewrite an executed notebook's papermill record without machine paths:
-    ``input_path`` and ``output_path`` as given (relative), and each of
-    ``parameters`` shown with the given value instead of the one it ran with.
+    ``input_path`` and ``output_path`` as given (relative), each of
+    ``parameters`` shown with the given value instead of the one it ran with,
+    and printed text (warnings) with this machine's folders cut from its paths.
     ``timeless`` also drops execution times; the injected parameters cell gets
     a fixed id, so a report rerun on the same results is the same file."""
     import nbformat
@@ -295,6 +296,10 @@ def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool 
                 lines = [f"{name} = {json.dumps(value)}" if line.startswith(f"{name} = ") else line
                          for line in lines]
             cell.source = "\n".join(lines)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = strip_machine_paths(output["text"])
     if timeless:
         for meta in [record] + [c.metadata.get("papermill", {}) for c in nb.cells]:
             for field in ("start_time", "end_time", "duration"):
@@ -303,6 +308,24 @@ def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool 
             cell.metadata.pop("execution", None)
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))
+
+
+def _machine_prefixes() -> list[str]:
+    """Folders of this machine that warnings name: the installed packages,
+    this checkout, the interpreter's prefix and the home folder; longest first."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages(), str(ROOT), sys.prefix, sys.base_prefix,
+               str(Path.home())]
+    return sorted({f.rstrip(os.sep) + os.sep for f in folders if f and f != os.sep}, key=len, reverse=True)
+
+
+def strip_machine_paths(text: str) -> str:
+    """``text`` with this machine's folders cut from the paths it names: a
+    warning in a saved notebook then reads ``made/evaluate.py:38: ...``."""
+    for prefix in _machine_prefixes():
+        text = text.replace(prefix, "")
+    return text
 
 
 def record_start(run_dir: Path) -> None:

@@ -670,6 +670,8 @@ def test_tidy_notebook_drops_times_and_machine_paths(tmp_path):
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("results_dir = '..'")]
+    warning = f"{ROOT / 'made' / 'evaluate.py'}:38: UserWarning: careful\n"
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=warning)]
     nb.cells[1].metadata = {"tags": ["injected-parameters"], "papermill": {"duration": 0.1, "status": "completed"},
                             "execution": {"iopub.status.busy": "2026-01-01T00:00:00Z"}}
     nb.metadata["papermill"] = {"input_path": str(ROOT / "notebooks" / "x.ipynb"), "output_path": "/abs/x.ipynb",
@@ -681,6 +683,7 @@ def test_tidy_notebook_drops_times_and_machine_paths(tmp_path):
     assert again.metadata.papermill == {"input_path": "notebooks/x.ipynb", "output_path": "notebooks/x.ipynb",
                                         "parameters": {}}
     assert again.cells[1].id == "injected-parameters"
+    assert again.cells[0].outputs[0].text == "made/evaluate.py:38: UserWarning: careful\n"
     assert again.cells[1].metadata == {"tags": ["injected-parameters"], "papermill": {"status": "completed"}}
     assert machine_paths(path.read_bytes()) == []
 
