@@ -814,14 +814,14 @@ def test_reports_on_finished_results_are_the_same_files_on_a_rerun(tmp_path):
     # the report notebooks come out byte for byte the same, with no machine path.
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results)
-    committed = snapshot(results)
     run_all = load_run_all()
     argv = ["--grid", "recipes", "--results-dir", str(results)]
     assert run_all.main(argv) == 0
     first = snapshot(results)
     assert run_all.main(argv) == 0
     assert snapshot(results) == first
-    written = [name for name, data in first.items() if committed.get(name) != data]
-    assert "notebooks/figure2.ipynb" in written
-    for name in written:
+    # what the reports write (the runs' own files are not rewritten: they were trained elsewhere)
+    outputs = [name for name in first if not name.startswith("runs/")]
+    assert "notebooks/figure2.ipynb" in outputs
+    for name in outputs:
         assert machine_paths(first[name]) == [], name
