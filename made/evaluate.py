@@ -35,7 +35,8 @@ def mean_and_stderr(values) -> tuple[float, float]:
     >>> mean_and_stderr([1.0, 2.0, 3.0])
     (2.0, 0.5773502691896258)
     """
-    v = torch.as_tensor(values).double().flatten()
+    # A copy: a read-only array (a pandas column) cannot back a tensor.
+    v = values.double().flatten() if torch.is_tensor(values) else torch.tensor(values, dtype=torch.float64).flatten()
     n = v.numel()
     stderr = v.std(unbiased=True).item() / math.sqrt(n) if n > 1 else float("nan")
     return (v.mean().item() if n else float("nan")), stderr
