@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 
 from . import __version__
+from .device import flush_denormals, resolve_device
 from .evaluate import DEFAULT_TEST_MASKS, evaluate
 from .io import save_torch, write_csv, write_json
 from .model import MADE
-from .train import TrainConfig, fit, flush_denormals, resolve_device, settings_diff
+from .train import TrainConfig, fit, settings_diff
 
 METRICS = "metrics.json"
 HISTORY = "history.csv"

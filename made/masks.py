@@ -128,14 +128,3 @@ def direct_mask(spec: MaskSpec, nout: int, device=None) -> torch.Tensor:
     order = spec.ordering.to(device)
     return order.repeat(nout // order.numel())[:, None] > order[None, :]
 
-
-def connectivity(masks: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Which inputs can reach which outputs: the boolean product of the masks.
-
-    Useful to check the autoregressive property without running the network.
-    Returns (nout, nin) bool.
-    """
-    path = masks[0].to(torch.float64)
-    for m in masks[1:]:
-        path = m.to(torch.float64) @ path
-    return path > 0

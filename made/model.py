@@ -291,7 +291,7 @@ class MADE(nn.Module):
         examples ``x[start:start + batch_size]``.  Masks are the outer loop:
         each mask's weights are masked once (under mask sampling, the mask is
         drawn once), then every batch is one plain forward pass, the same
-        GEMMs as a dense network (``python -m made.bench`` measures the
+        GEMMs as a dense network (``python benchmarks/bench.py`` measures the
         ensemble against that ceiling).  Memory is bounded by one batch, and
         the model's current mask is left alone.
         """
@@ -319,20 +319,36 @@ class MADE(nn.Module):
         """log((1/n) sum_k p(x | mask k)) over masks 0..n-1, shape (B,).
 
         A valid likelihood: an equal-weight mixture of n normalized
-        autoregressive models, computed as logsumexp - log n of joint
-        log-likelihoods (accumulated mask by mask with logaddexp).  Defaults
-        to all K training masks; under mask sampling ``n_masks`` is required
-        (the original code used 1000).
+        autoregressive models.  Defaults to all K training masks; under mask
+        sampling ``n_masks`` is required (the original code used 1000).
+        """
+        log_p = x.new_empty(0)  # what an empty x gets: no mask yields anything
+        for _, log_p in self.ensemble_log_probs(x, n_masks, batch_size=batch_size):
+            pass
+        return log_p
 
-        Evaluated mask by mask with :meth:`iter_masked_logits`.
+    @torch.no_grad()
+    def ensemble_log_probs(self, x: torch.Tensor, n_masks: int | None = None, *, batch_size: int = 1000,
+                           dtype: torch.dtype | None = None):
+        """Yield ``(m, log p_m(x))`` for m = 1..n: the (B,) log-likelihoods of
+        the ensembles of the first m masks, each a new tensor.
+
+        The one log-mean-exp accumulation: logsumexp of the joint
+        log-likelihoods, accumulated mask by mask with logaddexp (in ``dtype``,
+        by default ``x``'s), minus log m.  Evaluated with
+        :meth:`iter_masked_logits`, so the smaller ensembles come free.
         """
         self._check_bernoulli(x)
         n_masks = self._check_n_masks(n_masks)
-        acc = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
+        acc = torch.full((len(x),), -math.inf, dtype=dtype or x.dtype, device=x.device)
+        m = 0  # masks accumulated so far: iter_masked_logits goes mask by mask, batches inner
         for start, logits in self.iter_masked_logits(x, n_masks, batch_size):
             part = slice(start, start + len(logits))
+            # A log-likelihood of another dtype is promoted exactly (or rounded once) into acc's.
             acc[part] = torch.logaddexp(acc[part], bernoulli_log_prob(logits, x[part]))
-        return acc - math.log(n_masks)
+            if part.stop == len(x):
+                m += 1
+                yield m, acc - math.log(m)
 
     # --------------------------------------------------------------- sampling
     @torch.no_grad()

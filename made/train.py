@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .device import flush_denormals
+from .evaluate import validation_curve, validation_masks
 from .io import save_torch
-from .evaluate import DEFAULT_VALID_MASKS
-from .model import MADE, bernoulli_log_prob
+from .model import MADE
 
 OPTIMIZERS = ("adagrad", "adam", "adadelta", "sgd")
 
@@ -136,16 +137,6 @@ class FitResult:
     steps: int = 0  # minibatches so far (drives the mask schedule across resumes)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but CUDA is not available; use 'cpu' or 'auto'")
-    return device
-
-
 def make_optimizer(model: torch.nn.Module, config: TrainConfig):
     hp = config.resolved()
     kwargs = dict(lr=hp["lr"], weight_decay=hp["weight_decay"])
@@ -158,8 +149,8 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig):
         cls = torch.optim.Adagrad if config.optimizer == "adagrad" else torch.optim.Adam
         on_cpu = all(p.device.type == "cpu" for p in model.parameters())
         try:
-            # The fused kernels are the same algorithm in one pass over memory: on
-            # CPU the per-element Adagrad step costs a quarter of the for-loop one.
+            # The fused kernels are the same algorithm in one pass over memory, and on
+            # CPU a fraction of the for-loop step's cost (benchmarks/RESULTS.md).
             # CPU only: torch has no fused CUDA Adagrad, and refuses it at the first step.
             opt = cls(model.parameters(), fused=on_cpu, **kwargs)
         except (TypeError, RuntimeError):  # older torch
@@ -183,45 +174,6 @@ def load_optimizer_state(opt: torch.optim.Optimizer, saved: dict) -> None:
             group["fused"] = flag
 
 
-def validation_masks(model: MADE, config: TrainConfig) -> int:
-    """How many masks the validation ensemble uses: ``valid_masks``, else all K
-    (under mask sampling, DEFAULT_VALID_MASKS)."""
-    return config.valid_masks or (DEFAULT_VALID_MASKS if model.sampling else model.num_masks)
-
-
-def validation_nll(model: MADE, x: torch.Tensor, config: TrainConfig) -> float:
-    """Mean NLL of the validation ensemble (single mask when K = 1)."""
-    return validation_curve(model, x, config)[validation_masks(model, config)]
-
-
-@torch.no_grad()
-def validation_curve(model: MADE, x: torch.Tensor, config: TrainConfig) -> dict[int, float]:
-    """Mean validation NLL of the ensembles of the first m masks, for m = 1, 2,
-    4, ... and the full count n: ``{m: nll}``.
-
-    The smaller ensembles come free (the n-mask ensemble is accumulated mask
-    by mask), and they show what validating on fewer masks would have chosen.
-    """
-    n = validation_masks(model, config)
-    was_training = model.training
-    model.eval()
-    out = {}
-    try:
-        model._check_bernoulli(x)
-        acc = torch.full((len(x),), -math.inf, dtype=torch.float64, device=x.device)
-        m = 0  # masks accumulated so far; iter_masked_logits goes mask by mask, batches inner
-        for start, logits in model.iter_masked_logits(x, n, config.eval_batch_size):
-            part = slice(start, start + len(logits))
-            acc[part] = torch.logaddexp(acc[part], bernoulli_log_prob(logits, x[part]).double())
-            if part.stop == len(x):
-                m += 1
-                if m == n or (m & (m - 1)) == 0:
-                    out[m] = -(acc - math.log(m)).mean().item()
-    finally:
-        model.train(was_training)
-    return out
-
-
 def _state(model, opt, sched, gen, result, best_state, meta) -> dict:
     return {
         "meta": meta,
@@ -234,25 +186,6 @@ def _state(model, opt, sched, gen, result, best_state, meta) -> dict:
         "result": asdict(result),
         "best_model": best_state,
     }
-
-
-@contextlib.contextmanager
-def flush_denormals():
-    """Treat subnormal floats as zero on the CPU inside the block.
-
-    Masked-out weights under weight decay, and Adam moments of weights that a
-    mask leaves idle, shrink towards zero and become subnormal (below 1.2e-38):
-    measured on a K = 32 run with direct connections after 10 epochs, 10% of
-    the input and direct weights were, and each training step took 1.6x as
-    long, since CPUs handle subnormals in slow microcode.  Values that small
-    never change a log-likelihood.
-    """
-    supported = torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if supported:
-            torch.set_flush_denormal(False)
 
 
 def _with_defaults(config: dict) -> dict:
@@ -326,7 +259,8 @@ def fit(
                 sched.step()
             seconds = time.perf_counter() - t0
             t0 = time.perf_counter()
-            curve = validation_curve(model, valid, config)
+            curve = validation_curve(model, valid, validation_masks(model.num_masks, config.valid_masks),
+                                     config.eval_batch_size)
             valid_nll = curve[max(curve)]
             valid_seconds = time.perf_counter() - t0
             result.epochs += 1
@@ -395,16 +329,28 @@ def _train_epoch(model: MADE, opt, train: torch.Tensor, gen: torch.Generator,
     total = torch.zeros((), dtype=torch.float64, device=train.device)
     for i in range(0, n, config.batch_size):
         xb = train[perm[i:i + config.batch_size]]
-        # mean over examples of the summed per-dimension Bernoulli NLL
-        loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / xb.shape[0]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        total += loss.detach() * xb.shape[0]
         result.steps += 1
-        if result.steps % config.mask_every == 0:
-            model.update_masks()
+        loss = train_step(model, opt, xb, next_mask=result.steps % config.mask_every == 0)
+        total += loss * xb.shape[0]
     return total.item() / n
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Tensor, *,
+               next_mask: bool = True) -> torch.Tensor:
+    """One minibatch: the loss, its gradient, one optimizer step, then (with
+    ``next_mask``) the model's next mask.  Returns the detached loss: the mean
+    over examples of the summed per-dimension Bernoulli NLL.
+
+    The one training step: :func:`fit` trains with it and the wall-time
+    estimate (:mod:`made.estimate`) times it.
+    """
+    loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / xb.shape[0]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if next_mask:
+        model.update_masks()
+    return loss.detach()
 
 
 def training_context(model) -> contextlib.AbstractContextManager:

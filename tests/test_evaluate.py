@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from made import MADE
-from made.evaluate import evaluate
+from made.evaluate import DEFAULT_VALID_MASKS, evaluate, validation_curve, validation_masks
+from made.model import bernoulli_log_prob
 
 D = 6
 STATES = np.array(list(itertools.product([0, 1], repeat=D)), dtype=np.float64)  # all 2^D vectors
@@ -206,3 +207,46 @@ def test_comparison_tables_stderr_over_seeds_is_stdev_over_sqrt_n():
     assert row["seeds"] == 4 and row["test_nll"] == pytest.approx(statistics.mean(SEED_VALUES))
     assert row["stderr_over_seeds"] == pytest.approx(se_over_seeds(SEED_VALUES), rel=1e-12)
     assert row["stderr_over_examples"] == pytest.approx(statistics.mean([0.3, 0.4, 0.5, 0.6]))
+
+
+def test_validation_curve_prefixes_are_the_smaller_ensembles():
+    torch.manual_seed(0)
+    model = MADE(10, [16], 10, num_masks=8, direct_connections=True).double()
+    x = (torch.rand(200, 10, generator=torch.Generator().manual_seed(0)) < 0.3).double()
+    curve = validation_curve(model, x, 6)
+    assert sorted(curve) == [1, 2, 4, 6]
+    for m, nll in curve.items():
+        assert nll == pytest.approx(-model.ensemble_log_prob(x, m).mean().item(), abs=1e-9)
+
+
+def test_validation_masks_default_to_all_k_or_the_sampling_default():
+    assert validation_masks(4, None) == 4 and validation_masks(32, 8) == 8
+    assert validation_masks(None, None) == DEFAULT_VALID_MASKS and validation_masks(None, 300) == 300
+
+
+def _old_ensemble(model, x, n, batch_size, dtype):
+    """The two accumulations as they were written before they shared one:
+    ensemble_log_prob in x's dtype, the validation curve in float64 from
+    prefix snapshots."""
+    acc = torch.full((len(x),), -math.inf, dtype=dtype, device=x.device)
+    out, m = {}, 0
+    for start, logits in model.iter_masked_logits(x, n, batch_size):
+        part = slice(start, start + len(logits))
+        lp = bernoulli_log_prob(logits, x[part])
+        acc[part] = torch.logaddexp(acc[part], lp.double() if dtype == torch.float64 else lp)
+        if part.stop == len(x):
+            m += 1
+            out[m] = acc - math.log(m)
+    return out
+
+
+@pytest.mark.parametrize("num_masks, n", [(5, 5), (8, 3), (None, 4)], ids=["K=5", "3 of K=8", "sampling"])
+def test_the_shared_accumulation_gives_the_old_numbers_bit_for_bit(num_masks, n):
+    torch.manual_seed(0)
+    model = MADE(12, [20], 12, num_masks=num_masks, direct_connections=True).eval()
+    x = (torch.rand(250, 12, generator=torch.Generator().manual_seed(1)) < 0.4).float()
+    # batches of 100 over 250 examples: the prefix snapshot waits for the last, partial batch
+    assert torch.equal(model.ensemble_log_prob(x, n, batch_size=100), _old_ensemble(model, x, n, 100, x.dtype)[n])
+    old = _old_ensemble(model, x, n, 100, torch.float64)
+    curve = validation_curve(model, x, n, batch_size=100)
+    assert curve == {m: -old[m].mean().item() for m in old if m == n or (m & (m - 1)) == 0}

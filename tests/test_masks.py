@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from made import MADE
-from made.masks import connectivity, direct_mask, draw_hidden_degrees, layer_masks, mask_spec
+from made.masks import direct_mask, draw_hidden_degrees, layer_masks, mask_spec
 
 
 def specs(k, seed=7, **flags):
@@ -60,6 +60,15 @@ def test_hidden_degrees_follow_the_paper():
     degs = draw_hidden_degrees(10, [200, 200], rng)
     assert degs[0].min() >= 0 and degs[0].max() <= 8  # {0..D-2}
     assert degs[1].min() >= degs[0].min() and degs[1].max() <= 8
+
+
+def connectivity(masks) -> torch.Tensor:
+    """Which inputs can reach which outputs (nout, nin): the boolean product of
+    the layers' masks, input to output."""
+    path = masks[0].to(torch.float64)
+    for m in masks[1:]:
+        path = m.to(torch.float64) @ path
+    return path > 0
 
 
 def test_connectivity_is_strictly_autoregressive():

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from made import MADE
-from made.train import TrainConfig, fit, load_optimizer_state, make_optimizer, resolve_device, validation_curve, validation_nll
+from made.evaluate import validation_curve
+from made.train import TrainConfig, fit, load_optimizer_state, make_optimizer
 
 
 def fvsbn(d: int, seed: int):
@@ -68,7 +69,7 @@ def test_early_stopping_stops_look_ahead_after_best_and_restores_best():
     assert result.best_valid_nll == min(valid_curve) == valid_curve[result.best_epoch - 1]
     assert all(v > result.best_valid_nll for v in valid_curve[result.best_epoch:])
     # restored parameters reproduce the best validation NLL
-    assert validation_nll(model, valid, cfg) == pytest.approx(result.best_valid_nll, abs=1e-6)
+    assert validation_curve(model, valid, 2)[2] == pytest.approx(result.best_valid_nll, abs=1e-6)
 
 
 def test_epoch_cap():
@@ -253,25 +254,6 @@ def test_bad_config(bad):
         TrainConfig(**bad)
 
 
-@pytest.mark.parametrize("cuda", [True, False], ids=["with CUDA", "without CUDA"])
-def test_device_resolution(monkeypatch, cuda):
-    # "auto" is the GPU exactly when there is one; both cases run on any machine
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    assert resolve_device("auto") == torch.device("cuda" if cuda else "cpu")
-    assert resolve_device("cpu") == resolve_device(torch.device("cpu")) == torch.device("cpu")
-    if cuda:
-        assert resolve_device("cuda") == torch.device("cuda")
-        assert resolve_device("cuda:1") == torch.device("cuda", 1)
-    else:
-        for asked in ("cuda", "cuda:0", torch.device("cuda")):
-            with pytest.raises(ValueError, match="CUDA is not available"):
-                resolve_device(asked)
-
-
-def test_auto_device_on_this_machine():
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def test_one_mask_trains_premasked_and_matches_the_masked_multiply(monkeypatch):
     # fit() trains a one-mask model inside fixed_mask(): its masked-out weights
     # end at zero, and every number matches training with the mask multiply.
@@ -338,7 +320,7 @@ def test_min_delta_ends_a_run_that_only_creeps_lower():
     train, valid = tiny_problem()
     seen = []
 
-    def scripted(model, x, config):
+    def scripted(model, x, n_masks, batch_size):
         seen.append(len(seen))
         return {1: curve[len(seen) - 1]}
 
@@ -363,15 +345,10 @@ def test_min_delta_ends_a_run_that_only_creeps_lower():
     assert ends.best_valid_nll == curve[ends.best_epoch - 1]
 
 
-def test_validation_curve_prefixes_are_the_smaller_ensembles():
+def test_fit_records_the_smaller_validation_ensembles():
+    # fit records them per epoch, beside the full validation NLL
     torch.manual_seed(0)
     model = MADE(10, [16], 10, num_masks=8, direct_connections=True).double()
     x = tiny_problem()[1].double()
-    curve = validation_curve(model, x, TrainConfig(valid_masks=6))
-    assert sorted(curve) == [1, 2, 4, 6]
-    for m, nll in curve.items():
-        assert nll == pytest.approx(-model.ensemble_log_prob(x, m).mean().item(), abs=1e-9)
-    assert validation_nll(model, x, TrainConfig(valid_masks=6)) == curve[6]
-    # fit records them per epoch, beside the full validation NLL
     hist = fit(model, x[:100], x[100:], TrainConfig(max_epochs=2, progress=False)).history
     assert {"valid_nll_m1", "valid_nll_m2", "valid_nll_m4"} <= set(hist[0]) and "valid_nll_m8" not in hist[0]
