@@ -93,7 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seeds", type=_at_least(1, "a positive number of seeds"), default=None, help="seeds per grid point (default: the grid's own counts)")
     p.add_argument("--jobs", type=_at_least(1, "1 or more concurrent runs"), default=None,
                    help="runs executed concurrently (default on CPU: one per core, 1 thread each, "
-                        "measured fastest by `python -m made.bench`; on CUDA: 1)")
+                        "measured fastest by `python benchmarks/bench.py`; on CUDA: 1)")
     p.add_argument("--threads", type=_at_least(1, "1 or more threads per run"), default=None, help="torch threads per run (default: cores // jobs)")
     p.add_argument("--max-epochs", type=_at_least(0, "a positive cap, or 0 for none"), default=None,
                    help="epoch cap for every run (default: the grid's own; figure2: none); "
@@ -117,10 +117,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def default_jobs(device: str, n_runs: int) -> int:
-    """On CPU, one single-threaded run per core: on the 2-core reference machine
-    two 1-thread runs train 12% more examples/s than one 2-thread run
-    (benchmarks/RESULTS.md), since small GEMMs scale poorly across threads."""
-    from made.train import resolve_device
+    """On CPU, one single-threaded run per core: small GEMMs scale poorly
+    across threads, so on the 2-core reference machine two 1-thread runs train
+    more examples/s than one 2-thread run (benchmarks/RESULTS.md, grid throughput)."""
+    from made.device import resolve_device
 
     try:
         if resolve_device(device).type != "cpu":
@@ -221,7 +221,7 @@ def _main(args) -> int:
 
     device = overrides.get("device") or (points[0].params.get("device", "auto") if points else "auto")
     if points and not args.dry_run and not args.scheduler:  # with a cluster, the workers hold the devices
-        from made.pipeline import device_available
+        from made.device import device_available
 
         if not device_available(device):
             print(f"run_all.py: error: device {device!r} is not available on this machine; "
@@ -277,8 +277,8 @@ def _main(args) -> int:
 
 def _dry_run(grid_name, points, done, results, overrides, jobs, threads, device) -> int:
     """List the runs still to train and estimate their wall time."""
-    from made.pipeline import device_available, estimate_seconds, flop_estimate
-    from made.timing import ASSUMED_GPU_TFLOPS
+    from made.device import device_available
+    from made.estimate import ASSUMED_GPU_TFLOPS, estimate_seconds, flop_estimate
 
     print(f"grid {grid_name}: {len(points) + done} runs, {done} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
@@ -287,12 +287,12 @@ def _dry_run(grid_name, points, done, results, overrides, jobs, threads, device)
     if not points:
         print("nothing to run")
     elif device_available(device):
-        print(estimate_seconds(points, overrides, jobs=jobs).describe())
+        print(estimate_seconds(points, overrides, jobs=jobs, results_dir=results).describe())
     else:
         print(f"device {device!r} is not on this machine, so nothing can be timed here; "
               f"on one, this dry run measures it.  From FLOP counts instead:")
         for tflops in ASSUMED_GPU_TFLOPS:
-            print(flop_estimate(points, overrides, jobs, tflops).describe())
+            print(flop_estimate(points, overrides, jobs, tflops, results_dir=results).describe())
     return 0
 
 

@@ -35,7 +35,6 @@ from typing import Callable, Iterable, Protocol, Sequence
 
 import pandas as pd
 
-from .evaluate import DEFAULT_VALID_MASKS
 from .experiment import METRICS, ExperimentConfig
 from .grid import RunPoint
 from .io import atomic_path, write_csv, write_json
@@ -53,7 +52,9 @@ STAGING = "staging"
 STOP_GRACE_SECONDS = 10.0
 KERNEL = "made-python"
 
-FIGURE2_COLUMNS = [
+# The leading columns of every grid's CSV, in this order (see collect); each
+# run's other metrics follow them.
+RUN_COLUMNS = [
     "run_id", "dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "order_agnostic",
     "connectivity_agnostic", "seed", "protocol", "direct_connections", "init", "optimizer", "lr",
     "min_delta", "valid_masks", "max_epochs", "epochs", "best_epoch",
@@ -422,6 +423,12 @@ def _stop_threads(pool: ThreadPoolExecutor, futures: dict) -> Interrupted:
     return Interrupted(stopped, not_started)
 
 
+def submission_id() -> str:
+    """A new id for one submission of runs (a ``run_grid`` call): the
+    ``submitter`` in its runs' locks, and the tail of its Dask task keys."""
+    return uuid.uuid4().hex[:12]
+
+
 def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint]:
     """The points with ``overrides`` merged into their parameters: what each
     run will actually use (a backend reads its device from there)."""
@@ -454,7 +461,7 @@ def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | Non
     # Overrides are merged into each point once; the submission id lets a
     # retried attempt recognise the lock of its own lost attempt.
     function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
-                                 submitter=uuid.uuid4().hex)
+                                 submitter=submission_id())
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
         ordered = schedule(with_overrides(points, overrides))
         # Complete runs are skipped here, without a task (execute_run checks again).
@@ -488,9 +495,9 @@ def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame
             rows.append({"run_id": run_dir.name, **row})
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=FIGURE2_COLUMNS)
+        return pd.DataFrame(columns=RUN_COLUMNS)
     frame["mode"] = [_mode(r) for r in frame.itertuples()]
-    first = [c for c in FIGURE2_COLUMNS if c in frame.columns]
+    first = [c for c in RUN_COLUMNS if c in frame.columns]
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
@@ -585,136 +592,3 @@ def execute_report(name: str, results_dir: Path, kernel: str | None = None, **pa
         kernels.forget(key)
     tidy_notebook(out, f"notebooks/{name}.ipynb", f"notebooks/{name}.ipynb", timeless=True)
     return out
-
-
-# Epochs an uncapped run is assumed to take, for wall-time estimates only (the
-# estimate prints it as an assumption).  adam: the committed Figure 2 runs
-# (K = 1 stopped at epoch 77, both seeds; K > 1 at 79-163, mean 131).  paper:
-# the authors' Adagrad 0.01 was still improving at 700 epochs on MNIST.  Others
-# (the UCI protocols): a round guess between the 63-2,450 epochs the earlier
-# UCI runs took.
-ASSUMED_EPOCHS = {"adam": {1: 77, "default": 131}, "paper": {"default": 1500}, None: {"default": 600}}
-
-
-def assumed_epochs(cfg) -> int:
-    """How many epochs an uncapped run of ``cfg`` is assumed to last."""
-    table = ASSUMED_EPOCHS.get(cfg.protocol, ASSUMED_EPOCHS[None])
-    return table.get(cfg.num_masks, table["default"])
-
-
-@dataclass
-class GridEstimate:
-    runs: list
-    jobs: int
-    threads: int
-    device: str
-    load: int = 0  # other training processes running while each epoch was timed
-
-    @property
-    def seconds(self) -> float:
-        """The grid's wall time: its runs in ``run_grid``'s order on ``jobs`` workers."""
-        from .timing import makespan
-
-        return makespan([r.seconds for r in self.runs], self.jobs)
-
-    def describe(self) -> str:
-        how = (f"measured on {self.device} with {self.threads} thread(s) per run" if self.threads
-               else f"estimated for {self.device}")
-        if self.load:
-            how += f", beside {self.load} other training process(es) as with {self.jobs} jobs"
-        lines = [how + ":"]
-        for r in self.runs:
-            lines.append(f"  {r.run_id}: {r.seconds_per_epoch:.1f} s/epoch x {r.epochs} epochs = {r.seconds / 60:.1f} min")
-        assumption = ("" if all(r.capped for r in self.runs) else
-                      " (uncapped runs: epochs assumed, see made.pipeline.ASSUMED_EPOCHS)")
-        lines.append(f"estimated wall time with {self.jobs} job(s): {self.seconds / 3600:.2f} h{assumption}")
-        return "\n".join(lines)
-
-
-def _epoch_shape(point: RunPoint, overrides: dict):
-    """A point's config and what one epoch touches: (config, dim, training
-    examples, validation examples, validation masks)."""
-    from .data import DATASETS
-
-    cfg = point.config(**{k: v for k, v in overrides.items() if k != "threads"})
-    spec = DATASETS[cfg.dataset]
-    dim, (n_train, n_valid, _) = spec.dim, spec.splits
-    n_train = min(n_train, cfg.train_subset or n_train)
-    n_masks = cfg.valid_masks or (DEFAULT_VALID_MASKS if cfg.num_masks is None else cfg.num_masks)
-    return cfg, dim, n_train, n_valid, n_masks
-
-
-def _run_estimate(point: RunPoint, cfg, seconds_per_epoch: float):
-    from .timing import RunEstimate
-
-    epochs = cfg.max_epochs or assumed_epochs(cfg)
-    return RunEstimate(point.run_id, epochs, seconds_per_epoch, capped=cfg.max_epochs is not None)
-
-
-def device_available(device: str | None) -> bool:
-    """False when ``device`` names an accelerator this machine does not have."""
-    from .train import resolve_device
-
-    try:
-        resolve_device(device)
-    except ValueError:
-        return False
-    return True
-
-
-def flop_estimate(points: list[RunPoint], overrides: dict, jobs: int, tflops: float) -> GridEstimate:
-    """Grid wall time from FLOP counts at an assumed ``tflops`` (TFLOP/s): for
-    a device that is not here to measure (``run_all.py --dry-run`` on a grid
-    meant for a GPU)."""
-    from .timing import epoch_flops
-
-    runs = []
-    for p in schedule(points):
-        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
-        flops = epoch_flops(dim, cfg.hidden_sizes, n_train, n_valid, n_masks, cfg.direct_connections)
-        runs.append(_run_estimate(p, cfg, flops / (tflops * 1e12)))
-    device = cfg.device
-    return GridEstimate(runs, jobs, 0, f"{device} (not on this machine: FLOP count at an assumed "
-                                       f"{tflops:g} TFLOP/s sustained)")
-
-
-def estimate_seconds(points: list[RunPoint], overrides: dict, jobs: int = 1) -> GridEstimate:
-    """Grid wall time from a short timing of each distinct model on this device.
-
-    Per epoch: n_train / (training examples/s) + n_valid * K / (ensemble
-    examples/s x K), both measured here with the run's thread count, on random
-    binary data of the dataset's shape; on a CPU, while ``jobs - 1`` other
-    processes train beside it, as the grid's other jobs will.  The grid's wall
-    time is then the runs' makespan in the order ``run_grid`` starts them.
-    """
-    import torch
-
-    from .experiment import build_model
-    from .timing import concurrent_load, ensemble_throughput, train_throughput
-    from .train import resolve_device
-
-    threads = overrides.get("threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    threads = int(threads or torch.get_num_threads())
-    cache: dict = {}
-    runs = []
-    load = 0
-    for p in schedule(points):
-        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
-        device = resolve_device(cfg.device)
-        key = (dim, tuple(cfg.hidden_sizes), cfg.num_masks, cfg.valid_masks, cfg.direct_connections,
-               cfg.optimizer, str(device))
-        if key not in cache:
-            model = build_model(cfg, dim).to(device)
-            # On a CPU, timed while the grid's other jobs would be running beside it.
-            others = min(jobs, len(points)) - 1 if device.type == "cpu" else 0
-            load = max(load, others)
-            with concurrent_load(others, dim, cfg.hidden_sizes, threads):
-                train_rate = train_throughput(model, dim, batch_size=cfg.batch_size, device=device,
-                                              optimizer=cfg.optimizer)
-                eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
-                                                device=device)
-            cache[key] = n_train / train_rate + n_valid / eval_rate
-        runs.append(_run_estimate(p, cfg, cache[key]))
-    return GridEstimate(runs, jobs, threads, str(device), load)

@@ -294,41 +294,6 @@ def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in out and "adult_" not in out
 
 
-def test_grid_estimate_is_the_makespan_of_run_grid_order():
-    from made.grid import GRIDS, expand
-    from made.pipeline import GridEstimate, schedule
-    from made.timing import RunEstimate
-
-    # Two 1-hour runs and one 2-hour run on 2 workers: 3 h if the long one starts
-    # last, 2 h if it starts first; a sum over jobs would say 2 h either way.
-    late = GridEstimate([RunEstimate("a", 1, 3600.0), RunEstimate("b", 1, 3600.0), RunEstimate("c", 2, 3600.0)], 2, 1, "cpu")
-    assert late.seconds == pytest.approx(3 * 3600)
-    early = GridEstimate(late.runs[::-1], 2, 1, "cpu")
-    assert early.seconds == pytest.approx(2 * 3600)
-    # run_grid and the estimate share one order: largest K first, mask sampling before any K
-    order = [p.params["num_masks"] for p in schedule(expand(GRIDS["figure2"]))]
-    assert order == sorted(order, reverse=True) and order[0] == 32 and order[-1] == 1
-    uci = schedule(expand(GRIDS["uci"]))
-    assert uci[0].params["num_masks"] is None and uci[-1].params["num_masks"] == 1
-    # the widest models before any K: they are the longest runs
-    widths = [(p.params["hidden_sizes"][0], p.params["num_masks"]) for p in schedule(expand(GRIDS["widths"]))]
-    assert widths == sorted(widths, reverse=True) and widths[0] == (8000, 32) and widths[-1] == (500, 1)
-
-
-def test_concurrent_load_runs_beside_the_block_and_stops():
-    import multiprocessing as mp
-
-    from made.timing import concurrent_load
-
-    with concurrent_load(1, 6, [8], 1):
-        alive = [p for p in mp.active_children() if p.is_alive()]
-        assert len(alive) == 1
-        pid = alive[0].pid
-    assert not any(p.pid == pid for p in mp.active_children())
-    with pytest.raises(OSError):
-        os.kill(pid, 0)  # gone, not just detached
-
-
 def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
     # Training only --datasets dna must not drop adult's finished runs from uci.csv.
     run_all = load_run_all()
