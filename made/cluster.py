@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .grid import RunPoint
-from .pipeline import Interrupted, RunFunction, RunOutcome
+from .lock import env_seconds
+from .pipeline import Interrupted, RunFunction, RunOutcome, submission_id
 
 # Seconds the driver waits for a first worker, and for the scheduler to answer.
 WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
@@ -49,17 +50,6 @@ def _distributed():
         raise ClusterError("--scheduler needs dask and distributed on this machine and on the workers: "
                            'pip install "made[cluster]" (or: pip install dask distributed)') from None
     return distributed
-
-
-def _seconds(variable: str, default: float) -> float:
-    text = os.environ.get(variable, "").strip()
-    try:
-        value = float(text) if text else default
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ClusterError(f"{variable}={text!r} is not allowed; use a positive number of seconds")
-    return value
 
 
 def resources_for(point: RunPoint) -> dict | None:
@@ -129,7 +119,10 @@ class DaskBackend:
 
     def __init__(self, address: str, *, retries: int = RETRIES, worker_wait: float | None = None):
         distributed = _distributed()
-        wait = worker_wait if worker_wait is not None else _seconds(WORKER_WAIT_ENV, DEFAULT_WORKER_WAIT)
+        try:
+            wait = worker_wait if worker_wait is not None else env_seconds(WORKER_WAIT_ENV, DEFAULT_WORKER_WAIT)
+        except ValueError as exc:
+            raise ClusterError(str(exc)) from None
         self.address = address
         self.retries = retries
         try:
@@ -175,12 +168,13 @@ class DaskBackend:
     def submit(self, function, point: RunPoint, submission: str = ""):
         """One task: ``function(point)`` on a worker that has the point's resources."""
         return self.client.submit(
-            function, point, key=f"made-{point.run_id}-{submission or uuid.uuid4().hex[:8]}",
+            function, point, key=f"made-{point.run_id}-{submission or submission_id()}",
             resources=resources_for(point), retries=self.retries, pure=False)
 
     def __call__(self, function: RunFunction, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
         distributed = _distributed()
-        submission = uuid.uuid4().hex[:8]
+        # One id per submission: the locks' submitter, when run_grid named one.
+        submission = getattr(function, "keywords", {}).get("submitter") or submission_id()
         futures = {self.submit(function, p, submission): p for p in points}
         try:
             for future in distributed.as_completed(list(futures), loop=self.client.loop):

@@ -28,6 +28,13 @@ is renamed aside and checked to be the one judged stale before the taker
 creates its own lock with ``O_EXCL``.  Two processes taking over the same
 stale lock therefore cannot both win: one creates the new lock, the other
 finds it fresh and reports the run as held.
+
+Written here, not taken from a library: flufl.lock (NFS-safe, with lifetimes,
+refresh and breaking) breaks a dead owner's lock only once its whole lifetime
+has passed, leaves refreshing to the holder and keeps no owner record for a
+retried attempt to recognise its own submission; filelock offers ``fcntl``
+locks, unreliable over NFS, or soft locks that never go stale.  Neither takes
+over at once the run of a process that died on this host.
 """
 
 from __future__ import annotations
@@ -49,18 +56,22 @@ DEFAULT_STALE_SECONDS = 120.0
 HEARTBEAT_SECONDS = 5.0
 
 
-def stale_seconds() -> float:
-    """The stale timeout: ``$MADE_LOCK_STALE_SECONDS``, else 120 s."""
-    text = os.environ.get(STALE_ENV, "").strip()
-    if not text:
-        return DEFAULT_STALE_SECONDS
+def env_seconds(variable: str, default: float) -> float:
+    """A positive number of seconds from environment variable ``variable``,
+    ``default`` when it is unset or empty; ValueError naming it otherwise."""
+    text = os.environ.get(variable, "").strip()
     try:
-        value = float(text)
+        value = float(text) if text else default
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise ValueError(f"{STALE_ENV}={text!r} is not allowed; use a positive number of seconds")
+        raise ValueError(f"{variable}={text!r} is not allowed; use a positive number of seconds")
     return value
+
+
+def stale_seconds() -> float:
+    """The stale timeout: ``$MADE_LOCK_STALE_SECONDS``, else 120 s."""
+    return env_seconds(STALE_ENV, DEFAULT_STALE_SECONDS)
 
 
 def _pid_namespace() -> int | None:
