@@ -1,30 +1,44 @@
 #!/bin/bash
-# The GPU measurements of issue 7, as one prepared call of the workplace's device
-# tool (about 8 minutes; the device's budget is 15). Before the call, here:
-#   mkdir -p .gpu-data && cp ~/.cache/made/binarized_mnist_static_seed0.npz .gpu-data/
-# (.gitignore keeps .gpu-data out of git; the device machine has no internet).
-# then run `bash benchmarks/gpu_check.sh` there with carry [".gpu-data"] and
-# timeout_s 600. Everything lands in $OUT: the bench table and JSON, dry-run
-# estimates measured on the GPU, and real epochs of a Figure 2 run and of the
-# paper's largest model. Copy the figures into benchmarks/RESULTS.md.
-# A rehearsal here, on CPU in a few minutes: DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh
+# GPU check: what this project has not yet measured on a GPU, in one script of
+# about 8 minutes.  For anyone with a CUDA GPU and this checkout installed
+# (README, "The two commands"; a CUDA build of torch).
+#
+#   1. Data: binarized MNIST, found as `python -m made.data info` says; or
+#      set MADE_DATA_DIR to a folder holding binarized_mnist_static_seed0.npz
+#      (a machine without internet: copy that file from one where
+#      `python -m made.data fetch binarized_mnist` made it, ~/.cache/made).
+#   2. From the repository's root:  bash benchmarks/gpu_check.sh
+#      Everything goes to $OUT (default /tmp/gpu-check): gpu-check.log, and the
+#      benchmark's JSON.
+#   3. Copy the figures into benchmarks/RESULTS.md ("GPU"), with the GPU's
+#      name, the driver and the torch version the log starts with.
+#
+# What it runs: the benchmark at 1x500 (with 1, 2 and 4 concurrent K = 32 runs
+# sharing the GPU) and at 2x8000 (the paper's largest MNIST model), the
+# figure2 and large dry runs timed on the GPU, and real MNIST epochs of a
+# K = 32 run at 1x500 (Figure 2's recipe) and at 2x8000 (the authors').
+# Each step has its own time limit, so one that hangs does not take the rest.
+#
+# A rehearsal on a CPU, in a few minutes, with small models:
+#   DEVICE=cpu QUICK=1 bash benchmarks/gpu_check.sh
 set -u
 DEVICE=${DEVICE:-cuda}
 if [ -n "${QUICK:-}" ]; then quick=--quick big=50x50 grid=smoke runs=("500 1 adam" "50,50 1 paper")
 else quick= big=8000x8000 grid=large runs=("500 12 adam" "8000,8000 3 paper"); fi
 OUT=${OUT:-/tmp/gpu-check}; mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD MADE_DATA_DIR=$PWD/.gpu-data MADE_CACHE_DIR=$PWD/.gpu-data
-py=python3
+export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+py=${PYTHON:-python3}
 step() { echo "== $1 ($(date +%T))"; }
-table() { $py -c "import json,sys; from made.bench import format_table; print(format_table(json.load(open(sys.argv[1]))))" "$1"; }
+table() { $py -c "import json, sys; sys.path.insert(0, 'benchmarks'); from bench import format_table
+print(format_table(json.load(open(sys.argv[1]))))" "$1"; }
 {
-step "device"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+step "device"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
 $py -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
-step "made.bench, 1x500 (1, 2 and 4 concurrent K=32 runs on one GPU)"
-timeout 150 $py -m made.bench --device $DEVICE --repeats 3 $quick --json > "$OUT/bench-cuda.json" && table "$OUT/bench-cuda.json"
-step "made.bench, 2x8000 (the paper's largest MNIST model)"
-timeout 120 $py -m made.bench --device $DEVICE --hidden $big --repeats 3 $quick --json > "$OUT/bench-cuda-big.json" && table "$OUT/bench-cuda-big.json"
-step "dry runs, timed on this GPU"
+step "benchmark, 1x500 (1, 2 and 4 concurrent K=32 runs on one GPU)"
+timeout 150 $py benchmarks/bench.py --device $DEVICE --repeats 3 $quick --json > "$OUT/bench-$DEVICE.json" && table "$OUT/bench-$DEVICE.json"
+step "benchmark, 2x8000 (the paper's largest MNIST model)"
+timeout 120 $py benchmarks/bench.py --device $DEVICE --hidden $big --repeats 3 $quick --json > "$OUT/bench-$DEVICE-big.json" && table "$OUT/bench-$DEVICE-big.json"
+step "dry runs, timed on this device"
 timeout 60 $py run_all.py --dry-run --device $DEVICE --jobs 1
 timeout 90 $py run_all.py --grid $grid --dry-run --device $DEVICE --jobs 1
 step "real epochs on MNIST: K=32 order-agnostic 1x500 (Figure 2's recipe), and 2x8000 K=32 (the authors')"

@@ -1,14 +1,21 @@
+#!/usr/bin/env python
 """Benchmark: MADE training, evaluation and sampling against the dense-MLP ceiling.
 
-    python -m made.bench            # table
-    python -m made.bench --json     # one JSON object
-    python -m made.bench --quick    # a few seconds, for tests
+    python benchmarks/bench.py            # table
+    python benchmarks/bench.py --json     # one JSON object
+    python benchmarks/bench.py --quick    # a few seconds, for tests
 
 Every number is measured in the same call, as the median of ``--repeats``
 timings after a warm-up.  Each measurement runs in its own fresh process, so
 its peak memory (max RSS on the CPU, max allocated on CUDA) is its own.
 A masked network does the dense network's arithmetic plus the masking, so
-masked/dense is at most about 1.
+masked/dense is at most about 1.  Results and what they showed:
+benchmarks/RESULTS.md.
+
+Training is timed by ``made.estimate.train_throughput`` (a
+``torch.utils.benchmark.Timer`` over the step ``fit`` trains with); an
+evaluation or sampling measurement is one call read off the clock, since
+``Timer.timeit`` would add two untimed warm-up calls to every round.
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ import resource
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import MADE
-from .timing import sync, train_throughput
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's made, as a script
+
+from made.estimate import sync, train_throughput  # noqa: E402
+from made.model import MADE  # noqa: E402
 
 
 class DenseMLP(nn.Module):
@@ -74,8 +84,7 @@ def _make(kind: str, opts: dict):
             model = MADE(d, hidden, d, num_masks=k, direct_connections=kind == "train_direct",
                          fast=not kind.endswith("_plain")).to(device)
         switch = kind == "train_k32"
-        return lambda: train_throughput(model, d, batch_size=bs, steps=steps, warmup=0,
-                                        switch_masks=switch, device=device)
+        return lambda: train_throughput(model, d, batch_size=bs, steps=steps, switch_masks=switch, device=device)
     x = (torch.rand(n_eval, d, device=device) < 0.15).float()
     if kind == "eval_ensemble":
         model = MADE(d, hidden, d, num_masks=k_eval).to(device).eval()
@@ -135,12 +144,8 @@ def _grid_worker(opts: dict, seconds: float, queue) -> None:
     torch.set_num_threads(opts["threads"])
     device = torch.device(opts["device"])
     model = MADE(opts["dim"], opts["hidden"], opts["dim"], num_masks=32).to(device)
-    train_throughput(model, opts["dim"], batch_size=opts["batch_size"], steps=3, warmup=0, device=device)
-    done, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        train_throughput(model, opts["dim"], batch_size=opts["batch_size"], steps=10, warmup=0, device=device)
-        done += 10 * opts["batch_size"]
-    queue.put((done / (time.perf_counter() - t0), _peak_mb(device)))
+    rate = train_throughput(model, opts["dim"], batch_size=opts["batch_size"], seconds=seconds, device=device)
+    queue.put((rate, _peak_mb(device)))
 
 
 def grid_throughput(opts: dict, jobs: int, threads: int, seconds: float) -> dict:
@@ -156,8 +161,6 @@ def grid_throughput(opts: dict, jobs: int, threads: int, seconds: float) -> dict
         p.join()
     return {"jobs": jobs, "threads": threads, "rate": sum(r[0] for r in results),
             "unit": "examples/s", "peak_mb": sum(r[1] for r in results)}
-
-
 
 
 def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_size: int = 100,
@@ -228,7 +231,7 @@ def format_table(res: dict) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m made.bench", description=__doc__,
+    p = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu")
     p.add_argument("--hidden", default="500", help="hidden sizes, e.g. 500 or 8000x8000")
