@@ -26,6 +26,13 @@ A file whose SHA-256 differs from the paper's exact one is an error unless
 ``verify=False``.  Names with no known exact hash (adult, connect4, ...) load
 any file that passes the shape and value checks, as ``unverified``.
 
+Downloading is written here rather than left to pooch: pooch checks one fixed
+hash per file, while here a hash picks a variant or none is published, the
+MNIST mirrors recompress their .gz (the hash is of the uncompressed bytes), and
+a file must also pass the shape checks before it lands in the cache; pooch
+would be called without a hash and with these checks after it, saving only the
+urlopen-and-progress-bar loop, for a dependency the core (torch, numpy, tqdm) avoids.
+
 >>> spec = DATASETS["dna"]
 >>> spec.dim, spec.splits
 (180, (1400, 600, 1186))
@@ -204,7 +211,8 @@ def check_split(array: np.ndarray, path: Path, spec: DatasetSpec, split: str, si
 
 
 def _is_binary(array: np.ndarray) -> bool:
-    """All values 0 or 1.  (np.isin is ~5x slower on MNIST-sized arrays.)"""
+    """All values 0 or 1, in one pass without temporaries where the dtype
+    allows (np.isin is slower on MNIST-sized arrays: benchmarks/RESULTS.md)."""
     if array.size == 0:
         return True
     if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.unsignedinteger):
