@@ -194,20 +194,18 @@ def assumed_epochs(cfg, finished: list[dict]) -> tuple[int, str]:
     """Epochs an uncapped run of ``cfg`` is assumed to last, and where that came from.
 
     The rule: the median epochs of the ``finished`` runs (:func:`finished_epochs`)
-    of the same protocol and K class, on the same dataset when there are such
-    runs, else on any dataset; with none, FALLBACK_LOOK_AHEADS look-aheads.
+    of the same dataset, protocol and K class; with none, FALLBACK_LOOK_AHEADS
+    look-aheads.  Other datasets are no guide: one protocol stops after tens
+    of epochs on one and thousands on another.
     """
     k = _k_class(cfg.num_masks)
-    same = [r for r in finished if r["protocol"] == cfg.protocol and r["k"] == k]
-    here = [r for r in same if r["dataset"] == cfg.dataset]
-    runs = here or same
+    kind = f"protocol {cfg.protocol}, {k}, on {cfg.dataset}"
+    runs = [r["epochs"] for r in finished
+            if (r["dataset"], r["protocol"], r["k"]) == (cfg.dataset, cfg.protocol, k)]
     if not runs:
         return (FALLBACK_LOOK_AHEADS * cfg.look_ahead,
-                f"assumed: no complete run of protocol {cfg.protocol}, {k} to go by, "
-                f"{FALLBACK_LOOK_AHEADS} x look_ahead")
-    where = cfg.dataset if here else ", ".join(sorted({r["dataset"] for r in runs}))
-    return (round(statistics.median(r["epochs"] for r in runs)),
-            f"assumed: the median of {len(runs)} complete run(s) of protocol {cfg.protocol}, {k}, on {where}")
+                f"assumed: no complete run of {kind} to go by, {FALLBACK_LOOK_AHEADS} x look_ahead")
+    return round(statistics.median(runs)), f"assumed: the median of {len(runs)} complete run(s) of {kind}"
 
 
 @dataclass

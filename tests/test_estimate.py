@@ -72,13 +72,13 @@ def test_assumed_epochs_come_from_the_complete_runs_of_the_same_kind(tmp_path):
 
     epochs, basis = assume(num_masks=1)
     assert epochs == 80 and "median of 3 complete run(s) of protocol adam, K = 1, on dna" in basis
-    assert assume(num_masks=4)[0] == 130  # the same dataset first
-    epochs, basis = assume(num_masks=4, dataset="mushrooms")  # none there: any dataset
-    assert epochs == 140 and "on dna, nips" in basis
-    epochs, basis = assume(num_masks=None, protocol="paper")
+    assert assume(num_masks=4)[0] == 130 and assume(num_masks=4, dataset="nips")[0] == 150  # its own dataset's
+    epochs, basis = assume(num_masks=None, protocol="paper", dataset="nips")
     assert epochs == 900 and "mask sampling" in basis
-    epochs, basis = assume(num_masks=1, protocol="paper", look_ahead=20)  # nothing of its kind: the rule
-    assert epochs == FALLBACK_LOOK_AHEADS * 20 and "no complete run" in basis
+    for kind in (dict(num_masks=None, protocol="paper"),  # sampling runs on nips only: no guide for dna
+                 dict(num_masks=4, dataset="mushrooms")):
+        epochs, basis = assume(look_ahead=20, **kind)  # nothing of its kind: the rule
+        assert epochs == FALLBACK_LOOK_AHEADS * 20 and "no complete run" in basis
     assert finished_epochs(tmp_path / "nothing-here") == [] and finished_epochs(None) == []
 
 
