@@ -43,9 +43,16 @@ class FastMaskedLinear(MaskedLinear):
         super().set_mask(k)
 
     def set_masks(self, masks: torch.Tensor) -> None:
+        self._check_not_premasked()
+        super().set_masks(masks)
+
+    def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
+        self._check_not_premasked()
+        super().set_degrees(out_degrees, in_degrees, strict)
+
+    def _check_not_premasked(self) -> None:
         if self.premasked:
             raise RuntimeError("cannot replace the masks inside fixed_mask(); leave the block first")
-        super().set_masks(masks)
 
     @contextlib.contextmanager
     def fixed_mask(self):

@@ -220,25 +220,33 @@ def test_bad_calls():
         MADE(4, [8], 8).log_prob(torch.zeros(2, 4))
 
 
-def test_masks_are_buffers_on_the_model_device():
+def test_masks_are_kept_as_degrees_and_the_selected_mask_is_a_buffer():
     model = MADE(5, [10], 5, num_masks=3)
     names = dict(model.named_buffers())
-    assert names["layers.0.masks"].shape == (3, 10, 5) and names["layers.0.masks"].dtype == torch.float32
-    assert set(names["layers.0.masks"].unique().tolist()) == {0.0, 1.0}
-    model.set_mask(1)  # switching masks is a view of the stored mask, not a copy
-    assert model.layers[0].mask.data_ptr() == model.layers[0].masks[1].data_ptr()
-    assert names["layers.1.masks"].shape == (3, 5, 10)
-    # The stacks are rebuilt from the constructor arguments, so checkpoints stay
-    # small (parameters only); the current mask follows from set_mask.
+    # The K masks are kept as degrees, (K, units) integers; only the selected
+    # mask is a (out, in) tensor in the weight's dtype.
+    assert names["layers.0.out_degrees"].shape == (3, 10) and names["layers.0.in_degrees"].shape == (3, 5)
+    assert names["layers.1.out_degrees"].shape == (3, 5) and names["layers.1.in_degrees"].shape == (3, 10)
+    assert not any(b.dim() == 3 for b in names.values())  # no (K, out, in) stack
+    assert names["layers.0.mask"].shape == (10, 5) and names["layers.0.mask"].dtype == torch.float32
+    assert set(names["layers.0.mask"].unique().tolist()) == {0.0, 1.0}
+    model.set_mask(1)
+    first = model.layers[0].mask
+    assert torch.equal(first, model.layers[0].mask_of(1)) and not torch.equal(first, model.layers[0].mask_of(0))
+    model.set_mask(1)  # the same mask again: nothing rebuilt
+    assert model.layers[0].mask is first
+    # Rebuilt from the constructor arguments, so checkpoints stay small
+    # (parameters only); the current mask follows from set_mask.
     state = model.state_dict()
-    assert not any("masks" in k or k.endswith(".mask") for k in state)
+    assert not any("mask" in k or "degrees" in k for k in state)
     clone = MADE(**model.config)
     assert torch.equal(clone.layers[0].masks, model.layers[0].masks)
     assert torch.equal(clone.orderings, model.orderings)
-    model.double()  # buffers converted: the selected mask is still a view of the stack
+    model.double()  # the selected mask follows the weights' dtype, and so do the next ones
+    assert model.layers[0].mask.dtype == torch.float64
     model.set_mask(2)
     assert model.layers[0].mask.dtype == torch.float64
-    assert model.layers[0].mask.data_ptr() == model.layers[0].masks[2].data_ptr()
+    assert torch.equal(model.layers[0].mask, clone.layers[0].masks[2].double())
 
 
 def test_switching_masks_between_forward_and_backward_never_gives_stale_gradients():
@@ -260,16 +268,25 @@ def test_switching_masks_between_forward_and_backward_never_gives_stale_gradient
         torch.testing.assert_close(a, b)
 
 
-def test_a_copied_or_pickled_model_computes_the_same():
+@pytest.mark.parametrize("num_masks", [3, None])
+def test_a_copied_or_pickled_model_computes_the_same(num_masks):
     import copy
     import pickle
 
-    model = MADE(5, [10], 5, num_masks=3)
-    x = torch.randint(0, 2, (3, 5)).float()
+    model = randomize(MADE(5, [10], 5, num_masks=num_masks))
+    model.set_mask(2)  # not mask 0: a copy that loses the selected mask must fail
+    x = all_binary(5).float()
     want = model.log_prob(x)
-    clone = copy.deepcopy(model)
-    torch.testing.assert_close(clone.log_prob(x), want)
-    torch.testing.assert_close(pickle.loads(pickle.dumps(model)).log_prob(x), want)
+    model.set_mask(0)
+    assert not torch.allclose(model.log_prob(x), want)  # mask 0 is another model
+    model.set_mask(2)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone.mask_index == 2
+        torch.testing.assert_close(clone.log_prob(x), want, rtol=0, atol=0)
+        clone.update_masks()  # and it moves on to the same next mask
+        model.update_masks()
+        torch.testing.assert_close(clone.log_prob(x), model.log_prob(x), rtol=0, atol=0)
+        model.set_mask(2)
 
 
 @pytest.mark.parametrize("optimizer", ["adagrad", "adam", "sgd", "adadelta", "decreasing_sgd"])
