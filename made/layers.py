@@ -4,12 +4,14 @@ The plain reference layer, as in the paper: ``y = x (W * M)^T + b``.  The
 fast path (:mod:`made.fast`) computes the same numbers with less memory
 traffic; a test checks that the two agree, outputs and gradients.
 
-The K masks are kept as what determines them, not as K (out, in) tensors:
-MADE's as the degrees of the units on either side (:meth:`MaskedLinear.set_degrees`,
-see :mod:`made.masks`), any others as a boolean stack (:meth:`MaskedLinear.set_masks`).
-Only the selected mask is held in the weight's dtype, built when it is
-selected.  At 2x8000 hidden units and K = 32, a float stack would need
-several GiB per model; the degrees need kilobytes.
+The K masks are kept as what determines them: MADE's as the degrees of the
+units on either side (:meth:`MaskedLinear.set_degrees`, see :mod:`made.masks`),
+any others as booleans (:meth:`MaskedLinear.set_masks`).  From these a layer
+builds its masks in the weight's dtype, either all K at once, when that stack
+takes at most :data:`STACK_MAX_BYTES`, or only the selected one, at each mask
+switch.  A small layer thus reads a ready mask at each switch, as it always
+did, and a wide one needs one (out, in) mask instead of K: at 2x8000 hidden
+units and K = 32, a stack of all the masks would take about 10 GB.
 
 >>> import torch
 >>> layer = MaskedLinear(3, 2, num_masks=2)
@@ -24,22 +26,31 @@ torch.Size([4, 2])
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .masks import degree_mask
 
+# The largest stack of K built masks a layer keeps (bytes); above it the layer
+# builds the selected mask at each switch.  Building is a pass over (out, in)
+# that a small layer's training step notices; a stack of wide layers' masks
+# is what does not fit in memory (benchmarks/RESULTS.md, "Masks at width").
+STACK_MAX_BYTES = 256 * 2**20
+
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by one of its K 0/1 masks.
 
-    ``mask`` (out, in) is the selected mask in the weight's dtype, a buffer
-    rebuilt by :meth:`set_mask` from the stored degrees (or boolean masks).
-    No mask is saved in ``state_dict`` (the model rebuilds them from its
-    seed).  With ``condition_on_mask`` the layer also learns ``U`` and adds
-    ``(U * M) @ 1``: a bias that depends on the mask, which tells one network
-    which connectivity it runs under (the paper's conditioning).
+    ``mask`` (out, in) is the selected mask in the weight's dtype: a view of
+    the stack of built masks, or the one built when it was selected (see the
+    module docstring).  No mask is saved in ``state_dict`` (the model rebuilds
+    them from its seed).  With ``condition_on_mask`` the layer also learns
+    ``U`` and adds ``(U * M) @ 1``: a bias that depends on the mask, which
+    tells one network which connectivity it runs under (the paper's
+    conditioning).
     """
 
     def __init__(self, in_features: int, out_features: int, num_masks: int = 1, bias: bool = True,
@@ -53,37 +64,49 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("in_degrees", torch.zeros(num_masks, in_features, dtype=torch.long),
                              persistent=False)
         self.strict = False
-        # Masks that no degrees describe (set_masks), as booleans (K, out, in).
-        self.register_buffer("bool_masks", None, persistent=False)
+        self.register_buffer("bool_masks", None, persistent=False)  # (K, out, in) after set_masks
+        self.register_buffer("stack", None, persistent=False)  # all K masks built, or None
+        self.register_buffer("selected", None, persistent=False)  # the selected mask when no stack
         self.index = 0
-        self.register_buffer("mask", self.mask_of(0), persistent=False)
         self.cond = nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
+        self._build_masks()
+
+    def _build(self, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Mask ``k`` (out, in) in the weight's dtype: built afresh, or into ``out``."""
+        if self.bool_masks is not None:
+            return self.bool_masks[k].to(self.weight.dtype) if out is None else out.copy_(self.bool_masks[k])
+        return degree_mask(self.out_degrees[k], self.in_degrees[k], self.strict, self.weight.dtype, out)
+
+    def _build_masks(self) -> None:
+        """After new degrees or masks: the stack of all K, or the selected one."""
+        self.stack = self.selected = None
+        size = self.num_masks * self.weight.numel() * self.weight.element_size()
+        if size <= STACK_MAX_BYTES:
+            self.stack = torch.stack([self._build(k) for k in range(self.num_masks)])
+        else:
+            self.selected = self._build(self.index)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The selected mask (out, in), in the weight's dtype."""
+        return self.stack[self.index] if self.stack is not None else self.selected
 
     def mask_of(self, k: int) -> torch.Tensor:
-        """Mask ``k`` (out, in), built afresh in the weight's dtype."""
-        if self.bool_masks is not None:
-            m = self.bool_masks[k]
-        else:
-            m = degree_mask(self.out_degrees[k], self.in_degrees[k], self.strict)
-        return m.to(self.weight.dtype)
+        """Mask ``k`` (out, in): a view of the stack, or built afresh."""
+        return self.stack[k] if self.stack is not None else self._build(k)
 
     @property
     def masks(self) -> torch.Tensor:
-        """All K masks (K, out, in) in the weight's dtype, built on demand:
-        K times the memory of one mask, for inspection and small layers."""
-        return torch.stack([self.mask_of(k) for k in range(self.num_masks)])
-
-    def _select(self, k: int) -> None:
-        # A new tensor, not written in place: a pending backward pass may
-        # still hold the previous mask (autograd saved it for the multiply).
-        self.mask = self.mask_of(k)
-        self.index = k
+        """All K masks (K, out, in): the stack, or built on demand (K times the
+        memory of one mask)."""
+        if self.stack is not None:
+            return self.stack
+        return torch.stack([self._build(k) for k in range(self.num_masks)])
 
     def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
         """Store the K masks as degrees: ``out_degrees`` (K, out) and
         ``in_degrees`` (K, in); mask k keeps weight (o, i) when
-        ``out_degrees[k, o] >= in_degrees[k, i]``, or ``>`` when ``strict``.
-        The selected mask is rebuilt."""
+        ``out_degrees[k, o] >= in_degrees[k, i]``, or ``>`` when ``strict``."""
         want = [(self.num_masks, self.out_features), (self.num_masks, self.in_features)]
         got = [tuple(out_degrees.shape), tuple(in_degrees.shape)]
         if got != want:
@@ -93,7 +116,7 @@ class MaskedLinear(nn.Linear):
             self.in_degrees.copy_(in_degrees)
         self.strict = bool(strict)
         self.bool_masks = None
-        self._select(self.index)
+        self._build_masks()
 
     def set_masks(self, masks: torch.Tensor) -> None:
         """Store ``masks`` (K, out, in) of zeros and ones, 1 = connection kept."""
@@ -104,14 +127,33 @@ class MaskedLinear(nn.Linear):
         if not bool((kept | (masks == 0)).all()):
             raise ValueError("masks must hold only zeros and ones")
         self.bool_masks = kept.to(self.out_degrees.device)
-        self._select(self.index)
+        self._build_masks()
 
     def set_mask(self, k: int) -> None:
-        """Use mask ``k``; the selected mask is built only when ``k`` changes."""
+        """Use mask ``k``."""
         if not 0 <= k < self.num_masks:
             raise IndexError(f"mask index must be in [0, {self.num_masks}), got {k!r}")
-        if k != self.index:
-            self._select(k)
+        if self.stack is None and k != self.index:
+            if self._selected_unshared():
+                self._build(k, out=self.selected)
+            else:  # a new tensor: the old one is still in use
+                self.selected = self._build(k)
+        self.index = k
+
+    def _selected_unshared(self) -> bool:
+        """Whether the selected mask can be overwritten: nothing but this layer
+        holds it, neither a Python name nor, in C++, a view or an autograd graph
+        that saved it for a pending backward pass.  Overwriting it spares a
+        fresh (out, in) allocation at every switch, whose pages the system
+        must fault in and zero: at 8000 units that costs more than the build."""
+        selected = self._buffers["selected"]
+        if selected.dtype not in (torch.float32, torch.float64):
+            return False
+        # References: the buffer dict, `selected`, and getrefcount's argument.
+        if sys.getrefcount(selected) > 3:
+            return False
+        use_count = getattr(torch.Tensor, "_use_count", None)  # torch's own count, private
+        return use_count is not None and use_count(selected) == 1
 
     def masked_bias(self, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bias under ``mask`` (default: the selected one)."""

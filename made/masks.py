@@ -132,11 +132,29 @@ def layer_degrees(
     return triples
 
 
-def degree_mask(out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> torch.Tensor:
-    """The boolean mask (out, in) of one layer: keep weight (o, i) when
-    ``out_degrees[o] > in_degrees[i]`` (strict) or ``>=``."""
-    compare = torch.gt if strict else torch.ge
-    return compare(out_degrees[:, None], in_degrees[None, :])
+def degree_mask(out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool,
+                dtype: torch.dtype = torch.bool, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The mask (out, in) of one layer: keep weight (o, i) when
+    ``out_degrees[o] > in_degrees[i]`` (strict) or ``>=``.
+
+    Boolean by default; with a floating ``dtype``, the same mask as 0./1.
+    (``True``/``False`` cast to that dtype, bit for bit), built without a
+    comparison: for integers ``o >= i`` exactly when ``clamp(o - i + 1, 0, 1)``
+    is 1, else it is +0.  A subtraction and a clamp in place run vectorized,
+    where a comparison followed by a cast from bool is several times slower on
+    CPUs, and a layer builds a mask at every mask switch.  The arithmetic runs
+    in at least float32, which holds every integer up to 2**24 exactly (MADE's
+    degrees are below D, and :class:`made.MADE` refuses D > 2**24).  ``out``, a
+    float32 or float64 tensor of ``dtype``, receives the mask in place.
+    """
+    if dtype == torch.bool:
+        compare = torch.gt if strict else torch.ge
+        return compare(out_degrees[:, None], in_degrees[None, :])
+    work = torch.promote_types(dtype, torch.float32)
+    if out is not None and out.dtype != work:
+        raise ValueError(f"out must be float32 or float64 and of dtype {dtype}, got {out.dtype}")
+    shifted = out_degrees.to(work) + (0.0 if strict else 1.0)
+    return torch.sub(shifted[:, None], in_degrees.to(work)[None, :], out=out).clamp_(0, 1).to(dtype)
 
 
 def layer_masks(

@@ -86,8 +86,9 @@ class MADE(nn.Module):
         fast: bool = True,
     ):
         super().__init__()
-        if not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"nin must be a positive integer, got {nin!r}")
+        if not isinstance(nin, int) or not 1 <= nin <= 2**24:
+            # Degrees lie in 0..nin-1; masks are built from them in float32 (made.masks.degree_mask).
+            raise ValueError(f"nin must be an integer in [1, 2**24], got {nin!r}")
         if not isinstance(nout, int) or nout < 1 or nout % nin != 0:
             raise ValueError(
                 f"nout must be a positive integer multiple k of nin (k outputs per "
@@ -171,7 +172,7 @@ class MADE(nn.Module):
     def _layer_masks(self, spec: MaskSpec) -> list[torch.Tensor]:
         """Mask ``spec``'s 0/1 masks, one per masked layer, in the weights' dtype."""
         device, dtype = self.orderings.device, self.layers[0].weight.dtype
-        return [degree_mask(o.to(device), i.to(device), strict).to(dtype)
+        return [degree_mask(o.to(device), i.to(device), strict, dtype)
                 for o, i, strict in layer_degrees(spec, self.nout, direct=self.direct is not None)]
 
     @property

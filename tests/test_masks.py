@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.masks import connectivity, direct_mask, draw_hidden_degrees, layer_masks, mask_spec
+from made.masks import connectivity, degree_mask, direct_mask, draw_hidden_degrees, layer_masks, mask_spec
 
 
 def specs(k, seed=7, **flags):
@@ -115,7 +115,7 @@ MODES = {
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("num_masks", [1, 4, None])
 @pytest.mark.parametrize("seed", [0, 7])
-def test_every_mask_is_the_old_formulas_bit_for_bit(mode, num_masks, seed):
+def test_every_mask_is_the_old_formulas_bit_for_bit(mode, num_masks, seed, mask_storage):
     kwargs = dict(MODES[mode])
     hidden = kwargs.pop("hidden_sizes", [30, 30])
     nin = 11
@@ -129,10 +129,24 @@ def test_every_mask_is_the_old_formulas_bit_for_bit(mode, num_masks, seed):
         # every way a mask is read: selected, built for the ensemble, built on demand
         model.set_mask(k)
         assert all(torch.equal(l.mask, w) for l, w in zip(model.masked_layers, want, strict=True))
+        assert not any(torch.signbit(l.mask).any() for l in model.masked_layers)  # +0., as the old casts
         assert all(torch.equal(m, w) for m, w in zip(model._masks_of(k), want, strict=True))
         if num_masks is not None:
             assert all(torch.equal(l.masks[k], w) for l, w in zip(model.masked_layers, want))
         assert torch.equal(model.ordering, mask_spec(nin, hidden, k, seed, **flags).ordering)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("strict", [False, True])
+def test_degree_mask_in_a_float_dtype_is_the_comparison_cast(dtype, strict):
+    gen = torch.Generator().manual_seed(0)
+    out_deg = torch.randint(0, 5000, (300,), generator=gen)
+    in_deg = torch.randint(0, 5000, (400,), generator=gen)
+    in_deg[:3] = out_deg[:3]  # ties, where strict and not strict differ
+    want = degree_mask(out_deg, in_deg, strict).to(dtype)
+    got = degree_mask(out_deg, in_deg, strict, dtype)
+    assert got.dtype == dtype and torch.equal(got, want) and not torch.signbit(got).any()
+    assert 0 < int(got.sum()) < got.numel()
 
 
 # sha256 (first 16 hex digits) of every mask of these models, built by the
@@ -185,6 +199,6 @@ def mask_digest(model: MADE, n_sampled: int = 5) -> str:
 
 
 @pytest.mark.parametrize("name", DIGEST_CONFIGS)
-def test_masks_match_digests_of_the_old_code(name):
+def test_masks_match_digests_of_the_old_code(name, mask_storage):
     config, digest = DIGEST_CONFIGS[name]
     assert mask_digest(MADE(**config)) == digest

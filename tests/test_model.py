@@ -220,52 +220,90 @@ def test_bad_calls():
         MADE(4, [8], 8).log_prob(torch.zeros(2, 4))
 
 
-def test_masks_are_kept_as_degrees_and_the_selected_mask_is_a_buffer():
+def test_masks_are_kept_as_degrees_and_built_as_a_stack_or_one_at_a_time(mask_storage):
     model = MADE(5, [10], 5, num_masks=3)
-    names = dict(model.named_buffers())
-    # The K masks are kept as degrees, (K, units) integers; only the selected
-    # mask is a (out, in) tensor in the weight's dtype.
+    names = {n: b for n, b in model.named_buffers()}
+    # The K masks are kept as degrees, (K, units) integers per layer ...
     assert names["layers.0.out_degrees"].shape == (3, 10) and names["layers.0.in_degrees"].shape == (3, 5)
     assert names["layers.1.out_degrees"].shape == (3, 5) and names["layers.1.in_degrees"].shape == (3, 10)
-    assert not any(b.dim() == 3 for b in names.values())  # no (K, out, in) stack
-    assert names["layers.0.mask"].shape == (10, 5) and names["layers.0.mask"].dtype == torch.float32
-    assert set(names["layers.0.mask"].unique().tolist()) == {0.0, 1.0}
+    # ... and built in the weight's dtype: all K for a small layer, else the selected one.
+    built = {n: b for n, b in names.items() if b.dtype == torch.float32}
+    if mask_storage == "stacked":
+        assert {n: tuple(b.shape) for n, b in built.items()} == {"layers.0.stack": (3, 10, 5),
+                                                                 "layers.1.stack": (3, 5, 10)}
+    else:
+        assert {n: tuple(b.shape) for n, b in built.items()} == {"layers.0.selected": (10, 5),
+                                                                 "layers.1.selected": (5, 10)}
+    layer = model.layers[0]
+    assert set(layer.mask.unique().tolist()) == {0.0, 1.0}
     model.set_mask(1)
-    first = model.layers[0].mask
-    assert torch.equal(first, model.layers[0].mask_of(1)) and not torch.equal(first, model.layers[0].mask_of(0))
+    assert torch.equal(layer.mask, layer.mask_of(1)) and not torch.equal(layer.mask, layer.mask_of(0))
+    ptr = layer.mask.data_ptr()
     model.set_mask(1)  # the same mask again: nothing rebuilt
-    assert model.layers[0].mask is first
+    assert layer.mask.data_ptr() == ptr
     # Rebuilt from the constructor arguments, so checkpoints stay small
     # (parameters only); the current mask follows from set_mask.
     state = model.state_dict()
-    assert not any("mask" in k or "degrees" in k for k in state)
+    assert not any("mask" in k or "degrees" in k or "stack" in k or "selected" in k for k in state)
     clone = MADE(**model.config)
     assert torch.equal(clone.layers[0].masks, model.layers[0].masks)
     assert torch.equal(clone.orderings, model.orderings)
-    model.double()  # the selected mask follows the weights' dtype, and so do the next ones
-    assert model.layers[0].mask.dtype == torch.float64
+    model.double()  # the masks follow the weights' dtype, the built ones and the next ones
+    assert layer.mask.dtype == torch.float64
     model.set_mask(2)
-    assert model.layers[0].mask.dtype == torch.float64
-    assert torch.equal(model.layers[0].mask, clone.layers[0].masks[2].double())
+    assert layer.mask.dtype == torch.float64
+    assert torch.equal(layer.mask, clone.layers[0].masks[2].double())
 
 
-def test_switching_masks_between_forward_and_backward_never_gives_stale_gradients():
-    # Forward under mask 0, then another forward under mask 1 before the
-    # first backward: its gradients must still be mask 0's.
+def test_a_layer_rebuilds_its_mask_in_place_only_when_nothing_else_holds_it(monkeypatch):
+    monkeypatch.setattr("made.layers.STACK_MAX_BYTES", 0)
+    model = MADE(10, [20], 10, num_masks=4)
+    layer = model.layers[0]
+    ptr = layer.mask.data_ptr()
+    model.set_mask(1)  # nothing holds mask 0: built into its memory
+    assert layer.mask.data_ptr() == ptr and torch.equal(layer.mask, layer.mask_of(1))
+    held = layer.mask  # a Python name holds mask 1
+    model.set_mask(2)
+    assert torch.equal(held, layer.mask_of(1)) and torch.equal(layer.mask, layer.mask_of(2))
+    del held
+    view = layer.mask[:3]  # a view of mask 2
+    model.set_mask(3)
+    assert torch.equal(view, layer.mask_of(2)[:3]) and torch.equal(layer.mask, layer.mask_of(3))
+    del view
+    model.set_mask(2)
+    pending = model(torch.ones(2, 10)).sum()  # a graph holds mask 2 for its backward pass
+    saved = layer.mask.clone()
+    model.set_mask(3)
+    assert torch.equal(layer.mask, layer.mask_of(3))
+    ptr = layer.mask.data_ptr()
+    pending.backward()  # it would raise if mask 2 had been overwritten
+    model.set_mask(0)  # after the backward pass nothing holds mask 3
+    assert layer.mask.data_ptr() == ptr and torch.equal(layer.mask, layer.mask_of(0))
+    assert torch.equal(saved, layer.mask_of(2))
+
+
+def test_switching_masks_between_forward_and_backward_never_gives_stale_gradients(mask_storage):
+    # Forward under masks 0, 1 and 2, switching between them, before any
+    # backward pass: each pass's gradients must still be its own mask's.
     torch.manual_seed(0)
-    model = MADE(6, [12, 12], 6, num_masks=2).double()
-    x1 = torch.randint(0, 2, (4, 6)).double()
-    x2 = torch.randint(0, 2, (4, 6)).double()
-    ref = MADE(6, [12, 12], 6, num_masks=2).double()
+    model = randomize(MADE(6, [12, 12], 6, num_masks=3).double())
+    xs = [torch.randint(0, 2, (4, 6)).double() for _ in range(3)]
+    ref = MADE(6, [12, 12], 6, num_masks=3).double()
     ref.load_state_dict(model.state_dict())
-    want = torch.autograd.grad(ref.log_prob(x1).sum(), list(ref.parameters()))
+    want = []
+    for k, x in enumerate(xs):
+        ref.set_mask(k)
+        want.append(torch.autograd.grad(ref.log_prob(x).sum(), list(ref.parameters())))
 
-    loss1 = model.log_prob(x1).sum()
-    model.set_mask(1)
-    model.log_prob(x2).sum()  # no backward
-    got = torch.autograd.grad(loss1, list(model.parameters()))
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b)
+    losses = []
+    for k, x in enumerate(xs):
+        model.set_mask(k)
+        losses.append(model.log_prob(x).sum())
+    model.set_mask(0)  # and one more switch, with every graph pending
+    for loss, w in zip(losses, want):
+        got = torch.autograd.grad(loss, list(model.parameters()))
+        for a, b in zip(got, w, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("num_masks", [3, None])
