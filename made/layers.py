@@ -157,9 +157,9 @@ class MaskedLinear(nn.Linear):
 
     def masked_bias(self, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bias under ``mask`` (default: the selected one)."""
-        mask = self.mask if mask is None else mask
         if self.cond is None:
             return self.bias
+        mask = self.mask if mask is None else mask
         cond = (self.cond * mask).sum(-1)
         return cond if self.bias is None else self.bias + cond
 
