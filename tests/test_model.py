@@ -258,8 +258,8 @@ def test_masks_are_kept_as_degrees_and_built_as_a_stack_or_one_at_a_time(mask_st
 def test_a_wide_model_keeps_its_masks_in_a_fraction_of_the_memory_of_a_stack():
     # 2x8000 hidden units, K = 32, direct connections: the paper's large MNIST
     # model.  A float stack of all K masks per layer would take 9.9 GB; the
-    # buffers (degrees, the selected masks, the direct layer's small stack) took
-    # 376 MiB when measured (benchmarks/RESULTS.md).
+    # buffers are the degrees, the selected masks and the direct layer's small
+    # stack (the bound is set from a measurement, benchmarks/RESULTS.md).
     model = MADE(784, [8000, 8000], 784, num_masks=32, direct_connections=True)
     stack_bytes = 32 * sum(layer.weight.numel() * 4 for layer in model.masked_layers)
     assert stack_bytes > 9.8e9
@@ -273,8 +273,8 @@ def test_a_wide_model_keeps_its_masks_in_a_fraction_of_the_memory_of_a_stack():
 @pytest.mark.slow
 def test_a_wide_model_trains_a_step_within_a_few_gib():
     # Peak resident memory of a fresh process that builds that model and takes
-    # one Adam step (2.0 GiB when measured): the weights, their gradients and
-    # Adam's two moments are 1.2 GB of it.
+    # one Adam step (the bound is set from a measurement, benchmarks/RESULTS.md):
+    # the weights, their gradients and Adam's two moments are 1.2 GB of it.
     import subprocess
     import sys
     from pathlib import Path
