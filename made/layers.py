@@ -82,7 +82,9 @@ class MaskedLinear(nn.Linear):
         self.stack = self.selected = None
         size = self.num_masks * self.weight.numel() * self.weight.element_size()
         if size <= STACK_MAX_BYTES:
-            self.stack = torch.stack([self._build(k) for k in range(self.num_masks)])
+            masks = [self._build(k) for k in range(self.num_masks)]
+            # One mask (K = 1, and every switch under mask sampling): a view, not a copy.
+            self.stack = masks[0][None] if len(masks) == 1 else torch.stack(masks)
         else:
             self.selected = self._build(self.index)
 
