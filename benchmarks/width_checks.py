@@ -11,7 +11,7 @@ on the plain layers, in interleaved rounds in one process; the median time of
 each and plain/fast (above 1: the fast path is faster).
 
 step-time: a K = 32 training step switching masks every minibatch (the
-paper's protocol, with direct connections), for the code of another checkout
+paper's protocol, with direct connections; ``--masks 0``: mask sampling), for the code of another checkout
 (``--before``, imported as a second package), for this tree's code, and for
 this tree's code with every mask built at each switch (STACK_MAX_BYTES = 0),
 in interleaved rounds in one process.
@@ -140,7 +140,7 @@ def step_time(args) -> list[dict]:
                     if name == "after_built":  # every layer builds its mask at each switch
                         stack.enter_context(_patched(made.layers, "STACK_MAX_BYTES", 0))
                     torch.manual_seed(0)
-                    model = pkg.MADE(784, [h], 784, num_masks=32, direct_connections=True)
+                    model = pkg.MADE(784, [h], 784, num_masks=args.masks or None, direct_connections=True)
                     runs[name] = stepper(pkg, model, False, True, stack)
                 steps = args.steps or max(2, int(30 * 500 / h))
                 t = interleaved(runs, steps, args.rounds)
@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     p.add_argument("what", choices=["fast-vs-plain", "step-time", "peak", "svd"])
     p.add_argument("--hidden", type=int, nargs="+", default=[500, 2000, 8000])
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--masks", type=int, default=32)
+    p.add_argument("--masks", type=int, default=32, help="K; 0 for mask sampling (step-time)")
     p.add_argument("--n", type=int, nargs="+", default=[2000, 4000, 8000])
     p.add_argument("--before", default=None, help="another checkout's root, to compare against")
     p.add_argument("--steps", type=int, default=None, help="steps per round (default: by width)")
