@@ -533,14 +533,19 @@ def figure2_findings(runs: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nll_report(title: str, runs: pd.DataFrame, scope: str, table: pd.DataFrame, text: str,
+                masks: str = "training masks", caveat: str = "") -> str:
+    """A markdown report: title, what was run and how to read the table, the table, the text."""
+    return (f"# {title}\n\nBinarized MNIST ({_variant(runs)}), {scope} Test NLL in nats, mean ± standard "
+            f"error over seeds (no ±: one seed); mask 0 is one forward pass, the ensemble averages the "
+            f"probabilities of the {masks}.{caveat}\n\n" + to_markdown(table) + "\n" + text)
+
+
 def figure2_markdown(runs: pd.DataFrame) -> str:
     """figure2.md: the table and the findings, from the runs alone."""
-    variants = _variant(runs)
-    return (f"# Figure 2: test NLL against the number of training masks\n\n"
-            f"Binarized MNIST ({variants}), one hidden layer of 500 units. Test NLL in nats, mean ± standard "
-            f"error over seeds (no ±: one seed); mask 0 is one forward pass, the ensemble averages the "
-            f"probabilities of the K training masks.\n\n"
-            + to_markdown(figure2_table(runs)) + "\n" + figure2_findings(runs))
+    return _nll_report("Figure 2: test NLL against the number of training masks", runs,
+                       "one hidden layer of 500 units.", figure2_table(runs), figure2_findings(runs),
+                       masks="K training masks")
 
 
 def paper_one_hidden_layer() -> pd.DataFrame:
@@ -637,9 +642,6 @@ def widths_paragraph(runs: pd.DataFrame, width: int = PAPER_WIDTH, k: int | None
 
 def widths_markdown(runs: pd.DataFrame) -> str:
     """widths.md: the table and the paragraph."""
-    variants = _variant(runs)
-    return (f"# Figure 2's question at the paper's width\n\n"
-            f"Binarized MNIST ({variants}), one hidden layer, Figure 2's protocol. Test NLL in nats, mean ± "
-            f"standard error over seeds (no ±: one seed); mask 0 is one forward pass, the ensemble averages "
-            f"the probabilities of the training masks. The paper's rows are recalled, and their width is not "
-            f"stated in what was recalled.\n\n" + to_markdown(widths_table(runs)) + "\n" + widths_paragraph(runs))
+    return _nll_report("Figure 2's question at the paper's width", runs,
+                       "one hidden layer, Figure 2's protocol.", widths_table(runs), widths_paragraph(runs),
+                       caveat=" The paper's rows are recalled, and their width is not stated in what was recalled.")
