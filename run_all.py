@@ -3,7 +3,7 @@
 
     python run_all.py                   # Figure 2: authors' architecture, converging recipe, to early stopping
     python run_all.py --protocol paper  # the same grid with the authors' Adagrad recipe (for a GPU)
-    python run_all.py --smoke           # the whole pipeline in a few minutes (into results/smoke/)
+    python run_all.py --smoke           # the whole pipeline in about a minute (into results/smoke/)
     python run_all.py --dry-run         # list the grid and estimate its wall time
     python run_all.py --grid uci        # the UCI table: all eight datasets, the authors' protocols
     python run_all.py --scheduler tcp://HOST:8786   # each run a task on a Dask cluster

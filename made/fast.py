@@ -1,21 +1,23 @@
 """The fast path: one fixed mask, premasked weights.
 
 :class:`FastMaskedLinear` computes exactly what :class:`made.layers.MaskedLinear`
-does (tests/test_fast.py checks outputs and gradients, for every mask mode).
-It keeps one piece of speed machinery, the one that pays on CPUs:
+does: the same outputs, gradients and optimizer steps, bit for bit
+(tests/test_fast.py, every mask mode), so a run trains to the same numbers on
+either path.  It keeps one piece of speed machinery, the one that pays on CPUs:
 
 * **Premasked weights for one fixed mask** (:meth:`FastMaskedLinear.fixed_mask`):
   with K = 1 the weight itself can hold ``W * M``, so forward and backward
   passes skip the multiply by the mask and its memory traffic; only the weight
   gradient is masked (a hook), so that the masked-out weights stay zero.
-  ``python -m made.bench`` measures it against the plain layer in one run
-  (``train_k1_fast_vs_plain``): 1.08x on the 2-core development machine, quiet
-  (benchmarks/RESULTS.md).
+  ``python benchmarks/bench.py`` measures it against the plain layer in one run
+  (``train_k1_fast_vs_plain``), and ``benchmarks/width_checks.py fast-vs-plain``
+  at 500 to 8000 hidden units: it was faster at every width measured, so
+  :func:`made.train.fit` uses it whenever K = 1 (benchmarks/RESULTS.md).
 
-Removed, because ``made.bench`` showed they did not pay on that machine: a
-reused buffer for ``W * M`` with a custom autograd function (K = 32 training
-0.99x the plain layer on the quiet machine, 0.83x in a noisier run), one such buffer per thread (runs
-are separate processes) and a cache of mask views (about 12 us on a 3 ms step).
+Removed, because the benchmark showed they did not pay on that machine: a
+reused buffer for ``W * M`` with a custom autograd function, one such buffer
+per thread (runs are separate processes) and a cache of mask views
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -43,9 +45,16 @@ class FastMaskedLinear(MaskedLinear):
         super().set_mask(k)
 
     def set_masks(self, masks: torch.Tensor) -> None:
+        self._check_not_premasked()
+        super().set_masks(masks)
+
+    def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
+        self._check_not_premasked()
+        super().set_degrees(out_degrees, in_degrees, strict)
+
+    def _check_not_premasked(self) -> None:
         if self.premasked:
             raise RuntimeError("cannot replace the masks inside fixed_mask(); leave the block first")
-        super().set_masks(masks)
 
     @contextlib.contextmanager
     def fixed_mask(self):

@@ -107,7 +107,7 @@ GRIDS: dict[str, dict] = {
         ],
         csv="recipes.csv", reports=("figure2",),
     ),
-    # The whole pipeline in a few minutes: a small subset, a few epochs, K in {1, 2}.
+    # The whole pipeline in about a minute: a small subset, a few epochs, K in {1, 2}.
     "smoke": dict(
         protocol="adam",
         base={**MNIST_1x500, "train_subset": 1000, "max_epochs": 3},

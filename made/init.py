@@ -9,6 +9,17 @@ every layer starts as an isometry on its input (no growth or decay of
 activations with depth), which is why it trains faster than a plain uniform
 draw in the authors' runs.
 
+Its cost is that of a float64 SVD of an n x n matrix, n the layer's larger
+side: cubic in n, seconds at a few thousand units and minutes at 8000 on one
+CPU thread, with three n x n matrices in memory (benchmarks/RESULTS.md,
+"Orthogonal initialization at width").  It is left as it is: runs trained
+with it must reproduce, and no cheaper route gives the same bits (a partial
+SVD, an eigendecomposition of ``A^T A`` or another LAPACK driver computes the
+same vectors only to rounding, and possibly with other signs).  LAPACK's
+result also depends, in its last bits, on the number of threads torch uses,
+so a run's initialization is reproduced bit for bit with the same
+``torch.get_num_threads()`` (recorded in a run's metrics.json).
+
 >>> import torch
 >>> w = torch.empty(3, 5)
 >>> orthogonal_(w, torch.Generator().manual_seed(0))

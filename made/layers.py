@@ -1,8 +1,17 @@
-"""MaskedLinear: a linear layer that owns a stack of 0/1 masks and uses one.
+"""MaskedLinear: a linear layer that keeps K masks, compactly, and uses one.
 
 The plain reference layer, as in the paper: ``y = x (W * M)^T + b``.  The
 fast path (:mod:`made.fast`) computes the same numbers with less memory
 traffic; a test checks that the two agree, outputs and gradients.
+
+The K masks are kept as what determines them: MADE's as the degrees of the
+units on either side (:meth:`MaskedLinear.set_degrees`, see :mod:`made.masks`),
+any others as booleans (:meth:`MaskedLinear.set_masks`).  From these a layer
+builds its masks in the weight's dtype, either all K at once, when that stack
+takes at most :data:`STACK_MAX_BYTES`, or only the selected one, at each mask
+switch.  A small layer thus reads a ready mask at each switch, as it always
+did, and a wide one needs one (out, in) mask instead of K: at 2x8000 hidden
+units and K = 32, a stack of all the masks would take about 10 GB.
 
 >>> import torch
 >>> layer = MaskedLinear(3, 2, num_masks=2)
@@ -17,51 +26,142 @@ torch.Size([4, 2])
 
 from __future__ import annotations
 
+import sys
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .masks import degree_mask
+
+# The largest stack of K built masks a layer keeps (bytes); above it the layer
+# builds the selected mask at each switch.  Building is a pass over (out, in)
+# that a small layer's training step notices; a stack of wide layers' masks
+# is what does not fit in memory (benchmarks/RESULTS.md, "Masks at width").
+STACK_MAX_BYTES = 256 * 2**20
 
 
 class MaskedLinear(nn.Linear):
     """A linear layer whose weight is multiplied by one of its K 0/1 masks.
 
-    ``masks`` (K, out, in) is a buffer in the weight's dtype, not saved in
-    ``state_dict`` (the model rebuilds it from its seed); :meth:`set_mask`
-    selects one.  With ``condition_on_mask`` the layer also learns ``U`` and
-    adds ``(U * M) @ 1``: a bias that depends on the mask, which tells one
-    network which connectivity it runs under (the paper's conditioning).
+    ``mask`` (out, in) is the selected mask in the weight's dtype: a view of
+    the stack of built masks, or the one built when it was selected (see the
+    module docstring).  No mask is saved in ``state_dict`` (the model rebuilds
+    them from its seed).  With ``condition_on_mask`` the layer also learns
+    ``U`` and adds ``(U * M) @ 1``: a bias that depends on the mask, which
+    tells one network which connectivity it runs under (the paper's
+    conditioning).
     """
 
     def __init__(self, in_features: int, out_features: int, num_masks: int = 1, bias: bool = True,
                  condition_on_mask: bool = False):
         super().__init__(in_features, out_features, bias)
-        self.register_buffer("masks", torch.ones(num_masks, out_features, in_features), persistent=False)
-        self.cond = nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
+        self.num_masks = num_masks
+        # Mask k keeps weight (o, i) when out_degrees[k, o] >= in_degrees[k, i]
+        # (> when strict): all zeros, the all-ones mask, until set_degrees.
+        self.register_buffer("out_degrees", torch.zeros(num_masks, out_features, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("in_degrees", torch.zeros(num_masks, in_features, dtype=torch.long),
+                             persistent=False)
+        self.strict = False
+        self.register_buffer("bool_masks", None, persistent=False)  # (K, out, in) after set_masks
+        self.register_buffer("stack", None, persistent=False)  # all K masks built, or None
+        self.register_buffer("selected", None, persistent=False)  # the selected mask when no stack
         self.index = 0
+        self.cond = nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
+        self._build_masks()
+
+    def _build(self, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Mask ``k`` (out, in) in the weight's dtype: built afresh, or into ``out``."""
+        if self.bool_masks is not None:
+            return self.bool_masks[k].to(self.weight.dtype) if out is None else out.copy_(self.bool_masks[k])
+        return degree_mask(self.out_degrees[k], self.in_degrees[k], self.strict, self.weight.dtype, out)
+
+    def _build_masks(self) -> None:
+        """After new degrees or masks: the stack of all K, or the selected one."""
+        self.stack = self.selected = None
+        size = self.num_masks * self.weight.numel() * self.weight.element_size()
+        if size <= STACK_MAX_BYTES:
+            masks = [self._build(k) for k in range(self.num_masks)]
+            # One mask (K = 1, and every switch under mask sampling): a view, not a copy.
+            self.stack = masks[0][None] if len(masks) == 1 else torch.stack(masks)
+        else:
+            self.selected = self._build(self.index)
 
     @property
     def mask(self) -> torch.Tensor:
-        """The selected mask (out, in): a view of the stack, never a copy."""
-        return self.masks[self.index]
+        """The selected mask (out, in), in the weight's dtype."""
+        return self.stack[self.index] if self.stack is not None else self.selected
+
+    def mask_of(self, k: int) -> torch.Tensor:
+        """Mask ``k`` (out, in): a view of the stack, or built afresh."""
+        return self.stack[k] if self.stack is not None else self._build(k)
+
+    @property
+    def masks(self) -> torch.Tensor:
+        """All K masks (K, out, in): the stack, or built on demand (K times the
+        memory of one mask)."""
+        if self.stack is not None:
+            return self.stack
+        return torch.stack([self._build(k) for k in range(self.num_masks)])
+
+    def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
+        """Store the K masks as degrees: ``out_degrees`` (K, out) and
+        ``in_degrees`` (K, in); mask k keeps weight (o, i) when
+        ``out_degrees[k, o] >= in_degrees[k, i]``, or ``>`` when ``strict``."""
+        want = [(self.num_masks, self.out_features), (self.num_masks, self.in_features)]
+        got = [tuple(out_degrees.shape), tuple(in_degrees.shape)]
+        if got != want:
+            raise ValueError(f"degree shapes {got} != {want}")
+        with torch.no_grad():
+            self.out_degrees.copy_(out_degrees)
+            self.in_degrees.copy_(in_degrees)
+        self.strict = bool(strict)
+        self.bool_masks = None
+        self._build_masks()
 
     def set_masks(self, masks: torch.Tensor) -> None:
-        """Store ``masks`` (K, out, in), 1 = connection kept, in place."""
-        if masks.shape != self.masks.shape:
-            raise ValueError(f"masks shape {tuple(masks.shape)} != {tuple(self.masks.shape)}")
-        with torch.no_grad():
-            self.masks.copy_(masks)
+        """Store ``masks`` (K, out, in) of zeros and ones, 1 = connection kept."""
+        shape = (self.num_masks, self.out_features, self.in_features)
+        if masks.shape != shape:
+            raise ValueError(f"masks shape {tuple(masks.shape)} != {shape}")
+        kept = masks == 1
+        if not bool((kept | (masks == 0)).all()):
+            raise ValueError("masks must hold only zeros and ones")
+        self.bool_masks = kept.to(self.out_degrees.device)
+        self._build_masks()
 
     def set_mask(self, k: int) -> None:
-        """Use stored mask ``k``."""
-        if not 0 <= k < self.masks.shape[0]:
-            raise IndexError(f"mask index must be in [0, {self.masks.shape[0]}), got {k!r}")
+        """Use mask ``k``."""
+        if not 0 <= k < self.num_masks:
+            raise IndexError(f"mask index must be in [0, {self.num_masks}), got {k!r}")
+        if self.stack is None and k != self.index:
+            if self._selected_unshared():
+                self._build(k, out=self.selected)
+            else:  # a new tensor: the old one is still in use
+                self.selected = self._build(k)
         self.index = k
+
+    def _selected_unshared(self) -> bool:
+        """Whether the selected mask can be overwritten: nothing but this layer
+        holds it, neither a Python name nor, in C++, a view or an autograd graph
+        that saved it for a pending backward pass.  Overwriting it spares a
+        fresh (out, in) allocation at every switch, whose pages the system
+        must fault in and zero: at 8000 units that costs more than the build."""
+        selected = self._buffers["selected"]
+        if selected.dtype not in (torch.float32, torch.float64):
+            return False
+        # References: the buffer dict, `selected`, and getrefcount's argument.
+        if sys.getrefcount(selected) > 3:
+            return False
+        use_count = getattr(torch.Tensor, "_use_count", None)  # torch's own count, private
+        return use_count is not None and use_count(selected) == 1
 
     def masked_bias(self, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bias under ``mask`` (default: the selected one)."""
-        mask = self.mask if mask is None else mask
         if self.cond is None:
             return self.bias
+        mask = self.mask if mask is None else mask
         cond = (self.cond * mask).sum(-1)
         return cond if self.bias is None else self.bias + cond
 
@@ -69,5 +169,5 @@ class MaskedLinear(nn.Linear):
         return F.linear(x, self.mask * self.weight, self.masked_bias())
 
     def extra_repr(self) -> str:
-        return (super().extra_repr() + f", num_masks={self.masks.shape[0]}, "
+        return (super().extra_repr() + f", num_masks={self.num_masks}, "
                 f"condition_on_mask={self.cond is not None}")

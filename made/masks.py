@@ -20,6 +20,10 @@ fresh during mask sampling (``num_masks=None``).
 [0, 1, 2, 3]
 >>> [m.shape for m in layer_masks(spec, [3], nout=4)]
 [torch.Size([3, 4]), torch.Size([4, 3])]
+
+The degrees are all a mask needs (:func:`layer_degrees`): the layers keep
+them, (K, units) integers per layer, and build the selected mask from them
+(:func:`degree_mask`) instead of storing K masks of (out, in) each.
 """
 
 from __future__ import annotations
@@ -107,24 +111,68 @@ def mask_spec(
     )
 
 
+def layer_degrees(
+    spec: MaskSpec, nout: int, direct: bool = False
+) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """What fully determines each layer's mask: ``(out degrees, in degrees, strict)``.
+
+    One triple per masked layer, input to output (then the direct connections
+    when ``direct``); :func:`degree_mask` turns a triple into the mask.  Hidden
+    layers compare with ``>=``, the output layer and the direct connections
+    with ``>`` (strict).  ``nout`` is k * D: the output degrees are the
+    ordering repeated k times, one chunk of D per output parameter.
+    """
+    order = spec.ordering
+    degrees = [order, *spec.hidden_degrees]
+    out_order = order.repeat(nout // order.numel())
+    triples = [(degrees[l + 1], degrees[l], False) for l in range(len(spec.hidden_degrees))]
+    triples.append((out_order, degrees[-1], True))
+    if direct:
+        triples.append((out_order, order, True))
+    return triples
+
+
+def degree_mask(out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool,
+                dtype: torch.dtype = torch.bool, out: torch.Tensor | None = None) -> torch.Tensor:
+    """The mask (out, in) of one layer: keep weight (o, i) when
+    ``out_degrees[o] > in_degrees[i]`` (strict) or ``>=``.
+
+    Boolean by default; with a floating ``dtype``, the same mask as 0./1.
+    (``True``/``False`` cast to that dtype, bit for bit), built without a
+    comparison: for integers ``o >= i`` exactly when ``clamp(o - i + 1, 0, 1)``
+    is 1, else it is +0.  A subtraction and a clamp in place run vectorized,
+    where a comparison followed by a cast from bool is several times slower on
+    CPUs, and a layer builds a mask at every mask switch.  The arithmetic runs
+    in at least float32, which holds every integer up to 2**24 exactly (MADE's
+    degrees are below D, and :class:`made.MADE` refuses D > 2**24).  ``out``, a
+    float32 or float64 tensor of ``dtype``, receives the mask in place.
+    """
+    if dtype == torch.bool:
+        compare = torch.gt if strict else torch.ge
+        return compare(out_degrees[:, None], in_degrees[None, :])
+    work = torch.promote_types(dtype, torch.float32)
+    if out is not None and out.dtype != work:
+        raise ValueError(f"out must be float32 or float64 and of dtype {dtype}, got {out.dtype}")
+    shifted = out_degrees.to(work) + (0.0 if strict else 1.0)
+    return torch.sub(shifted[:, None], in_degrees.to(work)[None, :], out=out).clamp_(0, 1).to(dtype)
+
+
 def layer_masks(
     spec: MaskSpec, hidden_sizes: Sequence[int], nout: int, device=None
 ) -> list[torch.Tensor]:
     """Boolean masks (out_features, in_features) for each layer, input to output.
 
     ``nout`` is k * D: the output degrees are the ordering repeated k times,
-    one chunk of D per output parameter.
+    one chunk of D per output parameter.  ``hidden_sizes`` must be the spec's.
     """
-    nin = spec.ordering.numel()
-    degrees = [spec.ordering.to(device)] + [h.to(device) for h in spec.hidden_degrees]
-    masks = [degrees[l + 1][:, None] >= degrees[l][None, :] for l in range(len(hidden_sizes))]
-    out_degrees = spec.ordering.to(device).repeat(nout // nin)
-    masks.append(out_degrees[:, None] > degrees[-1][None, :])
-    return masks
+    if [h.numel() for h in spec.hidden_degrees] != list(hidden_sizes):
+        raise ValueError(f"hidden_sizes {list(hidden_sizes)} do not match the spec's "
+                         f"{[h.numel() for h in spec.hidden_degrees]}")
+    return [degree_mask(o.to(device), i.to(device), strict) for o, i, strict in layer_degrees(spec, nout)]
 
 
 def direct_mask(spec: MaskSpec, nout: int, device=None) -> torch.Tensor:
     """Mask of the direct input-to-output weights: strict, like the output layer."""
-    order = spec.ordering.to(device)
-    return order.repeat(nout // order.numel())[:, None] > order[None, :]
+    out_degrees, in_degrees, strict = layer_degrees(spec, nout, direct=True)[-1]
+    return degree_mask(out_degrees.to(device), in_degrees.to(device), strict)
 

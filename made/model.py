@@ -1,8 +1,9 @@
 """MADE: a masked MLP whose outputs are autoregressive conditionals (Germain et al., 2015).
 
-Each masked layer (:class:`made.layers.MaskedLinear`) owns its stack of K
-masks; :class:`MADE` builds them from the orderings and hidden degrees of
-:mod:`made.masks`, selects one per minibatch, and turns the outputs into
+Each masked layer (:class:`made.layers.MaskedLinear`) keeps its K masks as
+the degrees of :mod:`made.masks` (the orderings and hidden degrees), and
+builds the one :class:`MADE` selects per minibatch; the model turns the
+outputs into
 log-likelihoods: under one mask, or as a mixture over masks.  By default the
 layers are those of the fast path (:mod:`made.fast`), which computes the same
 numbers and trains a one-mask model with the mask folded into its weights.
@@ -32,7 +33,7 @@ from torch import nn
 from .fast import FastMaskedLinear
 from .init import INITS, orthogonal_
 from .layers import MaskedLinear
-from .masks import MaskSpec, direct_mask, layer_masks, mask_spec
+from .masks import MaskSpec, degree_mask, layer_degrees, mask_spec
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
@@ -85,8 +86,9 @@ class MADE(nn.Module):
         fast: bool = True,
     ):
         super().__init__()
-        if not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"nin must be a positive integer, got {nin!r}")
+        if not isinstance(nin, int) or not 1 <= nin <= 2**24:
+            # Degrees lie in 0..nin-1; masks are built from them in float32 (made.masks.degree_mask).
+            raise ValueError(f"nin must be an integer in [1, 2**24], got {nin!r}")
         if not isinstance(nout, int) or nout < 1 or nout % nin != 0:
             raise ValueError(
                 f"nout must be a positive integer multiple k of nin (k outputs per "
@@ -137,13 +139,12 @@ class MADE(nn.Module):
                 if masked.bias is not None:
                     nn.init.zeros_(masked.bias)
 
-        # The K masks, built once from `seed` and handed to the layers.  Not in
-        # state_dict: the constructor arguments (`config`) rebuild them exactly.
+        # The K masks' degrees, drawn once from `seed` and handed to the layers,
+        # which build the selected mask from them.  Not in state_dict: the
+        # constructor arguments (`config`) rebuild them exactly.
         specs = [self._spec(k) for k in range(stored)]
         self.register_buffer("orderings", torch.stack([s.ordering for s in specs]), persistent=False)
-        per_spec = [self._layer_masks(s) for s in specs]
-        for l, masked in enumerate(self.masked_layers):
-            masked.set_masks(torch.stack([m[l] for m in per_spec]))
+        self._set_degrees(specs)
         self.mask_index = 0
 
     # ------------------------------------------------------------------ masks
@@ -160,13 +161,19 @@ class MADE(nn.Module):
             natural_ordering=self.natural_ordering,
         )
 
-    def _layer_masks(self, spec: MaskSpec, device=None) -> list[torch.Tensor]:
+    def _set_degrees(self, specs: list[MaskSpec]) -> None:
+        """Hand every masked layer the degrees of ``specs`` (its K masks)."""
+        per_spec = [layer_degrees(s, self.nout, direct=self.direct is not None) for s in specs]
+        device = self.orderings.device
+        for l, masked in enumerate(self.masked_layers):
+            outs, ins, strict = zip(*(p[l] for p in per_spec))
+            masked.set_degrees(torch.stack(outs).to(device), torch.stack(ins).to(device), strict[0])
+
+    def _layer_masks(self, spec: MaskSpec) -> list[torch.Tensor]:
         """Mask ``spec``'s 0/1 masks, one per masked layer, in the weights' dtype."""
-        masks = layer_masks(spec, self.hidden_sizes, self.nout, device)
-        if self.direct is not None:
-            masks.append(direct_mask(spec, self.nout, device))
-        dtype = self.layers[0].weight.dtype
-        return [m.to(dtype) for m in masks]
+        device, dtype = self.orderings.device, self.layers[0].weight.dtype
+        return [degree_mask(o.to(device), i.to(device), strict, dtype)
+                for o, i, strict in layer_degrees(spec, self.nout, direct=self.direct is not None)]
 
     @property
     def sampling(self) -> bool:
@@ -185,8 +192,7 @@ class MADE(nn.Module):
             # Draw spec k and keep it as the single stored mask.
             spec = self._spec(k)
             self.orderings[0].copy_(spec.ordering)
-            for masked, m in zip(self.masked_layers, self._layer_masks(spec, self.orderings.device)):
-                masked.set_masks(m[None])
+            self._set_degrees([spec])
         else:
             for masked in self.masked_layers:
                 masked.set_mask(k)
@@ -260,11 +266,11 @@ class MADE(nn.Module):
         return bernoulli_log_prob(self(x), x)
 
     def _masks_of(self, k: int) -> list[torch.Tensor]:
-        """Mask ``k``, one (out, in) 0/1 tensor per masked layer: views of the
-        stored masks, or drawn afresh under mask sampling."""
+        """Mask ``k``, one (out, in) 0/1 tensor per masked layer, built from
+        the stored degrees, or drawn afresh under mask sampling."""
         if self.sampling:
-            return self._layer_masks(self._spec(k), self.orderings.device)
-        return [masked.masks[k] for masked in self.masked_layers]
+            return self._layer_masks(self._spec(k))
+        return [masked.mask_of(k) for masked in self.masked_layers]
 
     def _params_under(self, masks: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
         """(masked weight, bias) per masked layer under one mask's per-layer masks."""

@@ -1,5 +1,6 @@
 """Shared test set-up: the fast suite never reaches the network, and a run
-that skipped tests for want of data says so, and how to give it."""
+that skipped tests for want of data says so, and how to give it; fixtures
+several test files share."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import ipaddress
 import socket
 
 import pytest
+
+import made.layers
 
 _LOCAL_NAMES = {None, "", "localhost", "localhost.localdomain"}
 
@@ -60,3 +63,12 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{len(for_data)} tests skipped for want of data: set MADE_DATA_DIR to a folder with the "
             "datasets (README.md, Data; `python -m made.data info` shows what is found)", yellow=True)
+
+
+@pytest.fixture(params=["stacked", "built per switch"])
+def mask_storage(request, monkeypatch):
+    """Run a test both ways a layer keeps its masks: all K built in a stack (small
+    layers), or only the selected one, built at each switch (wide layers)."""
+    if request.param == "built per switch":
+        monkeypatch.setattr(made.layers, "STACK_MAX_BYTES", 0)
+    return request.param

@@ -7,24 +7,33 @@ from made import MADE
 from made.fast import FastMaskedLinear
 from made.layers import MaskedLinear
 
-MODES = {
-    "one mask": dict(num_masks=1),
+# The fast path exists under one fixed mask (fixed_mask(), K = 1): every mask mode there.
+ONE_MASK_MODES = {
+    "order-agnostic": dict(),
+    "connectivity-agnostic": dict(order_agnostic=False),
+    "natural ordering": dict(natural_ordering=True),
+    "direct connections": dict(direct_connections=True),
+    "conditioned on the mask": dict(condition_on_mask=True),
+    "two outputs per input": dict(nout_factor=2, direct_connections=True),
+    "no hidden layer": dict(hidden_sizes=[], direct_connections=True),
+    "orthogonal, direct, conditioned": dict(init="orthogonal", direct_connections=True, condition_on_mask=True),
+}
+# With K > 1 masks, or mask sampling, there is no fast path: the layers run the plain code.
+MANY_MASK_MODES = {
     "K masks, order-agnostic": dict(num_masks=4),
     "K masks, connectivity-agnostic": dict(num_masks=4, order_agnostic=False),
     "mask sampling": dict(num_masks=None),
     "direct connections": dict(num_masks=3, direct_connections=True),
     "conditioned on the mask": dict(num_masks=3, condition_on_mask=True),
-    "orthogonal, two layers": dict(num_masks=2, init="orthogonal", direct_connections=True),
 }
 
 
-def pair(**kwargs):
+def pair(dtype=torch.float64, num_masks=1, hidden_sizes=(20, 16), nout_factor=1, **kwargs):
     torch.manual_seed(0)
-    fast = MADE(9, [20, 16], 9, seed=3, **kwargs).double()
-    plain = MADE(9, [20, 16], 9, seed=3, fast=False, **kwargs).double()
-    plain.load_state_dict(fast.state_dict())
+    fast = MADE(9, list(hidden_sizes), 9 * nout_factor, num_masks=num_masks, seed=3, **kwargs).to(dtype)
+    plain = MADE(9, list(hidden_sizes), 9 * nout_factor, num_masks=num_masks, seed=3, fast=False, **kwargs).to(dtype)
     with torch.no_grad():  # non-zero everything, conditioning weights included
-        for p, q in zip(fast.parameters(), plain.parameters()):
+        for p, q in zip(fast.parameters(), plain.parameters(), strict=True):
             p.uniform_(-0.5, 0.5)
             q.copy_(p)
     assert all(isinstance(l, FastMaskedLinear) for l in fast.masked_layers)
@@ -32,38 +41,62 @@ def pair(**kwargs):
     return fast, plain
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_fast_and_plain_give_identical_outputs_and_gradients(mode):
-    fast, plain = pair(**MODES[mode])
+def effective_weights(model):
+    """What the model computes with: each masked layer's W * M and its parameters but W."""
+    out = [l.weight * l.mask for l in model.masked_layers]
+    return out + [p for n, p in model.named_parameters() if not n.endswith("weight")]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("mode", ONE_MASK_MODES)
+def test_fast_path_trains_bit_for_bit_like_the_plain_layers(mode, dtype):
+    # Inside fixed_mask() the fast layers hold W * M and skip the multiply:
+    # outputs, gradients and optimizer steps must equal the plain layers' to
+    # the bit, so that a run trains to the same numbers on either path.
+    fast, plain = pair(dtype, **ONE_MASK_MODES[mode])
+    x = torch.randint(0, 2, (17, 9)).to(dtype)
+    opts = [torch.optim.Adam(m.parameters(), lr=0.01, weight_decay=1e-3) for m in (fast, plain)]
+    with fast.fixed_mask():
+        assert all(l.premasked for l in fast.masked_layers)
+        for step in range(4):
+            outs = [m(x) for m in (fast, plain)]
+            assert torch.equal(outs[0], outs[1]), step
+            g = torch.randn_like(outs[0])
+            grads = [torch.autograd.grad(o, list(m.parameters()), g) for o, m in zip(outs, (fast, plain))]
+            for (name, _), a, b in zip(plain.named_parameters(), *grads, strict=True):
+                assert torch.equal(a, b), (step, name)
+            for m, opt, gr in zip((fast, plain), opts, grads):
+                for p, gp in zip(m.parameters(), gr):
+                    p.grad = gp
+                opt.step()
+            assert all(torch.equal(a, b) for a, b in zip(effective_weights(fast), effective_weights(plain)))
+    assert torch.equal(fast(x), plain(x))  # and after the block
+
+
+@pytest.mark.parametrize("mode", MANY_MASK_MODES)
+def test_outside_fixed_mask_the_fast_layers_are_the_plain_layers(mode):
+    fast, plain = pair(**MANY_MASK_MODES[mode])
     x = torch.randint(0, 2, (17, 9)).double()
     for step in range(3):  # across mask switches
+        assert not any(l.premasked for l in fast.masked_layers)
         out_f, out_p = fast(x), plain(x)
-        torch.testing.assert_close(out_f, out_p, rtol=0, atol=1e-12)
+        assert torch.equal(out_f, out_p)
         g = torch.randn_like(out_f)
         grads_f = torch.autograd.grad(out_f, list(fast.parameters()), g)
         grads_p = torch.autograd.grad(out_p, list(plain.parameters()), g)
-        for a, b in zip(grads_f, grads_p):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+        assert all(torch.equal(a, b) for a, b in zip(grads_f, grads_p, strict=True))
         fast.update_masks()
         plain.update_masks()
     n = min(3, fast.num_masks or 3)
-    torch.testing.assert_close(fast.ensemble_log_prob(x, n), plain.ensemble_log_prob(x, n), rtol=0, atol=1e-12)
+    assert torch.equal(fast.ensemble_log_prob(x, n), plain.ensemble_log_prob(x, n))
 
 
-def test_premasked_one_mask_matches_the_plain_layer():
-    fast, plain = pair(num_masks=1, direct_connections=True, condition_on_mask=True)
+def test_plain_layers_ignore_fixed_mask():
+    fast, plain = pair(direct_connections=True, condition_on_mask=True)
     x = torch.randint(0, 2, (17, 9)).double()
-    with fast.fixed_mask():
-        assert all(l.premasked for l in fast.masked_layers)
-        out_f, out_p = fast(x), plain(x)
-        torch.testing.assert_close(out_f, out_p, rtol=0, atol=1e-12)
-        g = torch.randn_like(out_f)
-        for a, b, p in zip(torch.autograd.grad(out_f, list(fast.parameters()), g),
-                           torch.autograd.grad(out_p, list(plain.parameters()), g),
-                           [n for n, _ in plain.named_parameters()]):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=p)
+    want = plain(x)
     with plain.fixed_mask():  # plain layers: the same model, nothing premasked
-        torch.testing.assert_close(plain(x), out_p)
+        assert torch.equal(plain(x), want)
 
 
 def test_fixed_mask_masks_the_weight_gradient_and_undoes_itself_on_exit():

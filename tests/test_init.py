@@ -23,4 +23,5 @@ def test_the_authors_scheme_right_singular_vectors_of_a_uniform_square():
     bound = (6.0 / 10) ** 0.5
     square = torch.empty(6, 6, dtype=torch.float64).uniform_(-bound, bound,
                                                               generator=torch.Generator().manual_seed(5))
-    torch.testing.assert_close(w, torch.linalg.svd(square).Vh[:6, :4].T)
+    # Bit for bit: runs trained with this init must reproduce.
+    torch.testing.assert_close(w, torch.linalg.svd(square).Vh[:6, :4].T, rtol=0, atol=0)

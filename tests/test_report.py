@@ -379,3 +379,14 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     table = comparison_table(fake_runs(), widths=widths.iloc[:0])
     assert table[table.setting == "binarized MNIST, 1x8000, 1 mask"]["note"].iloc[0].startswith("not run yet")
     assert "not done yet" in report_markdown(table)
+
+
+def test_a_reference_without_a_spread_counts_as_one_run_with_ours():
+    from made.compare import against_reference
+
+    # 2 seeds, se 0.07: one run spreads by 0.07 * sqrt(2); a 0.09 gap is within sqrt(3) * 0.07
+    assert against_reference(79.75, 0.07, 2, 79.66).verdict == "within the spread"
+    assert against_reference(79.75, 0.07, 2, 79.66).combined_se == pytest.approx(0.07 * 3 ** 0.5)
+    assert against_reference(81.0, 0.07, 2, 79.66).verdict == "higher"
+    assert against_reference(78.0, 0.07, 2, 79.66).verdict == "lower"
+    assert against_reference(81.0, float("nan"), 1, 79.66).verdict == "one seed"
