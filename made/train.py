@@ -16,7 +16,6 @@ epochs, and the parameters of the best validation epoch kept.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import time
@@ -29,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .io import save_torch
 from .evaluate import DEFAULT_VALID_MASKS
-from .model import MADE, bernoulli_log_prob
+from .model import MADE, ModelConfig, bernoulli_log_prob
 
 OPTIMIZERS = ("adagrad", "adam", "adadelta", "sgd")
 
@@ -256,9 +255,8 @@ def flush_denormals():
 
 
 def _with_defaults(config: dict) -> dict:
-    """A saved ``model.config`` with arguments added to MADE since filled with their defaults."""
-    params = inspect.signature(MADE.__init__).parameters
-    return {**{k: p.default for k, p in params.items() if k in ("init",)}, **config}
+    """A saved ``model.config`` with settings added to MADE since filled with their defaults."""
+    return {**asdict(ModelConfig()), **config}
 
 
 def fit(
