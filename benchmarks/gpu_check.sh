@@ -48,9 +48,9 @@ import json, sys, tempfile, time
 from made.experiment import ExperimentConfig, run_experiment
 from made.grid import PROTOCOLS
 hidden, epochs, protocol = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2]), sys.argv[3]
-cfg = ExperimentConfig(**{**PROTOCOLS[protocol], "protocol": protocol, "hidden_sizes": hidden, "num_masks": 32,
-                          "valid_masks": 8 if protocol == "adam" else None, "max_epochs": epochs,
-                          "device": sys.argv[4], "progress": False, "test_masks": 32})
+cfg = ExperimentConfig.from_dict({**PROTOCOLS[protocol], "protocol": protocol, "hidden_sizes": hidden, "num_masks": 32,
+                                  "valid_masks": 8 if protocol == "adam" else None, "max_epochs": epochs,
+                                  "device": sys.argv[4], "progress": False, "test_masks": 32})
 t0 = time.perf_counter()
 m = run_experiment(cfg, tempfile.mkdtemp(prefix="made-gpu-check-"))
 wall = time.perf_counter() - t0

@@ -584,7 +584,7 @@ def widths_table(runs: pd.DataFrame, widths: list[int] | None = None, k: int | N
     grid_widths, grid_k = widths_grid()
     widths, k = widths or grid_widths, k or grid_k
     summary = widths_summary(runs)
-    columns = [f"K = 1"] + [f"K = {k}, {_column(m, c)}" for m in TRAINING_LABEL for c in EVAL_LABEL]
+    columns = ["K = 1"] + [f"K = {k}, {_column(m, c)}" for m in TRAINING_LABEL for c in EVAL_LABEL]
     rows = []
     for width in sorted(set(widths) | set(summary["width"])):
         cells = [_cell(summary, "order", "test_nll_single_mask", width=width, num_masks=1)]

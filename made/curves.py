@@ -12,9 +12,6 @@ Everything here reads *validation* curves (``<grid>_curves.csv``, written by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pandas as pd
 
 from .train import improves, stops

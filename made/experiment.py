@@ -1,19 +1,23 @@
 """One experiment: config -> trained model -> metrics.json + history.csv + model.pt.
 
->>> cfg = ExperimentConfig(dataset="dna", hidden_sizes=[500], num_masks=1)
->>> cfg.hidden_label
-'500'
+>>> cfg = ExperimentConfig.from_dict({"dataset": "dna", "hidden_sizes": "500x500", "lr": 0.05})
+>>> cfg.model.hidden_sizes, cfg.train.lr, cfg.hidden_label
+([500, 500], 0.05, '500x500')
+>>> ExperimentConfig.from_dict({"max_epoch": 10})
+Traceback (most recent call last):
+ValueError: unknown setting 'max_epoch' (did you mean 'max_epochs'?); a run's settings are ExperimentConfig.names()
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import difflib
 import json
 import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 import torch
@@ -22,7 +26,7 @@ from . import __version__
 from .device import flush_denormals, resolve_device
 from .evaluate import DEFAULT_TEST_MASKS, evaluate
 from .io import save_torch, write_csv, write_json
-from .model import MADE
+from .model import MADE, ModelConfig
 from .train import TrainConfig, fit, settings_diff
 
 METRICS = "metrics.json"
@@ -33,99 +37,156 @@ CHECKPOINT = "checkpoint.pt"
 # calls that train one run directory (max_epochs is how a run is extended;
 # test_masks only changes the final evaluation, which is redone every call).
 NOT_COMPUTATION = frozenset({"data_dir", "device", "progress", "max_epochs", "test_masks"})
+# The parts of a run's settings: ExperimentConfig's fields that hold another config.
+PARTS = {"model": ModelConfig, "train": TrainConfig}
+# How many validation examples fit evaluates at once: memory, not a setting of
+# the run, so a run keeps its default (metrics.json has no column for it).
+NOT_SETTINGS = frozenset({"eval_batch_size"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything that defines a run.  Defaults: the paper's MNIST protocol, 1x500."""
+    """Everything that defines a run: the run's own settings (data, seed,
+    device, evaluation), the model's (:class:`made.model.ModelConfig`) and the
+    training's (:class:`made.train.TrainConfig`).  Defaults: each part's own
+    (the paper's MNIST protocol, 1x500).
+
+    Elsewhere a run's settings are one flat dict, each setting under its own
+    name (a grid point, the training notebook's ``config``, the columns of
+    metrics.json): :meth:`from_dict` reads one and refuses an unknown name,
+    :meth:`to_dict` and :meth:`settings` write one, in :meth:`names` order.
+    Reading a part's setting by its name also works: ``cfg.lr`` is ``cfg.train.lr``.
+    """
 
     dataset: str = "binarized_mnist"
     data_dir: str | None = None  # None: $MADE_DATA_DIR, else the user cache
-    hidden_sizes: list[int] = field(default_factory=lambda: [500])
-    num_masks: int | None = 1  # None: mask sampling
-    order_agnostic: bool = True
-    connectivity_agnostic: bool = True
-    natural_ordering: bool = False
-    direct_connections: bool = False
-    condition_on_mask: bool = False
-    activation: str = "relu"
-    init: str = "default"  # or "orthogonal", the authors' (see made.init)
+    model: ModelConfig = field(default_factory=ModelConfig)
     protocol: str | None = None  # the named recipe (made.grid.PROTOCOLS) the settings came from
-    optimizer: str = "adagrad"
-    lr: float | None = None  # None: the optimizer's default (see TrainConfig)
-    weight_decay: float | None = None
-    lr_step_epochs: int | None = None
-    lr_step_gamma: float = 0.1
-    rho: float = 0.95
-    eps: float = 1e-6
-    decrease_constant: float = 0.0
-    min_delta: float = 0.0
-    batch_size: int = 100
-    look_ahead: int = 30
-    max_epochs: int | None = None
-    mask_every: int = 1
-    valid_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_VALID_MASKS)
+    train: TrainConfig = field(default_factory=TrainConfig)
     test_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS)
     train_subset: int | None = None  # first N training examples, for quick runs
     binarize_seed: int = 0  # which static binarization of MNIST, when rebuilt
-    seed: int = 0
+    # The run's one seed, which both parts take: the masks and initialization,
+    # and the minibatch order.
+    seed: int = TrainConfig.seed
     device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self):
-        if isinstance(self.hidden_sizes, (int, str)):
-            self.hidden_sizes = parse_hidden(self.hidden_sizes)
-        self.hidden_sizes = [int(h) for h in self.hidden_sizes]
         if self.train_subset is not None and self.train_subset < 1:
             raise ValueError(f"train_subset must be a positive integer or None, got {self.train_subset!r}")
+        for name in NOT_SETTINGS:
+            if getattr(self.train, name) != getattr(TrainConfig, name):
+                raise ValueError(f"{name} is not a setting of a run (metrics.json does not record it); "
+                                 "leave it at its default")
+        for name, kind in PARTS.items():
+            part = getattr(self, name)
+            if part.seed == self.seed:
+                continue
+            if part.seed != kind.seed:  # set on the part: which one would the run use?
+                raise ValueError(f"{name}.seed={part.seed} differs from the run's seed={self.seed}; "
+                                 "a run has one seed: set it once, as seed")
+            object.__setattr__(self, name, dataclasses.replace(part, seed=self.seed))
 
     @classmethod
-    def from_params(cls, params: dict) -> "ExperimentConfig":
-        """From notebook parameters (see :meth:`to_params`); other keys are ignored."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in params.items() if k in names}
-        if kwargs.get("num_masks") == "sampling":
-            kwargs["num_masks"] = None
-        elif kwargs.get("num_masks") is not None:
-            kwargs["num_masks"] = int(kwargs["num_masks"])
-        return cls(**kwargs)
+    def names(cls) -> list[str]:
+        """Every setting's name in the flat view: the run's own fields, each
+        part's fields in the part's place (the columns of metrics.json)."""
+        own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
+        names = []
+        for f in dataclasses.fields(cls):
+            if f.name in PARTS:
+                names += [p.name for p in dataclasses.fields(PARTS[f.name]) if p.name not in own | NOT_SETTINGS]
+            else:
+                names.append(f.name)
+        return names
 
-    def to_params(self) -> dict:
-        """Every field as a plain JSON value, for papermill: K as an integer or
-        ``"sampling"``, hidden sizes as ``"500x500"``."""
-        out = dataclasses.asdict(self)
-        out["hidden_sizes"] = self.hidden_label if self.hidden_sizes else ""
-        out["num_masks"] = "sampling" if self.num_masks is None else self.num_masks
+    @classmethod
+    def from_dict(cls, values: Mapping) -> "ExperimentConfig":
+        """From a flat dict of settings (see :meth:`names`; any left out keep
+        their defaults); an unknown name is a ValueError that names it.  Reads
+        :meth:`to_dict`'s forms too: hidden sizes as ``"500x500"``, K as
+        ``"sampling"``."""
+        names = cls.names()
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            raise ValueError(_unknown(unknown, names))
+        values = dict(values)
+        if isinstance(values.get("hidden_sizes"), (int, str)):
+            values["hidden_sizes"] = parse_hidden(values["hidden_sizes"])
+        if values.get("num_masks") == "sampling":
+            values["num_masks"] = None
+        elif values.get("num_masks") is not None:
+            values["num_masks"] = int(values["num_masks"])
+        own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
+        parts = {name: kind(**{k: v for k, v in values.items() if k not in own and k in kind.__dataclass_fields__})
+                 for name, kind in PARTS.items()}
+        return cls(**{k: v for k, v in values.items() if k in own}, **parts)
+
+    @classmethod
+    def from_metrics(cls, row: Mapping) -> "ExperimentConfig":
+        """The settings a run's metrics.json records (its other keys are results)."""
+        names = cls.names()
+        return cls.from_dict({k: v for k, v in row.items() if k in names})
+
+    def settings(self) -> dict:
+        """Every setting by name, in :meth:`names` order, as Python values
+        (hidden sizes a list, K None under mask sampling)."""
+        nested = dataclasses.asdict(self)
+        flat = {**nested["model"], **nested["train"], **nested}
+        return {name: flat[name] for name in self.names()}
+
+    def to_dict(self) -> dict:
+        """:meth:`settings` as plain JSON values, for papermill and
+        metrics.json: hidden sizes as ``"500x500"``, K as an integer or ``"sampling"``."""
+        out = self.settings()
+        out["hidden_sizes"] = self.hidden_label
+        out["num_masks"] = "sampling" if self.model.num_masks is None else self.model.num_masks
         return out
+
+    def replace(self, **changes) -> "ExperimentConfig":
+        """This config with some settings changed, by their flat names."""
+        return self.from_dict({**self.settings(), **changes})
+
+    def __getattr__(self, name: str):
+        # Called only for names that are not fields: a part's setting, read by its own name.
+        for part in PARTS:
+            value = self.__dict__.get(part)
+            if value is not None and name in value.__dataclass_fields__:
+                return getattr(value, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def hidden_label(self) -> str:
-        return "x".join(str(h) for h in self.hidden_sizes) or "none"
+        return "x".join(str(h) for h in self.model.hidden_sizes) or "none"
 
     def computation(self) -> dict:
-        """The settings that decide what is trained: every field but NOT_COMPUTATION."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in NOT_COMPUTATION}
+        """The settings that decide what is trained: every setting but NOT_COMPUTATION."""
+        return {k: v for k, v in self.settings().items() if k not in NOT_COMPUTATION}
 
-    def train_config(self) -> TrainConfig:
-        """The training part of this config: every TrainConfig field it shares by name."""
-        mine = {f.name for f in dataclasses.fields(self)}
-        return TrainConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainConfig)
-                              if f.name in mine})
+
+def _unknown(unknown: list[str], names: list[str]) -> str:
+    """``unknown setting 'lrr' (did you mean 'lr'?)``, for each name."""
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return (f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(parts)}; "
+            "a run's settings are ExperimentConfig.names()")
 
 
 def parse_hidden(value: int | str) -> list[int]:
-    """``500`` -> [500]; ``"8000x8000"`` -> [8000, 8000]; ``""`` -> []."""
+    """``500`` -> [500]; ``"8000x8000"`` -> [8000, 8000]; ``""`` or ``"none"`` -> []."""
     if isinstance(value, int):
         return [value]
+    if str(value).strip() == "none":
+        return []
     return [int(v) for v in str(value).replace(",", "x").split("x") if v.strip()]
 
 
 def build_model(config: ExperimentConfig, dim: int) -> MADE:
-    """The config's MADE: every keyword argument of MADE that the config names."""
-    torch.manual_seed(config.seed)  # parameter initialisation
-    params = inspect.signature(MADE.__init__).parameters
-    kwargs = {name: getattr(config, name) for name in params if hasattr(config, name)}
-    return MADE(dim, nout=dim, **kwargs)
+    """The config's MADE for ``dim`` inputs, initialized from the run's seed."""
+    torch.manual_seed(config.seed)  # PyTorch's default initialization draws from the global RNG
+    return MADE.from_config(dim, config.model)
 
 
 def _versions(device: torch.device) -> dict:
@@ -164,20 +225,18 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
         train = train[: config.train_subset]
 
     model = build_model(config, data.dim).to(device)
-    result = fit(model, train, valid, config.train_config(), checkpoint=out_dir / CHECKPOINT,
+    result = fit(model, train, valid, config.train, checkpoint=out_dir / CHECKPOINT,
                  meta=config.computation())
     write_csv(out_dir / HISTORY, pd.DataFrame(result.history))
     save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
-                "experiment": dataclasses.asdict(config)}, out_dir / BEST_MODEL)
+                "experiment": config.settings()}, out_dir / BEST_MODEL)
 
     test_masks = config.test_masks or (DEFAULT_TEST_MASKS if model.sampling else model.num_masks)
     t0 = time.perf_counter()
     with flush_denormals():
         scores = evaluate(model, test, n_masks=test_masks)
     row = {
-        **dataclasses.asdict(config),
-        "hidden_sizes": config.hidden_label,
-        "num_masks": "sampling" if config.num_masks is None else config.num_masks,
+        **config.to_dict(),
         "data_variant": data.variant,
         "dim": data.dim,
         "n_train": int(train.shape[0]),
@@ -209,7 +268,7 @@ def check_same_run(out_dir: Path, config: ExperimentConfig) -> None:
     them, is checked by ``fit`` when it resumes.)"""
     try:
         row = json.loads((Path(out_dir) / METRICS).read_text())
-        before = ExperimentConfig.from_params(row).computation()
+        before = ExperimentConfig.from_metrics(row).computation()
     except FileNotFoundError:
         return
     except (OSError, ValueError, TypeError):

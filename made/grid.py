@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from .experiment import ExperimentConfig
 
@@ -164,10 +164,10 @@ def grid_outputs(name: str) -> tuple[str, tuple[str, ...], str]:
 class RunPoint:
     run_id: str
     mode: str
-    params: dict  # keyword arguments of ExperimentConfig
+    params: dict  # the run's settings, by name (ExperimentConfig.from_dict)
 
     def config(self, **overrides) -> ExperimentConfig:
-        return ExperimentConfig(**{**self.params, **overrides})
+        return ExperimentConfig.from_dict({**self.params, **overrides})
 
 
 def _seeds_for(seeds, values: dict) -> int:
@@ -184,22 +184,21 @@ def _seeds_for(seeds, values: dict) -> int:
 def run_id(params: dict, mode: str) -> str:
     """``<dataset>_h<hidden>_K<masks>_<mode>_seed<seed>[_<protocol>]``, plus any
     setting that differs from the protocol's (or, without one, from the defaults)."""
-    cfg = ExperimentConfig(**params)
+    cfg = ExperimentConfig.from_dict(params)
     k = "sampling" if cfg.num_masks is None else cfg.num_masks
     parts = [cfg.dataset, f"h{cfg.hidden_label}", f"K{k}", mode, f"seed{cfg.seed}"]
-    default = ExperimentConfig()
+    default = ExperimentConfig().settings()
     if cfg.protocol:
         parts.append(cfg.protocol)
-    for f in fields(ExperimentConfig):
-        if f.name in _NOT_IN_ID | _IN_NAME or f.name in MODES[mode]:
+    for name, value in cfg.settings().items():  # in ExperimentConfig.names() order
+        if name in _NOT_IN_ID | _IN_NAME or name in MODES[mode]:
             continue
-        value = getattr(cfg, f.name)
         if cfg.protocol:
-            usual = {PROTOCOLS[cfg.protocol].get(f.name, getattr(default, f.name))}
+            usual = {PROTOCOLS[cfg.protocol].get(name, default[name])}
         else:  # ids from before protocols: a default or the old MNIST setting is omitted
-            usual = {getattr(default, f.name), PAPER_MNIST.get(f.name, getattr(default, f.name))}
+            usual = {default[name], PAPER_MNIST.get(name, default[name])}
         if value not in usual:
-            parts.append(f"{f.name}{value}")
+            parts.append(f"{name}{value}")
     return "_".join(str(p) for p in parts).replace(" ", "")
 
 

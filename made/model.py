@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import torch
@@ -43,6 +44,53 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+@dataclass
+class ModelConfig:
+    """A MADE's settings: everything but its input and output sizes.
+
+    Fields, in the order a run's metrics.json lists them (made.experiment):
+
+    * ``hidden_sizes``: widths of the hidden layers (may be empty);
+    * ``num_masks``: K masks cycled by :meth:`MADE.update_masks`, or ``None``
+      for mask sampling (a fresh mask at every update, still reproducible);
+    * ``order_agnostic``: each mask has its own random ordering;
+    * ``connectivity_agnostic``: each mask draws its own hidden degrees;
+    * ``natural_ordering``: use the identity ordering for every mask;
+    * ``direct_connections``: add masked direct input-to-output weights (the
+      authors' ``Output`` option);
+    * ``condition_on_mask``: add a mask-dependent bias ``(U * M) @ 1`` per layer;
+    * ``activation``: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"elu"``;
+    * ``init``: ``"default"`` (PyTorch's ``nn.Linear`` initialization, drawn
+      from the global RNG) or ``"orthogonal"`` (the authors' scheme, see
+      :mod:`made.init`; drawn from ``seed``, biases zero);
+    * ``seed``: makes every mask (and the orthogonal initialization) reproducible.
+    """
+
+    hidden_sizes: list[int] = field(default_factory=lambda: [500])
+    num_masks: int | None = 1
+    order_agnostic: bool = True
+    connectivity_agnostic: bool = True
+    natural_ordering: bool = False
+    direct_connections: bool = False
+    condition_on_mask: bool = False
+    activation: str = "relu"
+    init: str = "default"
+    seed: int = 0
+
+    def __post_init__(self):
+        self.hidden_sizes = [int(h) for h in self.hidden_sizes]
+        if any(h < 1 for h in self.hidden_sizes):
+            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes}")
+        if self.num_masks is not None and (not isinstance(self.num_masks, int) or self.num_masks < 1):
+            raise ValueError(
+                f"num_masks must be a positive integer, or None for mask sampling; got {self.num_masks!r}"
+            )
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
+        if self.init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {self.init!r}")
+
+
 class MADE(nn.Module):
     """Masked Autoencoder for Distribution Estimation.
 
@@ -51,39 +99,33 @@ class MADE(nn.Module):
         hidden_sizes: widths of the hidden layers (may be empty).
         nout: number of outputs, k * D for k parameters per dimension; the
             outputs are laid out as k chunks of D.
-        num_masks: K masks cycled by :meth:`update_masks`, or ``None`` for mask
-            sampling (a fresh mask at every update, still reproducible).
-        natural_ordering: use the identity ordering for every mask.
-        order_agnostic: each mask has its own random ordering.
-        connectivity_agnostic: each mask draws its own hidden degrees.
-        direct_connections: add masked direct input-to-output weights (the
-            authors' ``Output`` option).
-        condition_on_mask: add a mask-dependent bias ``(U * M) @ 1`` per layer.
-        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"elu"``.
-        init: ``"default"`` (PyTorch's ``nn.Linear`` initialization, drawn
-            from the global RNG) or ``"orthogonal"`` (the authors' scheme,
-            see :mod:`made.init`; drawn from ``seed``, biases zero).
-        seed: makes every mask (and the orthogonal initialization) reproducible.
+        num_masks, natural_ordering, **settings: the other settings, by
+            keyword: any field of :class:`ModelConfig` (order_agnostic,
+            connectivity_agnostic, direct_connections, condition_on_mask,
+            activation, init, seed); an unknown name is a TypeError.
         fast: run the layers on the fast path (:mod:`made.fast`); ``False``
             gives the plain reference layers.  The same numbers either way.
+
+    ``model.settings`` is the model's :class:`ModelConfig`, and each of its
+    fields is also an attribute (``model.num_masks``); ``model.config`` adds
+    the sizes: ``MADE(**model.config)`` rebuilds the model, masks included.
     """
+
+    @classmethod
+    def from_config(cls, nin: int, config: ModelConfig, nout: int | None = None, *, fast: bool = True) -> "MADE":
+        """The MADE of ``config`` for ``nin`` inputs (``nout``: one output per input, Bernoulli)."""
+        return cls(nin, nout=nout or nin, fast=fast, **asdict(config))
 
     def __init__(
         self,
         nin: int,
         hidden_sizes: Sequence[int],
         nout: int,
-        num_masks: int | None = 1,
-        natural_ordering: bool = False,
+        num_masks: int | None = ModelConfig.num_masks,
+        natural_ordering: bool = ModelConfig.natural_ordering,
         *,
-        order_agnostic: bool = True,
-        connectivity_agnostic: bool = True,
-        direct_connections: bool = False,
-        condition_on_mask: bool = False,
-        activation: str = "relu",
-        init: str = "default",
-        seed: int = 0,
         fast: bool = True,
+        **settings,
     ):
         super().__init__()
         if not isinstance(nin, int) or not 1 <= nin <= 2**24:
@@ -94,46 +136,24 @@ class MADE(nn.Module):
                 f"nout must be a positive integer multiple k of nin (k outputs per "
                 f"dimension, laid out as k chunks of nin); got nout={nout!r}, nin={nin}"
             )
-        hidden_sizes = [int(h) for h in hidden_sizes]
-        if any(h < 1 for h in hidden_sizes):
-            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
-        if num_masks is not None and (not isinstance(num_masks, int) or num_masks < 1):
-            raise ValueError(
-                f"num_masks must be a positive integer, or None for mask sampling; got {num_masks!r}"
-            )
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
-
-        self.config = dict(
-            nin=nin, hidden_sizes=hidden_sizes, nout=nout, num_masks=num_masks,
-            natural_ordering=natural_ordering, order_agnostic=order_agnostic,
-            connectivity_agnostic=connectivity_agnostic, direct_connections=direct_connections,
-            condition_on_mask=condition_on_mask, activation=activation, init=init, seed=seed,
-        )  # enough to rebuild the model, masks included: MADE(**model.config)
-        self.nin, self.nout, self.hidden_sizes = nin, nout, hidden_sizes
-        self.num_masks = num_masks
-        self.natural_ordering = natural_ordering
-        self.order_agnostic = order_agnostic
-        self.connectivity_agnostic = connectivity_agnostic
-        self.condition_on_mask = condition_on_mask
-        self.activation = activation
-        self.init = init
-        self.seed = seed
-        self._act = _ACTIVATIONS[activation]
+        self.settings = ModelConfig(hidden_sizes=hidden_sizes, num_masks=num_masks,
+                                    natural_ordering=natural_ordering, **settings)
+        self.config = dict(nin=nin, nout=nout, **asdict(self.settings))
+        for name, value in self.config.items():  # model.nin, model.num_masks, ...
+            setattr(self, name, value)
+        self._act = _ACTIVATIONS[self.activation]
 
         # Under mask sampling each layer stores only the current mask.
-        stored = num_masks if num_masks is not None else 1
+        stored = self.num_masks if self.num_masks is not None else 1
         layer = FastMaskedLinear if fast else MaskedLinear
-        sizes = [nin, *hidden_sizes, nout]
+        sizes = [nin, *self.hidden_sizes, nout]
         self.layers = nn.ModuleList(
-            layer(a, b, stored, condition_on_mask=condition_on_mask) for a, b in zip(sizes[:-1], sizes[1:])
+            layer(a, b, stored, condition_on_mask=self.condition_on_mask) for a, b in zip(sizes[:-1], sizes[1:])
         )
-        self.direct = layer(nin, nout, stored, bias=False) if direct_connections else None
-        if init == "orthogonal":
+        self.direct = layer(nin, nout, stored, bias=False) if self.direct_connections else None
+        if self.init == "orthogonal":
             # Its own stream: the same seed gives the same weights whatever the global RNG holds.
-            gen = torch.Generator().manual_seed(seed)
+            gen = torch.Generator().manual_seed(self.seed)
             for masked in self.masked_layers:
                 orthogonal_(masked.weight, gen)
                 if masked.bias is not None:

@@ -40,7 +40,6 @@ from .grid import RunPoint
 from .io import atomic_path, write_csv, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-_CONFIG_FIELDS = {f.name for f in dataclasses.fields(ExperimentConfig)}
 NOTEBOOKS = ROOT / "notebooks"
 DONE = "DONE"
 ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
@@ -216,7 +215,7 @@ def _train_locked(pm, point, run_dir, params, kernel, force, lock, key) -> RunOu
         # would race for; the notebook gets its folder as an absolute path.
         pm.execute_notebook(
             str(NOTEBOOKS / "train_made.ipynb"), str(work / "train_made.ipynb"),
-            parameters=notebook_parameters(params, point.mode, point.run_id, work),
+            parameters=notebook_parameters(params, point.run_id, work),
             kernel_name=kernel, progress_bar=False, log_output=False,
             kernel_manager_class=kernels.kernel_manager(key),
         )
@@ -341,20 +340,14 @@ def record_start(run_dir: Path) -> None:
         os.close(fd)
 
 
-def notebook_parameters(params: dict, mode: str, run_id: str, run_dir: Path) -> dict:
-    """Every ExperimentConfig field as a papermill parameter (plain JSON types).
-
-    All fields are passed, defaults included, so the notebook's own quick
-    interactive defaults (a training subset, few epochs) never leak into a run.
-    """
-    extra = {k: v for k, v in params.items() if k not in _CONFIG_FIELDS}
-    config = ExperimentConfig(**{k: v for k, v in params.items() if k in _CONFIG_FIELDS})
-    out = {**config.to_params(), **extra}
-    out["mode"] = mode
-    out["run_id"] = run_id
-    out["run_dir"] = str(run_dir)
-    out["progress"] = False
-    return out
+def notebook_parameters(params: dict, run_id: str, run_dir: Path) -> dict:
+    """train_made.ipynb's papermill parameters: the run's settings as one
+    ``config`` dict (every setting, as ExperimentConfig.to_dict writes them;
+    an unknown one is a ValueError here, before a kernel starts), and the
+    run's folder, name and CPU threads."""
+    config = ExperimentConfig.from_dict({k: v for k, v in params.items() if k != "threads"})
+    return {"config": {**config.to_dict(), "progress": False}, "run_dir": str(run_dir), "run_id": run_id,
+            "threads": params.get("threads")}
 
 
 RunFunction = Callable[[RunPoint], RunOutcome]

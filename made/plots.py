@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .compare import (EVAL_LABEL, TRAINING_LABEL, widths_grid, figure2_summary, paper_one_hidden_layer,
+from .compare import (TRAINING_LABEL, widths_grid, figure2_summary, paper_one_hidden_layer,
                       widths_summary)
 from .curves import mean_curves
 from .io import atomic_path

@@ -16,7 +16,6 @@ epochs, and the parameters of the best validation epoch kept.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import time
@@ -30,7 +29,7 @@ from tqdm.auto import tqdm
 from .device import flush_denormals
 from .evaluate import validation_curve, validation_masks
 from .io import save_torch
-from .model import MADE
+from .model import MADE, ModelConfig
 
 OPTIMIZERS = ("adagrad", "adam", "adadelta", "sgd")
 
@@ -189,9 +188,8 @@ def _state(model, opt, sched, gen, result, best_state, meta) -> dict:
 
 
 def _with_defaults(config: dict) -> dict:
-    """A saved ``model.config`` with arguments added to MADE since filled with their defaults."""
-    params = inspect.signature(MADE.__init__).parameters
-    return {**{k: p.default for k, p in params.items() if k in ("init",)}, **config}
+    """A saved ``model.config`` with settings added to MADE since filled with their defaults."""
+    return {**asdict(ModelConfig()), **config}
 
 
 def fit(

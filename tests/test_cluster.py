@@ -242,7 +242,8 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
     from made.pipeline import run_grid
 
     def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
-        Path(parameters["run_dir"], "metrics.json").write_text('{"max_epochs": %d}' % parameters["max_epochs"])
+        max_epochs = parameters["config"]["max_epochs"]
+        Path(parameters["run_dir"], "metrics.json").write_text('{"max_epochs": %d}' % max_epochs)
     monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
     seen = []
 

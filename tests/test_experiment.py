@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,8 +37,8 @@ def toy_data(tmp_path, monkeypatch):
 
 
 def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):
-    cfg = ExperimentConfig(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=4,
-                           max_epochs=3, train_subset=200, device="cpu", progress=False)
+    cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=4,
+                                          max_epochs=3, train_subset=200, device="cpu", progress=False))
     row = run_experiment(cfg, tmp_path / "run")
     assert set(ROW_KEYS) <= set(row)
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == json.loads(json.dumps(row))
@@ -60,19 +61,19 @@ def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
     # The issue's case: a finished run directory trained again with lr 0.01 and a
     # training subset must not write a metrics.json that says so beside the old numbers.
     run = tmp_path / "run"
-    cfg = ExperimentConfig(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2, optimizer="adam",
-                           lr=1e-3, max_epochs=4, device="cpu", progress=False)
+    cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2,
+                                          optimizer="adam", lr=1e-3, max_epochs=4, device="cpu", progress=False))
     first = run_experiment(cfg, run)
     if reuse == "metrics only":  # a committed run: its checkpoint is not in git
         (run / "checkpoint.pt").unlink()
     files = {p.name: p.read_bytes() for p in run.iterdir()}
-    other = ExperimentConfig(**{**cfg.__dict__, "lr": 0.01, "max_epochs": 3, "train_subset": 100})
+    other = cfg.replace(lr=0.01, max_epochs=3, train_subset=100)
     with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 -> 0.01, train_subset: None -> 100"):
         run_experiment(other, run)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == files  # nothing written
     # what does not change the computation may differ: a larger cap extends the run
     if reuse == "checkpoint":
-        longer = run_experiment(ExperimentConfig(**{**cfg.__dict__, "max_epochs": 6, "test_masks": 1}), run)
+        longer = run_experiment(cfg.replace(max_epochs=6, test_masks=1), run)
         assert longer["epochs"] == 6 and longer["max_epochs"] == 6 and longer["lr"] == first["lr"]
         history = pd.read_csv(run / "history.csv")
         assert list(history["epoch"]) == list(range(1, 7))
@@ -80,8 +81,8 @@ def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
 
 
 def test_mask_sampling_experiment(toy_data, tmp_path):
-    cfg = ExperimentConfig(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=None,
-                           max_epochs=2, valid_masks=4, test_masks=10, device="cpu", progress=False)
+    cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=None,
+                                          max_epochs=2, valid_masks=4, test_masks=10, device="cpu", progress=False))
     row = run_experiment(cfg, tmp_path / "run")
     assert row["num_masks"] == "sampling" and row["ensemble_masks"] == 10
 
@@ -90,8 +91,8 @@ def test_mask_sampling_experiment(toy_data, tmp_path):
 @pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"), reason="MADE_DATA_DIR is not set: no real dna")
 def test_real_dna_single_mask_paper_protocol(tmp_path):
     """1x500, one mask, Adagrad 0.01, batch 100, look-ahead 30: near the paper's 83.63."""
-    cfg = ExperimentConfig(dataset="dna", hidden_sizes=[500], num_masks=1, optimizer="adagrad", lr=0.01,
-                           batch_size=100, look_ahead=30, device="cpu", progress=False)
+    cfg = ExperimentConfig.from_dict(dict(dataset="dna", hidden_sizes=[500], num_masks=1, optimizer="adagrad",
+                                          lr=0.01, batch_size=100, look_ahead=30, device="cpu", progress=False))
     row = run_experiment(cfg, tmp_path / "dna")
     assert row["stopped_early"] and row["data_variant"] == "larochelle"
     assert abs(row["test_nll_single_mask"] - 83.63) < 2.0, row["test_nll_single_mask"]
@@ -115,6 +116,80 @@ def test_the_authors_dna_recipe_beats_adagrad_at_equal_epochs():
     short = dict(num_masks=None, valid_masks=32, max_epochs=40, look_ahead=10, progress=False)
     best = {}
     for name in ("adadelta", "paper"):
-        cfg = ExperimentConfig(dataset="dna", **{**PROTOCOLS[name], **short})
-        best[name] = fit(build_model(cfg, 180), train, valid, cfg.train_config()).best_valid_nll
+        cfg = ExperimentConfig.from_dict({"dataset": "dna", **PROTOCOLS[name], **short})
+        best[name] = fit(build_model(cfg, 180), train, valid, cfg.train).best_valid_nll
     assert best["adadelta"] < 88.0 < best["paper"], best
+
+
+# -- one definition of a run's settings ------------------------------------------
+
+def test_a_runs_settings_are_its_parts_fields_each_defined_once():
+    import dataclasses
+
+    from made.experiment import NOT_SETTINGS
+    from made.model import ModelConfig
+    from made.train import TrainConfig
+
+    names = ExperimentConfig.names()
+    assert len(names) == len(set(names))
+    own = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name not in ("model", "train")]
+    parts = [f.name for kind in (ModelConfig, TrainConfig) for f in dataclasses.fields(kind)]
+    assert set(names) == (set(own) | set(parts)) - NOT_SETTINGS
+    # the defaults are the parts' own
+    settings = ExperimentConfig().settings()
+    for kind in (ModelConfig, TrainConfig):
+        for name, value in dataclasses.asdict(kind()).items():
+            if name in names:
+                assert settings[name] == value, name
+    # each part is what MADE and fit take
+    cfg = ExperimentConfig.from_dict({"hidden_sizes": "16x8", "num_masks": "sampling", "lr": 0.05, "seed": 3,
+                                      "direct_connections": True})
+    assert isinstance(cfg.model, ModelConfig) and isinstance(cfg.train, TrainConfig)
+    assert (cfg.model.hidden_sizes, cfg.model.num_masks, cfg.train.lr) == ([16, 8], None, 0.05)
+    assert cfg.model.seed == cfg.train.seed == cfg.seed == 3  # one seed: masks, initialization, minibatches
+    assert cfg.lr == 0.05 and cfg.direct_connections  # the flat view reads the parts
+    assert ExperimentConfig.from_dict(cfg.to_dict()) == cfg == ExperimentConfig.from_dict(cfg.settings())
+    assert cfg.replace(lr=0.1).train.lr == 0.1 and cfg.train.lr == 0.05
+
+
+@pytest.mark.parametrize("values, named", [
+    ({"lrr": 0.01}, "'lrr' (did you mean 'lr'?)"),
+    ({"hidden_size": [500], "max_epoch": 3}, "'hidden_size' (did you mean 'hidden_sizes'?), 'max_epoch'"),
+    ({"eval_batch_size": 10}, "'eval_batch_size'"),  # fit's memory setting, not a run's
+    ({"model": {}}, "'model'"),  # parts are set by their settings' names
+])
+def test_an_unknown_setting_is_an_error_naming_it(values, named):
+    with pytest.raises(ValueError, match="unknown setting") as error:
+        ExperimentConfig.from_dict(values)
+    assert named in str(error.value)
+
+
+def test_a_run_has_one_seed():
+    from made.model import ModelConfig
+
+    assert ExperimentConfig(seed=4).model.seed == 4  # a part left at its default takes the run's
+    with pytest.raises(ValueError, match="model.seed=2 differs from the run's seed=0"):
+        ExperimentConfig(model=ModelConfig(seed=2))
+
+
+def test_a_short_run_gives_the_numbers_it_gave_before_the_config_split(toy_data, tmp_path):
+    # tests/fixtures/short_run.json: this run's metrics.json and history.csv as
+    # written by the code before ExperimentConfig had parts (commit 8dbb464),
+    # less timings and machine details.  Every setting counts here: a run that
+    # trained under any other value would give other numbers.  Exact on the
+    # machine that wrote the fixture; the tolerance is for other CPUs' float32 rounding.
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "short_run.json").read_text())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the fixture was written
+    try:
+        row = run_experiment(ExperimentConfig.from_dict({**fixture["config"], "data_dir": toy_data}),
+                             tmp_path / "run")
+    finally:
+        torch.set_num_threads(threads)
+    assert list(row) == fixture["metrics_keys"]  # metrics.json's columns, in their order
+    for key, value in fixture["metrics"].items():
+        assert row[key] == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value), key
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert list(history.columns) == fixture["history_columns"]
+    for column, values in fixture["history"].items():
+        assert history[column].tolist() == pytest.approx(values, rel=1e-6), column

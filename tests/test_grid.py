@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import pytest
 
 from made.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
@@ -149,11 +152,7 @@ def test_large_grid_is_ready():
 
 
 def test_committed_runs_keep_their_ids():
-    # A committed run's recorded parameters give back the id of its folder.
-    import dataclasses
-    import json
-    from pathlib import Path
-
+    # A committed run's recorded settings give back the id of its folder.
     from made.experiment import ExperimentConfig
 
     runs = sorted((Path(__file__).resolve().parent.parent / "results" / "runs").glob("*/metrics.json"))
@@ -161,5 +160,23 @@ def test_committed_runs_keep_their_ids():
     for path in runs:
         row = json.loads(path.read_text())
         mode = "single" if str(row["num_masks"]) == "1" else ("order" if row["order_agnostic"] else "connectivity")
-        params = dataclasses.asdict(ExperimentConfig.from_params(row))
-        assert run_id(params, mode) == path.parent.name
+        settings = ExperimentConfig.from_metrics(row).settings()
+        assert run_id(settings, mode) == path.parent.name
+
+
+def test_every_grid_keeps_its_run_ids():
+    # tests/fixtures/grid_ids.json: every grid's ids under its own protocol and each
+    # swap, as the code before ExperimentConfig had parts (commit 8dbb464) gave them.
+    fixture = json.loads((Path(__file__).parent / "fixtures" / "grid_ids.json").read_text())
+    expanded = {f"{name}/{protocol or 'own'}": [p.run_id for p in expand(grid, protocol=protocol)]
+                for name, grid in GRIDS.items() for protocol in [None, *PROTOCOLS]}
+    assert expanded == fixture
+
+
+def test_a_grid_with_an_unknown_or_invalid_setting_is_refused_naming_it():
+    grid = {**GRIDS["smoke"], "base": {**GRIDS["smoke"]["base"], "look_ahaed": 5}}
+    with pytest.raises(ValueError, match="'look_ahaed' \\(did you mean 'look_ahead'\\?\\)"):
+        expand(grid)
+    grid = {**GRIDS["smoke"], "axes": {**GRIDS["smoke"]["axes"], "activation": ["relu", "swish"]}}
+    with pytest.raises(ValueError, match="activation must be one of"):  # before any run starts
+        expand(grid)

@@ -206,6 +206,21 @@ def test_bad_arguments(bad, message):
         MADE(**bad)
 
 
+def test_settings_are_model_config_fields():
+    from dataclasses import asdict
+
+    from made.model import ModelConfig
+
+    with pytest.raises(TypeError, match="direct_conections"):  # misspelt: an error, not ignored
+        MADE(4, [8], 4, direct_conections=True)
+    model = MADE(4, [8], 4, num_masks=2, direct_connections=True, seed=3)
+    assert model.settings == ModelConfig([8], num_masks=2, direct_connections=True, seed=3)
+    assert model.config == {"nin": 4, "nout": 4, **asdict(model.settings)}
+    assert model.num_masks == 2 and model.seed == 3 and model.direct is not None
+    same = MADE.from_config(4, model.settings)
+    assert same.config == model.config and torch.equal(same.orderings, model.orderings)
+
+
 def test_bad_calls():
     model = MADE(4, [8], 4, num_masks=2)
     with pytest.raises(IndexError, match="mask index"):

@@ -109,7 +109,7 @@ def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
 
     def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
         cwd = parameters["run_dir"]  # the run's folder
-        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["max_epochs"]}))
+        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["config"]["max_epochs"]}))
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
     outcome = execute_run(point, tmp_path, {}, KERNEL)
@@ -208,45 +208,49 @@ def test_killed_run_is_redone_without_duplicates(smoke):
 @needs_data
 def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, capsys):
     run_all = load_run_all()
+    # Valid settings that fail inside the notebook (a 5-mask test ensemble of a
+    # one-mask model); a setting that is invalid on its own stops the grid at expand.
     bad_grid = dict(base={**grid_module.PAPER_MNIST, "train_subset": 200, "max_epochs": 1},
-                    axes=dict(num_masks=[1], activation=["relu", "swish"]), seeds=1,
+                    axes=dict(num_masks=[1], test_masks=[None, 5]), seeds=1,
                     csv="figure2.csv", reports=())
     monkeypatch.setitem(grid_module.GRIDS, "smoke", bad_grid)
     monkeypatch.setitem(run_all.GRIDS, "smoke", bad_grid)
     code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
     assert code != 0
     err = capsys.readouterr().err
-    bad_id = "binarized_mnist_h500_K1_single_seed0_activationswish_train_subset200"
-    assert f"FAILED {bad_id}" in err and "activation" in err
+    bad_id = "binarized_mnist_h500_K1_single_seed0_test_masks5_train_subset200"
+    assert f"FAILED {bad_id}" in err and "n_masks" in err
     assert (tmp_path / "runs" / bad_id / ERROR).exists()
     assert not (tmp_path / "runs" / bad_id / DONE).exists()
     good = pd.read_csv(tmp_path / "figure2.csv")
     assert list(good["run_id"]) == ["binarized_mnist_h500_K1_single_seed0_train_subset200"]
 
 
-def test_every_config_field_reaches_the_notebook(tmp_path):
-    """The notebook's quick interactive defaults (a training subset, 15 epochs)
-    must never leak into a grid run: every field is passed explicitly."""
-    import dataclasses
-
+def test_every_setting_reaches_the_notebook_in_one_config(tmp_path):
+    """The notebook's quick interactive config (a training subset, 15 epochs)
+    must never leak into a grid run: its config is replaced by the run's, which
+    holds every setting."""
     from made.experiment import ExperimentConfig
     from made.grid import GRIDS, expand
     from made.pipeline import notebook_parameters
 
     point = expand(GRIDS["figure2"])[0]
-    params = notebook_parameters({**point.params, "threads": 1}, point.mode, point.run_id, tmp_path)
-    for f in dataclasses.fields(ExperimentConfig):
-        assert f.name in params, f.name
-    assert params["train_subset"] is None and params["max_epochs"] is None and params["valid_masks"] is None
-    assert params["direct_connections"] is True and params["init"] == "orthogonal"
-    assert params["hidden_sizes"] == "500" and params["threads"] == 1
+    params = notebook_parameters({**point.params, "threads": 1}, point.run_id, tmp_path)
+    assert set(params) == {"config", "run_dir", "run_id", "threads"}
+    config = params["config"]
+    assert list(config) == ExperimentConfig.names()
+    assert config["train_subset"] is None and config["max_epochs"] is None and config["valid_masks"] is None
+    assert config["direct_connections"] is True and config["init"] == "orthogonal"
+    assert config["hidden_sizes"] == "500" and config["progress"] is False and params["threads"] == 1
+    assert ExperimentConfig.from_dict(config) == point.config(progress=False)
+    with pytest.raises(ValueError, match="unknown setting 'lrr'"):
+        notebook_parameters({**point.params, "lrr": 0.1}, point.run_id, tmp_path)
 
 
-def test_notebook_parameters_cell_names_every_field_once():
-    # One definition: the parameters cell lists every ExperimentConfig field and
-    # the notebook builds its config from them in one line.
+def test_notebook_takes_the_settings_as_one_config():
+    # One definition: the parameters cell holds config (only what its quick run
+    # changes), the run's folder, name and threads; no setting of its own.
     import ast
-    import dataclasses
 
     import nbformat
 
@@ -255,9 +259,26 @@ def test_notebook_parameters_cell_names_every_field_once():
     nb = nbformat.read(ROOT / "notebooks" / "train_made.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     names = [t.id for node in ast.parse(cell.source).body for t in node.targets]
-    assert len(names) == len(set(names))
-    assert {f.name for f in dataclasses.fields(ExperimentConfig)} <= set(names)
-    assert any("ExperimentConfig.from_params(globals())" in c.source for c in nb.cells)
+    assert names == ["config", "run_dir", "run_id", "threads"]
+    quick = ast.literal_eval(ast.parse(cell.source).body[0].value)
+    assert ExperimentConfig.from_dict(quick).max_epochs == 15
+    assert any("ExperimentConfig.from_dict(config)" in c.source for c in nb.cells)
+
+
+@pytest.mark.parametrize("parameters, named", [
+    (dict(config={"lr": 0.01, "max_epoch": 3}), "unknown setting 'max_epoch' (did you mean 'max_epochs'?)"),
+    pytest.param(dict(lr=0.01), "pass lr inside the config parameter",  # a setting of its own would be ignored
+                 marks=pytest.mark.slow),
+])
+def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_path, parameters, named):
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError) as error:
+        pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={**parameters, "run_dir": str(tmp_path / "run")},
+                            kernel_name=ensure_kernel(), progress_bar=False)
+    assert named in str(error.value)
+    assert not (tmp_path / "run").exists()  # refused before anything ran
 
 
 def test_a_dataset_that_cannot_be_had_is_reported_once_not_a_traceback(tmp_path, monkeypatch, capsys):
@@ -303,7 +324,7 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
     for p in finished:
         run_dir = tmp_path / "runs" / p.run_id
         run_dir.mkdir(parents=True)
-        metrics = {**p.config().to_params(), "num_masks": p.params["num_masks"] or "sampling",
+        metrics = {**p.config().to_dict(), "num_masks": p.params["num_masks"] or "sampling",
                    "stopped_early": True, "valid_nll": 1.0}
         (run_dir / "metrics.json").write_text(json.dumps(metrics))
         pd.DataFrame(dict(epoch=[1], train_nll=[1.0], valid_nll=[1.0])).to_csv(run_dir / "history.csv", index=False)
@@ -324,7 +345,7 @@ def fake_notebook_writing_metrics(calls):
     def fake(source, output, parameters, **kwargs):  # stands in for train_made
         cwd = parameters["run_dir"]  # the run's folder
         calls.append(cwd)
-        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["max_epochs"]}))
+        (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["config"]["max_epochs"]}))
     return fake
 
 
@@ -409,7 +430,7 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 def finish(run_dir: Path, point, **metrics) -> None:
     """A complete run as run_all leaves it: metrics.json, history.csv, DONE."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    row = {**point.config().to_params(), "stopped_early": True, "epochs": 2, "best_epoch": 1,
+    row = {**point.config().to_dict(), "stopped_early": True, "epochs": 2, "best_epoch": 1,
            "valid_nll": 90.123456789, "test_nll_ensemble": 91.0, **metrics}
     (run_dir / "metrics.json").write_text(json.dumps(row))
     pd.DataFrame(dict(epoch=[1, 2], train_nll=[95.123456789, 93.0], valid_nll=[90.123456789, 90.5],
@@ -767,8 +788,8 @@ def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
     before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")}
     with pytest.raises(pm.PapermillExecutionError, match="other settings"):
         pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(top / "reused.ipynb"),
-                            parameters=dict(run_dir=str(run_dir), lr=0.01, max_epochs=3, train_subset=500,
-                                            num_masks=1, mode="single", progress=False),
+                            parameters=dict(run_dir=str(run_dir), config=dict(
+                                lr=0.01, max_epochs=3, train_subset=500, num_masks=1, progress=False)),
                             kernel_name=ensure_kernel(), progress_bar=False)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")} == before
 
