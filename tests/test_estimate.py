@@ -68,7 +68,7 @@ def test_assumed_epochs_come_from_the_complete_runs_of_the_same_kind(tmp_path):
     assert len(finished) == 6
 
     def assume(**kw):
-        return assumed_epochs(ExperimentConfig(**{"dataset": "dna", "protocol": "adam", **kw}), finished)
+        return assumed_epochs(ExperimentConfig.from_dict({"dataset": "dna", "protocol": "adam", **kw}), finished)
 
     epochs, basis = assume(num_masks=1)
     assert epochs == 80 and "median of 3 complete run(s) of protocol adam, K = 1, on dna" in basis

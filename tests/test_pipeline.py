@@ -171,7 +171,6 @@ def test_smoke_produces_csv_figure_and_comparison(smoke):
         run = results / "runs" / run_id
         assert (run / DONE).exists() and (run / "train_made.ipynb").exists()
         assert (run / "history.csv").exists()
-    assert seconds < 180
 
 
 @pytest.mark.slow
@@ -180,10 +179,11 @@ def test_second_call_reruns_nothing(smoke):
     run_all, top, _, first = smoke
     results = top / "smoke"
     before = (results / "figure2.csv").read_text()
-    t0 = time.perf_counter()
+    done = {p: p.stat().st_mtime_ns for p in results.glob("runs/*/*") if p.is_file()}
     assert run_all.main(["--smoke", "--results-dir", str(top), "--no-reports"]) == 0
-    assert time.perf_counter() - t0 < 10
     assert (results / "figure2.csv").read_text() == before
+    # nothing ran: no file of any run was written again
+    assert {p: p.stat().st_mtime_ns for p in results.glob("runs/*/*") if p.is_file()} == done
 
 
 @pytest.mark.slow
@@ -708,7 +708,7 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     finally:
         timer.cancel()
         kernels.reset()
-    assert time.monotonic() - t0 < 10
+    assert time.monotonic() - t0 < 30  # promptly: the queued runs would take far longer
     assert len(started) == 2 and sorted(stop.value.stopped) == sorted(started)
     assert len(stop.value.not_started) == len(points) - 2
 
