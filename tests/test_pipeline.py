@@ -700,6 +700,8 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
 
     kernels.reset()
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # the user's Ctrl-C
+    # A process started in the background by a shell ignores SIGINT; a terminal's does not.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     t0 = time.monotonic()
     timer.start()
     try:
@@ -708,6 +710,7 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     finally:
         timer.cancel()
         kernels.reset()
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - t0 < 30  # promptly: the queued runs would take far longer
     assert len(started) == 2 and sorted(stop.value.stopped) == sorted(started)
     assert len(stop.value.not_started) == len(points) - 2
@@ -726,7 +729,9 @@ def test_ctrl_c_stops_run_all_promptly_and_the_rerun_gives_the_same_numbers(smok
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
         driver = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), "--smoke", "--no-reports",
-                                   "--results-dir", str(tmp_path)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+                                   "--results-dir", str(tmp_path)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  # as from a terminal, even when these tests run in the background
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not list(runs.glob("*/checkpoint.pt")):  # training is under way: an epoch is saved
