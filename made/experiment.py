@@ -284,7 +284,9 @@ def check_same_run(out_dir: Path, config: ExperimentConfig) -> None:
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> MADE:
     """Rebuild a saved model (``model.pt``): architecture, masks and parameters."""
     state = torch.load(path, map_location=device, weights_only=False)
-    model = MADE(**state["model_config"]).to(device)
+    # init_weights=False: the saved weights replace them, and the orthogonal
+    # init of a wide layer is an SVD that takes minutes.
+    model = MADE(**state["model_config"], init_weights=False).to(device)
     model.load_state_dict(state["state_dict"])
     model.set_mask(state.get("mask_index", 0))
     return model.eval()

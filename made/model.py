@@ -105,6 +105,9 @@ class MADE(nn.Module):
             activation, init, seed); an unknown name is a TypeError.
         fast: run the layers on the fast path (:mod:`made.fast`); ``False``
             gives the plain reference layers.  The same numbers either way.
+        init_weights: ``False`` leaves the weights as torch creates them,
+            for a model whose saved weights are loaded next (the orthogonal
+            init of a wide layer is a slow SVD).
 
     ``model.settings`` is the model's :class:`ModelConfig`, and each of its
     fields is also an attribute (``model.num_masks``); ``model.config`` adds
@@ -125,6 +128,7 @@ class MADE(nn.Module):
         natural_ordering: bool = ModelConfig.natural_ordering,
         *,
         fast: bool = True,
+        init_weights: bool = True,
         **settings,
     ):
         super().__init__()
@@ -151,7 +155,7 @@ class MADE(nn.Module):
             layer(a, b, stored, condition_on_mask=self.condition_on_mask) for a, b in zip(sizes[:-1], sizes[1:])
         )
         self.direct = layer(nin, nout, stored, bias=False) if self.direct_connections else None
-        if self.init == "orthogonal":
+        if self.init == "orthogonal" and init_weights:
             # Its own stream: the same seed gives the same weights whatever the global RNG holds.
             gen = torch.Generator().manual_seed(self.seed)
             for masked in self.masked_layers:

@@ -56,6 +56,20 @@ def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):
     assert leftovers == []
 
 
+def test_load_model_skips_the_orthogonal_init(toy_data, tmp_path, monkeypatch):
+    # The saved weights replace the init, which at 8000 units is minutes of SVD.
+    cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2,
+                                          init="orthogonal", max_epochs=1, device="cpu", progress=False))
+    run_experiment(cfg, tmp_path / "run")
+    saved = torch.load(tmp_path / "run" / "model.pt", weights_only=False)["state_dict"]
+    import made.model
+    calls = []
+    monkeypatch.setattr(made.model, "orthogonal_", lambda *a: calls.append(a))
+    model = load_model(tmp_path / "run" / "model.pt")
+    assert calls == [] and model.init == "orthogonal"
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+
+
 @pytest.mark.parametrize("reuse", ["checkpoint", "metrics only"])
 def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
     # The case: a finished run directory trained again with lr 0.01 and a
