@@ -5,6 +5,7 @@
     python run_all.py --protocol paper  # the same grid with the authors' Adagrad recipe (for a GPU)
     python run_all.py --smoke           # the whole pipeline in about a minute (into results/smoke/)
     python run_all.py --dry-run         # list the grid and estimate its wall time
+    python run_all.py --reports-only    # rebuild CSV and reports from the complete runs, train nothing
     python run_all.py --grid uci        # the UCI table: all eight datasets, the authors' protocols
     python run_all.py --scheduler tcp://HOST:8786   # each run a task on a Dask cluster
 
@@ -104,12 +105,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true",
                    help="print the grid and an estimated wall time of the runs still to train, run nothing")
     p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
+    p.add_argument("--reports-only", action="store_true",
+                   help="train nothing: rebuild the grid's CSV and reports from its complete runs "
+                        "(a missing run is a gap in them)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("MADE_DASK_SCHEDULER") or None,
                    help="run each grid point as a task on the Dask cluster of this scheduler (tcp://HOST:PORT; "
                         "default: $MADE_DASK_SCHEDULER, else local threads).  The results directory must be "
                         "shared with the workers at the same path; --jobs is then the workers' threads, "
                         "and --threads defaults to 1")
     args = p.parse_args(argv)
+    for other in ("force", "dry_run", "no_reports"):
+        if args.reports_only and getattr(args, other):
+            p.error(f"argument --reports-only: not allowed with --{other.replace('_', '-')}; "
+                    "--reports-only trains nothing and only rebuilds the reports: drop one of them")
     if args.smoke and args.grid is not None:
         p.error(f"argument --smoke: not allowed with --grid {args.grid!r}; --smoke runs its own small grid "
                 "(results/smoke/): drop one of them")
@@ -218,6 +226,11 @@ def _main(args) -> int:
     todo = {p.run_id for p in pending(with_overrides(points, overrides), results / "runs", args.force)}
     done = len(points) - len(todo)
     points = [p for p in points if p.run_id in todo]
+    if args.reports_only:
+        if todo:
+            print(f"grid {grid_name}: {len(todo)} of {len(todo) + done} runs not complete, "
+                  "left out of the reports (--reports-only trains nothing)")
+        points = []
 
     device = overrides.get("device") or (points[0].params.get("device", "auto") if points else "auto")
     if points and not args.dry_run and not args.scheduler:  # with a cluster, the workers hold the devices
@@ -252,7 +265,7 @@ def _main(args) -> int:
         print(f"grid {grid_name}: {len(points)} runs on the Dask cluster at {args.scheduler}")
     try:
         outcomes = run_grid(points, results, overrides=overrides, jobs=args.jobs, force=args.force,
-                            backend=backend)
+                            backend=backend) if points else []
     finally:
         if backend is not None:
             backend.close()

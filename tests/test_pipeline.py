@@ -66,6 +66,33 @@ def test_a_missing_gpu_is_refused_before_any_work(tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.slow
+def test_reports_only_trains_nothing_and_reports_the_complete_runs(tmp_path, monkeypatch, capsys):
+    # Two committed Figure 2 runs and nothing else: the table holds those two,
+    # no run trains, no data is read, and the reports are built from them.
+    run_all = load_run_all()
+    import made.pipeline
+
+    ids = ["binarized_mnist_h500_K1_single_seed0_adam", "binarized_mnist_h500_K32_order_seed0_adam_valid_masks8"]
+    for run_id in ids:
+        shutil.copytree(ROOT / "results" / "runs" / run_id, tmp_path / "runs" / run_id)
+    monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setattr(made.pipeline, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
+    built = []
+    monkeypatch.setattr(made.pipeline, "execute_report", lambda name, results: built.append(name) or name)
+    assert run_all.main(["--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert sorted(pd.read_csv(tmp_path / "figure2.csv")["run_id"]) == sorted(ids)
+    assert built == list(grid_module.grid_outputs("figure2")[1])
+    out = capsys.readouterr().out
+    assert "20 of 22 runs not complete" in out
+
+
+@pytest.mark.parametrize("other", ["--force", "--dry-run", "--no-reports"])
+def test_reports_only_refuses_what_contradicts_it(other, capsys):
+    with pytest.raises(SystemExit):
+        load_run_all().main(["--reports-only", other])
+    assert f"not allowed with {other}" in capsys.readouterr().err
+
+
 def test_dry_run_estimates_from_a_measurement(capsys):
     run_all = load_run_all()
     assert run_all.main(["--smoke", "--dry-run"]) == 0
