@@ -26,7 +26,7 @@ import sys
 import threading
 from pathlib import Path
 
-from made.grid import GRIDS, PROTOCOLS, expand, grid_outputs
+from made.pipeline.grid import GRIDS, PROTOCOLS, expand, grid_outputs
 
 
 class _Parser(argparse.ArgumentParser):
@@ -140,8 +140,8 @@ def default_jobs(device: str, n_runs: int) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from made import kernels
-    from made.pipeline import Interrupted
+    from made.pipeline import kernels
+    from made.pipeline.runner import Interrupted
 
     # SIGTERM (a batch system's stop, `kill`) stops a grid the way Ctrl-C does.
     previous = None
@@ -221,7 +221,7 @@ def _main(args) -> int:
         threads = args.threads or 1
     overrides["threads"] = threads
 
-    from made.pipeline import pending, with_overrides
+    from made.pipeline.runner import pending, with_overrides
 
     todo = {p.run_id for p in pending(with_overrides(points, overrides), results / "runs", args.force)}
     done = len(points) - len(todo)
@@ -244,14 +244,14 @@ def _main(args) -> int:
     if args.dry_run:
         return _dry_run(grid_name, points, done, results, overrides, args.jobs, threads, device)
 
-    from made.pipeline import ERROR, aggregate, execute_report, run_grid
+    from made.pipeline.runner import ERROR, aggregate, execute_report, run_grid
 
     missing = {}
     if not args.scheduler:  # on a cluster the workers hold the data
         points, missing = _with_data(points, overrides.get("data_dir"))
     backend = None
     if args.scheduler and points:  # nothing to train: no cluster needed
-        from made.cluster import ClusterError, DaskBackend
+        from made.pipeline.cluster import ClusterError, DaskBackend
 
         try:
             backend = DaskBackend(args.scheduler)
@@ -291,7 +291,7 @@ def _main(args) -> int:
 def _dry_run(grid_name, points, done, results, overrides, jobs, threads, device) -> int:
     """List the runs still to train and estimate their wall time."""
     from made.device import device_available
-    from made.estimate import ASSUMED_GPU_TFLOPS, estimate_seconds, flop_estimate
+    from made.pipeline.estimate import ASSUMED_GPU_TFLOPS, estimate_seconds, flop_estimate
 
     print(f"grid {grid_name}: {len(points) + done} runs, {done} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")

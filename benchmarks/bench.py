@@ -12,7 +12,7 @@ A masked network does the dense network's arithmetic plus the masking, so
 masked/dense is at most about 1.  Results and what they showed:
 benchmarks/RESULTS.md.
 
-Training is timed by ``made.estimate.train_throughput`` (a
+Training is timed by ``made.pipeline.estimate.train_throughput`` (a
 ``torch.utils.benchmark.Timer`` over the step ``fit`` trains with); an
 evaluation or sampling measurement is one call read off the clock, since
 ``Timer.timeit`` would add two untimed warm-up calls to every round.
@@ -36,7 +36,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's made, as a script
 
-from made.estimate import sync, train_throughput  # noqa: E402
+from made.pipeline.estimate import sync, train_throughput  # noqa: E402
 from made.model import MADE  # noqa: E402
 
 

@@ -45,8 +45,8 @@ step "real epochs on MNIST: K=32 order-agnostic 1x500 (Figure 2's recipe), and 2
 for spec in "${runs[@]}"; do set -- $spec
   timeout 120 $py - "$1" "$2" "$3" "$DEVICE" <<'PY'
 import json, sys, tempfile, time
-from made.experiment import ExperimentConfig, run_experiment
-from made.grid import PROTOCOLS
+from made.pipeline.experiment import ExperimentConfig, run_experiment
+from made.pipeline.grid import PROTOCOLS
 hidden, epochs, protocol = [int(h) for h in sys.argv[1].split(",")], int(sys.argv[2]), sys.argv[3]
 cfg = ExperimentConfig.from_dict({**PROTOCOLS[protocol], "protocol": protocol, "hidden_sizes": hidden, "num_masks": 32,
                                   "valid_masks": 8 if protocol == "adam" else None, "max_epochs": epochs,

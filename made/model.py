@@ -48,7 +48,7 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 class ModelConfig:
     """A MADE's settings: everything but its input and output sizes.
 
-    Fields, in the order a run's metrics.json lists them (made.experiment):
+    Fields, in the order a run's metrics.json lists them (made.pipeline.experiment):
 
     * ``hidden_sizes``: widths of the hidden layers (may be empty);
     * ``num_masks``: K masks cycled by :meth:`MADE.update_masks`, or ``None``

@@ -340,7 +340,7 @@ def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, xb: torch.Ten
     over examples of the summed per-dimension Bernoulli NLL.
 
     The one training step: :func:`fit` trains with it and the wall-time
-    estimate (:mod:`made.estimate`) times it.
+    estimate (:mod:`made.pipeline.estimate`) times it.
     """
     loss = F.binary_cross_entropy_with_logits(model(xb), xb, reduction="sum") / xb.shape[0]
     opt.zero_grad(set_to_none=True)

@@ -3,7 +3,7 @@ and drivers as processes on 127.0.0.1 (free ports), real notebooks on real data.
 
 Every process a test starts is stopped by its own pid at teardown; every wait
 is bounded.  The tests that start processes and train are marked slow; the
-few unit tests of made.cluster are not.
+few unit tests of made.pipeline.cluster are not.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from made.grid import RunPoint
+from made.pipeline.grid import RunPoint
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
@@ -31,7 +31,7 @@ slow = pytest.mark.slow
 NARROW_DRIVER = r"""
 import json, sys
 import run_all
-from made import grid
+from made.pipeline import grid
 grid.GRIDS["smoke"] = {**grid.GRIDS["smoke"], "axes": json.loads(sys.argv[1])}
 sys.exit(run_all.main(sys.argv[2:]))
 """
@@ -181,13 +181,13 @@ def starts(run_dir: Path) -> list[list[str]]:
 # -- unit tests (no processes) -------------------------------------------------
 
 def test_import_made_and_the_local_path_never_import_dask():
-    code = ("import sys, made, made.pipeline, made.lock, made.cluster, run_all; "
+    code = ("import sys, made, made.pipeline.runner, made.pipeline.lock, made.pipeline.cluster, run_all; "
             "sys.exit(any(m == 'dask' or m.startswith(('dask.', 'distributed')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
 
 
 def test_cuda_points_ask_for_a_gpu():
-    from made.cluster import resources_for
+    from made.pipeline.cluster import resources_for
 
     def point(device):
         return RunPoint("r", "order", {"device": device} if device else {})
@@ -210,14 +210,14 @@ class FakeClient:
 
 
 def test_results_dir_check_passes_on_a_shared_directory_and_leaves_nothing(tmp_path):
-    from made.cluster import check_results_dir
+    from made.pipeline.cluster import check_results_dir
 
     check_results_dir(FakeClient(), tmp_path / "results")
     assert list((tmp_path / "results").iterdir()) == []
 
 
 def test_results_dir_check_names_the_directory_and_each_worker_that_cannot_share_it(tmp_path):
-    from made.cluster import ClusterError, check_results_dir
+    from made.pipeline.cluster import ClusterError, check_results_dir
 
     answers = {
         "tcp://10.0.0.1:4001": {"host": "node1", "pid": 1, "error": "PermissionError: Permission denied"},
@@ -238,8 +238,8 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
 
     import papermill
 
-    from made.grid import GRIDS, expand
-    from made.pipeline import run_grid
+    from made.pipeline.grid import GRIDS, expand
+    from made.pipeline.runner import run_grid
 
     def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
         max_epochs = parameters["config"]["max_epochs"]
@@ -263,10 +263,10 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
 def test_ctrl_c_on_the_driver_cancels_the_tasks_and_interrupts_their_kernels(tmp_path):
     import functools
 
-    from made import kernels
-    from made.cluster import DaskBackend
-    from made.grid import GRIDS, expand
-    from made.pipeline import Interrupted, execute_run
+    from made.pipeline import kernels
+    from made.pipeline.cluster import DaskBackend
+    from made.pipeline.grid import GRIDS, expand
+    from made.pipeline.runner import Interrupted, execute_run
 
     class Future:
         def __init__(self, done):
@@ -319,7 +319,7 @@ def test_smoke_grid_through_a_real_cluster_survives_a_killed_worker(cluster, pro
     # killed (SIGKILL) mid-run costs a retry that resumes from the checkpoint.
     import torch
 
-    from made.lock import RunLock
+    from made.pipeline.lock import RunLock
 
     driver = processes.start("driver", run_all_args("--smoke", "--scheduler", cluster.address, "--results-dir",
                                                      str(tmp_path), "--no-reports", "--max-epochs", "4"))
@@ -372,7 +372,7 @@ def test_results_dir_workers_cannot_write_fails_before_any_run(cluster, processe
 
 @slow
 def test_cuda_points_run_on_the_worker_with_a_gpu_resource(cluster):
-    from made.cluster import ClusterError, DaskBackend
+    from made.pipeline.cluster import ClusterError, DaskBackend
 
     workers = cluster.wait_for_workers(2)
     gpu = [a for a, w in workers.items() if (w.get("resources") or {}).get("GPU")]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.curves import (checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves,
+from made.reports.curves import (checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves,
                          median_epoch_seconds)
 from made.train import TrainConfig, fit
 

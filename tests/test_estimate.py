@@ -1,4 +1,4 @@
-"""made.estimate: a grid's wall time from timed epochs (or FLOP counts) and the
+"""made.pipeline.estimate: a grid's wall time from timed epochs (or FLOP counts) and the
 epochs assumed for runs that stop early."""
 
 import json
@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from made import MADE
-from made.estimate import (FALLBACK_LOOK_AHEADS, GridEstimate, RunEstimate, assumed_epochs, concurrent_load,
+from made.pipeline.estimate import (FALLBACK_LOOK_AHEADS, GridEstimate, RunEstimate, assumed_epochs, concurrent_load,
                            finished_epochs, train_throughput)
-from made.experiment import ExperimentConfig
-from made.pipeline import DONE
+from made.pipeline.experiment import ExperimentConfig
+from made.pipeline.runner import DONE
 
 
 def test_grid_estimate_is_the_makespan_of_run_grid_order():
-    from made.grid import GRIDS, expand
-    from made.pipeline import schedule
+    from made.pipeline.grid import GRIDS, expand
+    from made.pipeline.runner import schedule
 
     # Two 1-hour runs and one 2-hour run on 2 workers: 3 h if the long one starts
     # last, 2 h if it starts first; a sum over jobs would say 2 h either way.

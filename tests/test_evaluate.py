@@ -177,7 +177,7 @@ def figure2_runs() -> pd.DataFrame:
 
 def test_figure2_summary_stderr_over_seeds_is_stdev_over_sqrt_n():
     # the README's headline "mean ± se" comes from this summary (notebooks/figure2.ipynb)
-    from made.plots import figure2_summary
+    from made.reports.plots import figure2_summary
 
     s = figure2_summary(figure2_runs()).set_index(["training", "num_masks", "evaluation"])
     for training in ("order", "connectivity"):  # K = 1 belongs to both curves
@@ -192,7 +192,7 @@ def test_figure2_summary_stderr_over_seeds_is_stdev_over_sqrt_n():
 
 
 def test_comparison_tables_stderr_over_seeds_is_stdev_over_sqrt_n():
-    from made.compare import mean_se, uci_table
+    from made.reports.compare import mean_se, uci_table
 
     mean, se, n = mean_se(pd.Series(SEED_VALUES + [float("nan")]))  # a missing run is not a seed
     assert n == 4 and mean == pytest.approx(statistics.mean(SEED_VALUES))

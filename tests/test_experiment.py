@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from made.data import DATASETS, DatasetSpec
-from made.experiment import ExperimentConfig, load_model, run_experiment
+from made.pipeline.experiment import ExperimentConfig, load_model, run_experiment
 
 ROW_KEYS = [
     "dataset", "data_dir", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic",
@@ -115,14 +115,14 @@ def test_real_dna_single_mask_paper_protocol(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"), reason="MADE_DATA_DIR is not set: no real dna")
 def test_the_authors_dna_recipe_beats_adagrad_at_equal_epochs():
-    # The published DNA command (made.grid.PROTOCOLS["adadelta"], mask sampling),
+    # The published DNA command (made.pipeline.grid.PROTOCOLS["adadelta"], mask sampling),
     # shortened: 40 epochs, look-ahead 10, a 32-mask validation ensemble.  Measured
     # on this project's machine: best validation NLL 84.1 after 40 epochs, where
     # Adagrad 0.01 on the same architecture reached 94.6 (and 98.0 without direct
     # connections and orthogonal init).  The bound sits between, with margin both ways.
     from made.data import load_dataset
-    from made.experiment import build_model
-    from made.grid import PROTOCOLS
+    from made.pipeline.experiment import build_model
+    from made.pipeline.grid import PROTOCOLS
     from made.train import fit
 
     torch.set_num_threads(1)
@@ -140,7 +140,7 @@ def test_the_authors_dna_recipe_beats_adagrad_at_equal_epochs():
 def test_a_runs_settings_are_its_parts_fields_each_defined_once():
     import dataclasses
 
-    from made.experiment import NOT_SETTINGS
+    from made.pipeline.experiment import NOT_SETTINGS
     from made.model import ModelConfig
     from made.train import TrainConfig
 

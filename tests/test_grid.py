@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from made.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
+from made.pipeline.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
 def test_figure2_grid_runs_k1_once_and_two_seeds_at_every_k():
@@ -153,7 +153,7 @@ def test_large_grid_is_ready():
 
 def test_committed_runs_keep_their_ids():
     # A committed run's recorded settings give back the id of its folder.
-    from made.experiment import ExperimentConfig
+    from made.pipeline.experiment import ExperimentConfig
 
     runs = sorted((Path(__file__).resolve().parent.parent / "results" / "runs").glob("*/metrics.json"))
     assert runs, "no committed runs to check"

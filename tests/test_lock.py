@@ -1,4 +1,4 @@
-"""made.lock: one trainer per run directory, between real processes (fast, no dask)."""
+"""made.pipeline.lock: one trainer per run directory, between real processes (fast, no dask)."""
 
 import json
 import os
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from made.lock import LOCK, LockHeld, RunLock
+from made.pipeline.lock import LOCK, LockHeld, RunLock
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A holder in another process.  It loads made/lock.py by path, so it starts in
+# A holder in another process.  It loads made/pipeline/lock.py by path, so it starts in
 # milliseconds (``import made`` would import torch).
 HOLDER = r"""
 import importlib.util, sys, time
@@ -55,7 +55,7 @@ def spawn(procs, run_dir, mode="hold", start_at=None, stale=None):
     env = {**os.environ}
     if stale is not None:
         env["MADE_LOCK_STALE_SECONDS"] = str(stale)
-    args = [sys.executable, "-c", HOLDER, str(ROOT / "made" / "lock.py"), str(run_dir), mode]
+    args = [sys.executable, "-c", HOLDER, str(ROOT / "made" / "pipeline" / "lock.py"), str(run_dir), mode]
     if start_at is not None:
         args.append(str(start_at))
     p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)

@@ -1,6 +1,7 @@
 """The install commands the README gives resolve."""
 
 import json
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -35,6 +36,20 @@ CORE = ["made", "made.masks", "made.layers", "made.fast", "made.model", "made.in
 # What only the pipeline, the reports and the cluster code may need (the extras).
 EXTRAS = ["pandas", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
           "dask", "distributed"]
+
+
+def test_the_layout_shows_the_three_audiences():
+    # made/*.py is the library (all of it in CORE, checked below); the pipeline
+    # and the reports are subpackages that the library never imports.
+    made_dir = Path(__file__).resolve().parent.parent / "made"
+    top = sorted(f"made.{p.stem}" for p in made_dir.glob("*.py") if p.stem != "__init__")
+    assert top == sorted(m for m in CORE if m != "made")
+    assert sorted(p.name for p in made_dir.iterdir() if (p / "__init__.py").exists()) == ["pipeline", "reports"]
+    for module in made_dir.glob("*.py"):
+        text = module.read_text()
+        assert not re.search(r"^\s*(from|import) (made\.|\.)(pipeline|reports)", text, re.M), module
+
+
 CORE_CHECK = f"""
 import importlib, sys
 import torch

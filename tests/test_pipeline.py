@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from made import grid as grid_module
-from made.pipeline import DONE, ERROR, KERNEL, collect_curves, ensure_kernel, execute_run, is_complete
+from made.pipeline import grid as grid_module
+from made.pipeline.runner import DONE, ERROR, KERNEL, collect_curves, ensure_kernel, execute_run, is_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
@@ -70,15 +70,15 @@ def test_reports_only_trains_nothing_and_reports_the_complete_runs(tmp_path, mon
     # Two committed Figure 2 runs and nothing else: the table holds those two,
     # no run trains, no data is read, and the reports are built from them.
     run_all = load_run_all()
-    import made.pipeline
+    import made.pipeline.runner
 
     ids = ["binarized_mnist_h500_K1_single_seed0_adam", "binarized_mnist_h500_K32_order_seed0_adam_valid_masks8"]
     for run_id in ids:
         shutil.copytree(ROOT / "results" / "runs" / run_id, tmp_path / "runs" / run_id)
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
-    monkeypatch.setattr(made.pipeline, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
+    monkeypatch.setattr(made.pipeline.runner, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
     built = []
-    monkeypatch.setattr(made.pipeline, "execute_report", lambda name, results: built.append(name) or name)
+    monkeypatch.setattr(made.pipeline.runner, "execute_report", lambda name, results: built.append(name) or name)
     assert run_all.main(["--reports-only", "--results-dir", str(tmp_path)]) == 0
     assert sorted(pd.read_csv(tmp_path / "figure2.csv")["run_id"]) == sorted(ids)
     assert built == list(grid_module.grid_outputs("figure2")[1])
@@ -257,9 +257,9 @@ def test_every_setting_reaches_the_notebook_in_one_config(tmp_path):
     """The notebook's quick interactive config (a training subset, 15 epochs)
     must never leak into a grid run: its config is replaced by the run's, which
     holds every setting."""
-    from made.experiment import ExperimentConfig
-    from made.grid import GRIDS, expand
-    from made.pipeline import notebook_parameters
+    from made.pipeline.experiment import ExperimentConfig
+    from made.pipeline.grid import GRIDS, expand
+    from made.pipeline.runner import notebook_parameters
 
     point = expand(GRIDS["figure2"])[0]
     params = notebook_parameters({**point.params, "threads": 1}, point.run_id, tmp_path)
@@ -281,7 +281,7 @@ def test_notebook_takes_the_settings_as_one_config():
 
     import nbformat
 
-    from made.experiment import ExperimentConfig
+    from made.pipeline.experiment import ExperimentConfig
 
     nb = nbformat.read(ROOT / "notebooks" / "train_made.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
@@ -381,8 +381,8 @@ def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatc
 
     import papermill
 
-    from made.lock import RunLock
-    from made.pipeline import STARTS
+    from made.pipeline.lock import RunLock
+    from made.pipeline.runner import STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -404,9 +404,9 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
 
     import papermill
 
-    from made import pipeline
-    from made.lock import LOCK
-    from made.pipeline import STARTS
+    from made.pipeline import runner as pipeline
+    from made.pipeline.lock import LOCK
+    from made.pipeline.runner import STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -430,7 +430,7 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 
     import papermill
 
-    from made.lock import RunLock
+    from made.pipeline.lock import RunLock
 
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a locked run was trained"))
     run_all = load_run_all()
@@ -525,7 +525,7 @@ def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, mon
 
 
 def test_a_damaged_run_that_cannot_retrain_is_left_out_of_the_table(tmp_path, capsys):
-    from made.pipeline import aggregate
+    from made.pipeline.runner import aggregate
 
     points = finished_smoke_grid(tmp_path)
     results = tmp_path / "smoke"
@@ -574,7 +574,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
     import nbformat
     import papermill
 
-    from made.pipeline import STAGING, STARTS
+    from made.pipeline.runner import STAGING, STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -613,7 +613,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
 
 
 def test_curves_are_rounded_and_the_table_keeps_every_digit(tmp_path):
-    from made.pipeline import aggregate
+    from made.pipeline.runner import aggregate
 
     points = finished_smoke_grid(tmp_path)
     results = tmp_path / "smoke"
@@ -664,7 +664,7 @@ def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch
 
 
 def test_the_committed_tables_are_what_their_runs_give(tmp_path):
-    from made.pipeline import aggregate
+    from made.pipeline.runner import aggregate
 
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results)
@@ -679,7 +679,7 @@ def test_the_committed_tables_are_what_their_runs_give(tmp_path):
 def test_tidy_notebook_drops_times_and_machine_paths(tmp_path):
     import nbformat
 
-    from made.pipeline import tidy_notebook
+    from made.pipeline.runner import tidy_notebook
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("results_dir = '..'")]
@@ -707,8 +707,8 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     import signal
     import threading
 
-    from made import kernels
-    from made.pipeline import Interrupted, RunOutcome, ThreadBackend
+    from made.pipeline import kernels
+    from made.pipeline.runner import Interrupted, RunOutcome, ThreadBackend
 
     points = grid_module.expand(grid_module.GRIDS["smoke"]) * 2
     started = []

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from made.compare import comparison_table, reference_numbers, to_markdown
-from made.plots import figure2, figure2_summary, learning_curves, plot_history, plot_samples, save_figure
+from made.reports.compare import comparison_table, reference_numbers, to_markdown
+from made.reports.plots import figure2, figure2_summary, learning_curves, plot_history, plot_samples, save_figure
 
 
 # The two training modes get different numbers, so that a report which swaps
@@ -100,7 +100,7 @@ def test_figure2_plot_saves_png_and_pdf(tmp_path):
 
 
 def test_figure2_table_and_findings_with_one_and_two_seeds():
-    from made.compare import figure2_findings, figure2_markdown, figure2_table
+    from made.reports.compare import figure2_findings, figure2_markdown, figure2_table
 
     table = figure2_table(fake_runs()).set_index("K")
     assert table.loc[1, "order-agnostic, mask 0"] == "94.50 ± 0.50"
@@ -175,7 +175,7 @@ def test_comparison_table_against_the_papers_numbers():
     assert seed["reference"] == pytest.approx(94.5) and seed["this_project"] == pytest.approx(95.5)
     logit = table[table.setting.str.contains("logit average")].iloc[0]
     assert logit["reference"] == pytest.approx(79.3)
-    from made.compare import report_markdown
+    from made.reports.compare import report_markdown
 
     assert "not a likelihood" in report_markdown(table)
     md = to_markdown(table)
@@ -208,7 +208,7 @@ def test_comparison_with_uci_rows():
 
 
 def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
-    from made.compare import _epochs
+    from made.reports.compare import _epochs
 
     def note(best, caps=(400, 400), stopped=(False, False)):
         return _epochs(pd.DataFrame(dict(max_epochs=list(caps), best_epoch=best, stopped_early=list(stopped))))
@@ -219,7 +219,7 @@ def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
 
 
 def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
-    from made.compare import uci_table
+    from made.reports.compare import uci_table
 
     base = dict(dataset="dna", hidden_sizes="500", num_masks="sampling", ensemble_masks=1000,
                 data_variant="larochelle", stopped_early=True, train_seconds=600.0, valid_seconds=300.0,
@@ -241,7 +241,7 @@ def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
 
 
 def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():
-    from made.compare import select_on_validation
+    from made.reports.compare import select_on_validation
 
     # seed 0 alone would pick "paper", seed 1 "adadelta"; the mean over seeds picks adadelta,
     # and both of its seeds are kept, never a mix of recipes in one row
@@ -259,7 +259,7 @@ def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():
 
 
 def test_the_difference_rule():
-    from made.compare import difference
+    from made.reports.compare import difference
 
     # a difference only beyond sqrt(se_a^2 + se_b^2): here 0.5
     d = difference(90.0, 0.3, 91.0, 0.4)
@@ -307,7 +307,7 @@ def wide_runs(widths=(500, 2000, 8000), seeds=(0,)) -> pd.DataFrame:
 
 
 def test_widths_figure_leaves_a_gap_for_a_missing_width(tmp_path):
-    from made.plots import widths_figure
+    from made.reports.plots import widths_figure
 
     runs = wide_runs(widths=(500, 8000))  # the 2000-unit runs are not done
     fig = widths_figure(runs, title="test")
@@ -329,7 +329,7 @@ def test_widths_figure_leaves_a_gap_for_a_missing_width(tmp_path):
 
 
 def test_widths_table_and_paragraph_before_the_8000_unit_runs():
-    from made.compare import widths_markdown, widths_paragraph, widths_table
+    from made.reports.compare import widths_markdown, widths_paragraph, widths_table
 
     runs = wide_runs(widths=(500, 2000))
     table = widths_table(runs).set_index("hidden units")
@@ -343,7 +343,7 @@ def test_widths_table_and_paragraph_before_the_8000_unit_runs():
 
 
 def test_widths_paragraph_answers_at_8000_units_by_the_difference_rule():
-    from made.compare import widths_paragraph
+    from made.reports.compare import widths_paragraph
 
     # two seeds, 0.2 nats apart: standard error 0.1 a mean, 0.14 combined
     text = widths_paragraph(wide_runs(seeds=(0, 1)))
@@ -362,7 +362,7 @@ def test_widths_paragraph_answers_at_8000_units_by_the_difference_rule():
 
 
 def test_the_8000_unit_runs_stand_beside_the_papers_rows():
-    from made.compare import report_markdown
+    from made.reports.compare import report_markdown
 
     widths = wide_runs(seeds=(0, 1))
     table = comparison_table(fake_runs(), widths=widths)
@@ -382,7 +382,7 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
 
 
 def test_a_reference_without_a_spread_counts_as_one_run_with_ours():
-    from made.compare import against_reference
+    from made.reports.compare import against_reference
 
     # 2 seeds, se 0.07: one run spreads by 0.07 * sqrt(2); a 0.09 gap is within sqrt(3) * 0.07
     assert against_reference(79.75, 0.07, 2, 79.66).verdict == "within the spread"

@@ -22,12 +22,12 @@ from typing import Mapping
 import pandas as pd
 import torch
 
-from . import __version__
-from .device import flush_denormals, resolve_device
-from .evaluate import DEFAULT_TEST_MASKS, evaluate
-from .io import save_torch, write_csv, write_json
-from .model import MADE, ModelConfig
-from .train import TrainConfig, fit, settings_diff
+from .. import __version__
+from ..device import flush_denormals, resolve_device
+from ..evaluate import DEFAULT_TEST_MASKS, evaluate
+from ..io import save_torch, write_csv, write_json
+from ..model import MADE, ModelConfig
+from ..train import TrainConfig, fit, settings_diff
 
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -61,7 +61,7 @@ class ExperimentConfig:
     dataset: str = "binarized_mnist"
     data_dir: str | None = None  # None: $MADE_DATA_DIR, else the user cache
     model: ModelConfig = field(default_factory=ModelConfig)
-    protocol: str | None = None  # the named recipe (made.grid.PROTOCOLS) the settings came from
+    protocol: str | None = None  # the named recipe (made.pipeline.grid.PROTOCOLS) the settings came from
     train: TrainConfig = field(default_factory=TrainConfig)
     test_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS)
     train_subset: int | None = None  # first N training examples, for quick runs
@@ -216,7 +216,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     out_dir = Path(out_dir)
     check_same_run(out_dir, config)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from .data import load_dataset  # keeps `import made.experiment` light
+    from ..data import load_dataset  # keeps `import made.pipeline.experiment` light
 
     device = resolve_device(config.device)
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.binarize_seed)

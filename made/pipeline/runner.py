@@ -7,11 +7,11 @@ returned and ``metrics.json`` is in place: a run killed midway has no marker
 and is redone (resuming from its checkpoint) on the next call.
 
 Exactly one process trains a run at a time: ``execute_run`` holds the run's
-lock (``made.lock``) around the notebook, and a run locked by a live process
+lock (``made.pipeline.lock``) around the notebook, and a run locked by a live process
 elsewhere (another driver, a Dask attempt still alive) is reported as
 ``locked`` and left to it.  Where the points execute is a *backend*: a thread
 pool here (``ThreadBackend``, the default) or a Dask cluster
-(``made.cluster.DaskBackend``); the pipeline itself never imports dask.
+(``made.pipeline.cluster.DaskBackend``); the pipeline itself never imports dask.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import pandas as pd
 
 from .experiment import METRICS, ExperimentConfig
 from .grid import RunPoint
-from .io import atomic_path, write_csv, write_json
+from ..io import atomic_path, write_csv, write_json
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (made/pipeline/runner.py)
 NOTEBOOKS = ROOT / "notebooks"
 DONE = "DONE"
 ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
@@ -157,7 +157,7 @@ def execute_run(point: RunPoint, runs_dir: Path, overrides: dict, kernel: str | 
                 force: bool = False, submitter: str | None = None) -> RunOutcome:
     """Execute train_made.ipynb for one point; DONE is the last thing written.
 
-    The notebook runs under the run's lock (``made.lock.RunLock``), so no two
+    The notebook runs under the run's lock (``made.pipeline.lock.RunLock``), so no two
     processes train one run at once; completeness is checked again once the
     lock is ours, since another process may have finished the run meanwhile.
     ``force`` trains from scratch in ``<run>/staging/`` and replaces the old

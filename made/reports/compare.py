@@ -15,7 +15,7 @@ from importlib import resources
 import pandas as pd
 
 from .curves import rows_of_mode
-from .evaluate import mean_and_stderr
+from ..evaluate import mean_and_stderr
 
 TRAINING_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVAL_LABEL = {"test_nll_single_mask": "single mask", "test_nll_ensemble": "ensemble of training masks"}
@@ -23,7 +23,7 @@ PAPER_WIDTH = 8000  # the width the paper's 1-hidden-layer MNIST rows most likel
 
 
 def reference_numbers() -> pd.DataFrame:
-    with resources.files("made").joinpath("reference_numbers.csv").open() as f:
+    with resources.files(__package__).joinpath("reference_numbers.csv").open() as f:
         return pd.read_csv(f)
 
 
@@ -148,7 +148,7 @@ def _variant(runs: pd.DataFrame) -> str:
 
 
 def _protocol(runs: pd.DataFrame) -> str:
-    """The training recipe(s) of some runs, by name (made.grid.PROTOCOLS)."""
+    """The training recipe(s) of some runs, by name (made.pipeline.grid.PROTOCOLS)."""
     return "/".join(sorted(runs["protocol"].dropna().astype(str).unique())) if "protocol" in runs else ""
 
 
@@ -338,9 +338,9 @@ NOTES = """\
 Test NLL in nats (lower is better). `this_project` is the mean ± standard error over seeds (no ±:
 one seed); `reference` is the paper's or the seed project's figure, with how sure it is
 (`recalled`: transcribed from memory of the paper's tables, not read off the PDF). `judgement`
-applies the reports' one rule for a difference (`made.compare.difference`): ours is called
+applies the reports' one rule for a difference (`made.reports.compare.difference`): ours is called
 `higher` or `lower` than the reference only where the gap exceeds the combined standard error,
-the reference taken as one run with the spread of one of ours (`made.compare.against_reference`);
+the reference taken as one run with the spread of one of ours (`made.reports.compare.against_reference`);
 otherwise `within the spread`, and with one seed `one seed`. `data_variant` says which binarized MNIST was used.
 
 Why the logit average is not a likelihood: each mask defines a normalized autoregressive
@@ -511,7 +511,7 @@ def figure2_findings(runs: pd.DataFrame) -> str:
     summary = figure2_summary(runs)
     ks = sorted(k for k in summary["num_masks"].unique() if k != 1)
     lines = ["Differences in nats ± their combined standard error over seeds; a difference is called "
-             "one only where it exceeds that (`made.compare.difference`); with one seed on either side "
+             "one only where it exceeds that (`made.reports.compare.difference`); with one seed on either side "
              "it is not judged."]
     for col, what in (("test_nll_ensemble", "The ensemble of the K training masks"),
                       ("test_nll_single_mask", "Mask 0 alone (one forward pass)")):
@@ -559,14 +559,14 @@ def paper_one_hidden_layer() -> pd.DataFrame:
 
 
 def widths_grid() -> tuple[list[int], int]:
-    """The widths and the many-mask K of the ``widths`` grid, as defined in made/grid.py."""
+    """The widths and the many-mask K of the ``widths`` grid, as defined in made/pipeline/grid.py."""
     import warnings
 
     with warnings.catch_warnings():
-        # made.grid imports the trainer, whose tqdm.auto warns in a kernel without
+        # made.pipeline.grid imports the trainer, whose tqdm.auto warns in a kernel without
         # ipywidgets; nothing here draws a progress bar, so the report stays clean
         warnings.simplefilter("ignore")
-        from .grid import GRIDS
+        from ..pipeline.grid import GRIDS
     axes = GRIDS["widths"]["axes"]
     return [int(h[0]) for h in axes["hidden_sizes"]], max(axes["num_masks"])
 

@@ -119,7 +119,7 @@ GRIDS: dict[str, dict] = {
     # early stopping.  Where the authors published a command (dna, mask
     # sampling) it is run as published; elsewhere the optimizer is searched over
     # {adagrad 0.01, adadelta 1e-5/0.95} and chosen per row on validation NLL only
-    # (made.compare.select_on_validation, mean over seeds).  Two seeds for the mask-sampling rows
+    # (made.reports.compare.select_on_validation, mean over seeds).  Two seeds for the mask-sampling rows
     # of dna, mushrooms and nips (400 training examples), to show the spread; for adult a second
     # seed of the recipe its validation chose (Adadelta: its Adagrad arm takes ~2,800 epochs).
     "uci": dict(

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 
-from .evaluate import validation_masks
-from .model import MADE
+from ..evaluate import validation_masks
+from ..model import MADE
 
 
 def sync(device: torch.device) -> None:
@@ -48,8 +48,8 @@ def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100,
     fill that many seconds (``Timer.blocked_autorange``)."""
     from torch.utils.benchmark import Timer
 
-    from .device import flush_denormals
-    from .train import TrainConfig, make_optimizer, train_step, training_context
+    from ..device import flush_denormals
+    from ..train import TrainConfig, make_optimizer, train_step, training_context
 
     device = torch.device(device)
     x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
@@ -178,7 +178,7 @@ def finished_epochs(results_dir: Path | None) -> list[dict]:
     """``dataset``, ``protocol``, K class and ``epochs`` of every complete run
     in ``results_dir`` that stopped early (a capped run says nothing about
     when early stopping ends one)."""
-    from .pipeline import collect
+    from .runner import collect
 
     if results_dir is None:
         return []
@@ -249,7 +249,7 @@ class GridEstimate:
 def _epoch_shape(point, overrides: dict):
     """A point's config and what one epoch touches: (config, dim, training
     examples, validation examples, validation masks)."""
-    from .data import DATASETS
+    from ..data import DATASETS
 
     cfg = point.config(**{k: v for k, v in overrides.items() if k != "threads"})
     spec = DATASETS[cfg.dataset]
@@ -270,7 +270,7 @@ def flop_estimate(points: list, overrides: dict, jobs: int, tflops: float,
     """Grid wall time from FLOP counts at an assumed ``tflops`` (TFLOP/s): for
     a device that is not here to measure (``run_all.py --dry-run`` on a grid
     meant for a GPU)."""
-    from .pipeline import schedule
+    from .runner import schedule
 
     finished = finished_epochs(results_dir)
     runs = []
@@ -292,9 +292,9 @@ def estimate_seconds(points: list, overrides: dict, jobs: int = 1,
     processes train beside it, as the grid's other jobs will.  The grid's wall
     time is then the runs' makespan in the order ``run_grid`` starts them.
     """
-    from .device import resolve_device
+    from ..device import resolve_device
     from .experiment import build_model
-    from .pipeline import schedule
+    from .runner import schedule
 
     threads = overrides.get("threads")
     if threads:

@@ -16,7 +16,7 @@ import pandas as pd
 from .compare import (TRAINING_LABEL, widths_grid, figure2_summary, paper_one_hidden_layer,
                       widths_summary)
 from .curves import mean_curves
-from .io import atomic_path
+from ..io import atomic_path
 
 
 def _style():
@@ -189,7 +189,7 @@ def learning_curves(curves: pd.DataFrame, runs: pd.DataFrame | None = None, titl
     """Validation NLL against epoch, one line per K, one panel per training mode.
 
     A line is the mean over seeds up to the last epoch every seed reached
-    (:func:`made.curves.mean_curves`), so its tail is never one seed alone.
+    (:func:`made.reports.curves.mean_curves`), so its tail is never one seed alone.
     With ``runs`` (the grid's table), the legend says which K validate on
     fewer masks, and dotted lines mark the learning-rate steps.  The y axis
     leaves out the first epochs' fall so that the end of training, where the
