@@ -127,22 +127,43 @@ def test_uci_grid_expands_the_published_command_and_the_search():
         assert cfg.max_epochs is None and cfg.look_ahead == 30 and cfg.batch_size == 100
         by.setdefault((cfg.dataset, cfg.num_masks), []).append(cfg)
     assert {d for d, _ in by} == {"adult", "connect4", "dna", "mushrooms", "nips", "ocr_letters", "rcv1", "web"}
-    # dna under mask sampling: the published command only (adadelta 1e-5 0.95, 300 validation masks), 2 seeds
+    # dna under mask sampling: the published command (adadelta 1e-5 0.95, 300 validation masks,
+    # ordering and connectivity resampled) and, beside it, the same with the connectivity only; 2 seeds each
     dna = by[("dna", None)]
-    assert [(c.protocol, c.optimizer, c.eps, c.rho, c.lr, c.valid_masks, c.seed) for c in dna] == [
-        ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, 0), ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, 1)]
-    # elsewhere the search: adagrad 0.01 or adadelta, chosen later on validation
+    assert sorted((c.protocol, c.optimizer, c.eps, c.rho, c.lr, c.valid_masks, c.order_agnostic, c.seed)
+                  for c in dna) == sorted(
+        ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, order, s) for order in (True, False) for s in (0, 1))
+    assert all(c.connectivity_agnostic for c in dna)
+    # the authors' adult command, exactly as published: "adult 0.01 0 -1 0 ? 300 100 30 False 0 None 0
+    # [500] 1234 False Output False tanh Orthogonal 0"
+    (sgd,) = [c for c in by[("adult", 1)] if c.protocol == "sgd_tanh"]
+    assert (sgd.optimizer, sgd.lr, sgd.decrease_constant, sgd.max_epochs, sgd.num_masks) == ("sgd", 0.01, 0.0, None, 1)
+    assert (sgd.batch_size, sgd.look_ahead, sgd.hidden_sizes, sgd.activation) == (100, 30, [500], "tanh")
+    assert (sgd.direct_connections, sgd.init, sgd.condition_on_mask, sgd.weight_decay) == (True, "orthogonal", False, None)
+    # elsewhere the search: adagrad 0.01 or adadelta and, under mask sampling, the resampling
+    # mode (ordering and connectivity, or the connectivity only), chosen later on validation
     for (dataset, k), cfgs in by.items():
         if (dataset, k) == ("dna", None):
             continue
-        seeds = 2 if (dataset, k) in {("mushrooms", None), ("nips", None)} else 1
-        extra = [("adadelta", 1)] if (dataset, k) == ("adult", None) else []  # a second seed of its chosen recipe
-        assert sorted((c.optimizer, c.seed) for c in cfgs) == sorted(
-            [(o, s) for o in ("adadelta", "adagrad") for s in range(seeds)] + extra)
-        assert all((c.lr == 0.01) if c.optimizer == "adagrad" else (c.eps, c.rho) == (1e-5, 0.95) for c in cfgs)
+        arms = [(o, True) for o in ("adadelta", "adagrad")]
+        seeds = {a: 1 for a in arms}
+        if k is None:
+            seeds.update({(o, False): 1 for o in ("adadelta", "adagrad")})  # connectivity only
+            if dataset in ("mushrooms", "nips"):
+                seeds.update({(o, True): 2 for o in ("adadelta", "adagrad")})
+            if dataset == "adult":
+                seeds[("adadelta", True)] = 2  # the second seed of its chosen recipe
+        want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
+        if (dataset, k) == ("adult", 1):
+            want = sorted(want + [("sgd", True, 0)])
+        assert sorted((c.optimizer, c.order_agnostic, c.seed) for c in cfgs) == want, (dataset, k)
+        assert all((c.lr == 0.01) if c.optimizer in ("adagrad", "sgd") else (c.eps, c.rho) == (1e-5, 0.95)
+                   for c in cfgs)
         assert all(c.valid_masks == (300 if k is None else None) for c in cfgs)
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in ids
     assert "mushrooms_h500_K1_single_seed0_paper" in ids
+    assert "adult_h500_Ksampling_connectivity_seed0_paper_valid_masks300" in ids
+    assert "adult_h500_K1_single_seed0_sgd_tanh" in ids
 
 
 def test_large_grid_is_ready():
@@ -170,7 +191,11 @@ def test_every_grid_keeps_its_run_ids():
     fixture = json.loads((Path(__file__).parent / "fixtures" / "grid_ids.json").read_text())
     expanded = {f"{name}/{protocol or 'own'}": [p.run_id for p in expand(grid, protocol=protocol)]
                 for name, grid in GRIDS.items() for protocol in [None, *PROTOCOLS]}
-    assert expanded == fixture
+    # the uci grid and the sgd_tanh protocol (issue 26) only add ids: every old one is kept, in order
+    for key, ids in fixture.items():
+        kept = [i for i in expanded[key] if i in set(ids)]
+        assert kept == ids, key
+        assert key.startswith("uci/") or expanded[key] == ids, key
 
 
 def test_a_grid_with_an_unknown_or_invalid_setting_is_refused_naming_it():

@@ -149,6 +149,39 @@ def test_mask_sampling_is_reproducible_and_normalized():
         a.ensemble_log_prob(x)
 
 
+@pytest.mark.parametrize("kwargs", [dict(), dict(direct_connections=True, activation="tanh"),
+                                    dict(condition_on_mask=True)])
+def test_connectivity_only_sampling_keeps_one_ordering_and_is_normalized(kwargs):
+    # The authors' shuffling_type Connectivity: a fresh connectivity every
+    # update, always under the one ordering drawn from the seed.
+    d = 8
+    model = randomize(MADE(d, [16, 16], d, num_masks=None, seed=5, order_agnostic=False,
+                           connectivity_agnostic=True, **kwargs).double())
+    x = all_binary(d)
+    ordering = model.ordering.clone()
+    assert not torch.equal(ordering, torch.arange(d)), "the seed's ordering, not the natural one"
+    connectivity = set()
+    for _ in range(4):
+        model.update_masks()
+        assert torch.equal(model.ordering, ordering)
+        connectivity.add(model.layers[0].mask.numpy().tobytes())
+        assert model.log_prob(x).exp().sum().item() == pytest.approx(1.0, abs=1e-9)  # one sampled mask
+        assert_autoregressive(model)
+    assert len(connectivity) == 4, "each update draws a new connectivity"
+    # an ensemble of sampled masks: every mask it draws has the same ordering, and it sums to 1
+    specs = []
+    original = model._spec
+
+    def spy(index):
+        specs.append(original(index))
+        return specs[-1]
+
+    model._spec = spy
+    assert model.ensemble_log_prob(x, n_masks=6).exp().sum().item() == pytest.approx(1.0, abs=1e-9)
+    assert len(specs) == 6 and all(torch.equal(s.ordering, ordering) for s in specs)
+    assert len({s.hidden_degrees[0].numpy().tobytes() for s in specs}) == 6
+
+
 @pytest.mark.parametrize("hidden, kwargs", [
     ([32], dict(num_masks=2)),
     ([16, 16], dict(num_masks=2, direct_connections=True, condition_on_mask=True, activation="tanh")),

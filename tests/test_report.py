@@ -231,13 +231,79 @@ def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
         # better on test, worse on validation: never chosen
         {**base, "seed": 0, "protocol": "paper", "valid_nll": 85.0, "test_nll_ensemble": 70.0, "best_epoch": 500},
     ])
-    row = uci_table(runs).iloc[0]
+    table = uci_table(runs)
+    row = table.iloc[0]
+    # dna under mask sampling is the authors' published command (adadelta): it is
+    # the row whatever else ran; the other recipe stands beside it, not chosen
     assert row["setting"] == "mask sampling (1000 test masks)" and row["protocol"] == "adadelta"
-    assert row["valid_nll"] == pytest.approx(80.1) and row["not_chosen_valid_nll"] == "paper 85.00"
+    assert row["role"] == "authors' command" and row["not_chosen_valid_nll"] == ""
+    assert row["valid_nll"] == pytest.approx(80.1)
+    assert list(table["role"]) == ["authors' command", "beside the authors' command"]
+    assert table.iloc[1]["protocol"] == "paper" and table.iloc[1]["test_nll"] == pytest.approx(70.0)
     assert row["test_nll"] == pytest.approx(79.9) and row["seeds"] == 2
     assert row["stderr_over_examples"] == pytest.approx(0.4) and row["stderr_over_seeds"] == pytest.approx(0.1)
     assert row["paper"] == pytest.approx(79.66) and row["difference"] == pytest.approx(79.9 - 79.66)
     assert row["best_epoch"] == "213/190" and row["wall_minutes"] == pytest.approx(2 * 960 / 60)
+
+
+def _uci_run(dataset, protocol, mode, valid, test, seed=0, stopped=True):
+    return dict(dataset=dataset, hidden_sizes="500", num_masks="sampling", ensemble_masks=1000, seed=seed,
+                data_variant="v", protocol=protocol, mode=mode, valid_nll=valid, test_nll_ensemble=test,
+                test_nll_single_mask=test + 2, best_epoch=100, stopped_early=stopped)
+
+
+def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test():
+    from made.reports.compare import uci_expected, uci_rows, uci_table
+
+    runs = pd.DataFrame([
+        _uci_run("mushrooms", "paper", "order", 12.9, 12.8),
+        _uci_run("mushrooms", "adadelta", "order", 11.8, 11.7),
+        _uci_run("mushrooms", "adadelta", "connectivity", 10.0, 10.1),
+        _uci_run("mushrooms", "adadelta", "connectivity", 10.2, 10.3, seed=1),
+        # planted: the best test NLL by far, worse on validation: never chosen
+        _uci_run("mushrooms", "paper", "connectivity", 10.5, 5.0),
+        # the best validation NLL of all, but it never stopped early: never chosen
+        _uci_run("mushrooms", "adadelta", "order", 9.0, 4.0, seed=1, stopped=False),
+    ])
+    expected = uci_expected()
+    table = uci_table(runs, expected)
+    assert len(table) == 1
+    row = table.iloc[0]
+    assert (row["protocol"], row["resampling"], row["role"]) == ("adadelta", "connectivity only", "chosen on validation")
+    assert row["test_nll"] == pytest.approx(10.2) and row["seeds"] == 2
+    others = row["not_chosen_valid_nll"]
+    assert "paper, ordering and connectivity 12.90" in others and "paper, connectivity only 10.50" in others
+    assert "adadelta, ordering and connectivity 10.40 (did not stop early)" in others
+    # the planted test number flips nothing: the same choice with it swapped for the chosen one's
+    flipped = runs.copy()
+    flipped.loc[4, "test_nll_ensemble"] = 50.0
+    assert uci_table(flipped, expected).iloc[0]["protocol"] == "adadelta"
+    # a recipe of the grid without a finished run is said so
+    partial = uci_table(runs[runs["protocol"] != "paper"], expected).iloc[0]["not_chosen_valid_nll"]
+    assert "paper, ordering and connectivity: not finished" in partial
+    assert "paper, connectivity only: not finished" in partial
+    # the comparison table's label says which resampling the row used
+    setting = uci_rows(runs)[0]["setting"]
+    assert "mask sampling (connectivity only)" in setting
+    assert "protocol adadelta, connectivity only chosen on validation NLL" in uci_rows(runs)[0]["note"]
+
+
+def test_dna_keeps_the_published_command_and_reports_connectivity_only_beside_it():
+    from made.reports.compare import uci_rows, uci_table
+
+    runs = pd.DataFrame([
+        _uci_run("dna", "adadelta", "order", 80.0, 79.8), _uci_run("dna", "adadelta", "order", 80.2, 79.7, seed=1),
+        # better on validation, yet not chosen: dna's row is the authors' command as published
+        _uci_run("dna", "adadelta", "connectivity", 78.0, 78.5),
+    ])
+    table = uci_table(runs)
+    assert list(zip(table["role"], table["resampling"])) == [
+        ("authors' command", "ordering and connectivity"), ("beside the authors' command", "connectivity only")]
+    assert table["test_nll"].tolist() == pytest.approx([79.75, 78.5])
+    rows = uci_rows(runs)
+    assert [r["this_project"] for r in rows] == pytest.approx([79.75, 78.5])
+    assert "as published" in rows[0]["note"] and "beside the authors' command" in rows[1]["note"]
+    assert "connectivity only" in rows[1]["setting"]
 
 
 def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():

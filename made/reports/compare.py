@@ -206,82 +206,170 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[d
     return rows
 
 
-def _recipe_column(runs: pd.DataFrame) -> str | None:
-    """What distinguishes the recipes searched over: the protocol, else the learning rate."""
-    for column in ("protocol", "lr"):
-        if column in runs and runs[column].notna().all() and runs[column].nunique() > 1:
-            return column
-    return None
+def _grid_constants():
+    """(RESAMPLING labels, AS_PUBLISHED rows) of made/pipeline/grid.py."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # see widths_grid
+        from ..pipeline.grid import AS_PUBLISHED, RESAMPLING
+    return RESAMPLING, AS_PUBLISHED
+
+
+def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
+    """What distinguishes the recipes searched over: the protocol and the
+    resampling mode where either varies (in the runs or the grid's
+    ``expected`` points), else the learning rate."""
+    def known(column):
+        return column in runs and runs[column].notna().all()
+
+    def varies(column, frame):
+        return frame is not None and column in frame and frame[column].nunique() > 1
+
+    named = [c for c in ("protocol", "mode") if known(c)]
+    if any(varies(c, f) for c in named for f in (runs, expected)):
+        return named
+    return ["lr"] if known("lr") and varies("lr", runs) else []
+
+
+def recipe_name(values: dict) -> str:
+    """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
+    resampling, _ = _grid_constants()
+    parts = [str(values[c]) for c in ("protocol", "lr") if c in values and not pd.isna(values[c])]
+    label = resampling.get(str(values.get("mode", "")), "")
+    return ", ".join(parts[:1] + ([label] if label else []))
 
 
 def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group, the recipe (protocol, or learning rate) with the lowest
-    validation NLL, averaged over its seeds, with all its seeds; never test.
+    """Per group, the recipe (protocol and resampling mode, or learning rate)
+    with the lowest validation NLL, averaged over its seeds, with all its
+    seeds; never test, and never a recipe with a run that did not stop early.
     Without competing recipes, the best run per group and seed."""
     return _select(runs, by)[0]
 
 
-def _select(runs: pd.DataFrame, by: list[str]) -> tuple[pd.DataFrame, dict]:
-    """The runs :func:`select_on_validation` keeps and, per group, the recipes
-    not chosen with their mean validation NLL as text (from the same means)."""
-    recipe = _recipe_column(runs)
-    if recipe is None:
+def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
+            published: dict | None = None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """:func:`select_on_validation`, plus the recipes not chosen (with their
+    mean validation NLL, "did not stop early", or, from ``expected`` (the
+    grid's points as rows), "not finished") and the runs reported beside a
+    published command: ``published`` maps a group to the recipe that stands
+    as published, whatever the validation NLL of the others."""
+    recipe = _recipe_columns(runs, expected)
+    if not recipe:
         keys = [*by, "seed"] if "seed" in runs else by
-        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}
-    means = runs.groupby([*by, recipe], dropna=False)["valid_nll"].mean().reset_index()
-    best = means.loc[means.groupby(by, dropna=False)["valid_nll"].idxmin().values]
-    best_keys = best.set_index([*by, recipe]).index
-    chosen = runs[runs.set_index([*by, recipe]).index.isin(best_keys)]
-    rest = means[~means.set_index([*by, recipe]).index.isin(best_keys)]
-    others = {key: ", ".join(f"{name} {v:.2f}" for name, v in zip(sub[recipe], sub["valid_nll"]))
-              for key, sub in rest.groupby(by, dropna=False)}
-    return chosen, others
+        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0]
+    stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else pd.Series(True, index=runs.index)
+    means = (runs.assign(_stopped=stopped).groupby([*by, *recipe], dropna=False)
+             .agg(valid_nll=("valid_nll", "mean"), stopped=("_stopped", "all")).reset_index())
+    published = published or {}
+    chosen_keys, others, beside_keys = [], {}, []
+    for key, sub in means.groupby(by, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        names = {i: recipe_name(dict(zip(recipe, sub.loc[i, recipe]))) for i in sub.index}
+        fixed = {c: v for c, v in published.get(key, {}).items() if c in recipe} or None
+        if fixed is not None:
+            pick = [i for i in sub.index if all(str(sub.loc[i, c]) == str(v) for c, v in fixed.items())]
+            beside_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in sub.index if i not in pick]
+            texts = []
+        else:
+            eligible = sub[sub["stopped"]]
+            pick = [eligible["valid_nll"].idxmin()] if len(eligible) else []
+            texts = [f"{names[i]} {sub.loc[i, 'valid_nll']:.2f}" + ("" if sub.loc[i, "stopped"] else
+                                                                   " (did not stop early)")
+                     for i in sub.index if i not in pick]
+        chosen_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in pick]
+        if expected is not None and fixed is None:
+            want = expected[(expected[by].astype(str) == pd.Series(map(str, key), index=by)).all(axis=1)]
+            have = {tuple(map(str, sub.loc[i, recipe])) for i in sub.index}
+            missing = sorted({tuple(map(str, r)) for r in want[recipe].values} - have)
+            texts += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
+        if texts:
+            others[key] = ", ".join(texts)
+    index = runs.set_index([*by, *recipe]).index
+    chosen = runs[index.isin(pd.MultiIndex.from_tuples(chosen_keys) if chosen_keys else [])]
+    beside = runs[index.isin(pd.MultiIndex.from_tuples(beside_keys) if beside_keys else [])]
+    return chosen, others, beside
 
 
-def _chosen_note(sub: pd.DataFrame) -> str:
-    """Which recipe the row's runs used, as chosen on validation."""
+def _chosen_note(sub: pd.DataFrame, published: bool = False) -> str:
+    """Which recipe the row's runs used, and how it was chosen."""
+    how = "the authors' command, as published" if published else "chosen on validation NLL"
     if "protocol" in sub and sub["protocol"].notna().all():
-        return f"protocol {'/'.join(sorted(set(map(str, sub['protocol']))))} chosen on validation NLL"
+        label = recipe_name(sub.iloc[0].to_dict())
+        return f"protocol {label} ({how})" if published else f"protocol {label} {how}"
     if "lr" in sub:
-        return f"lr {', '.join(str(v) for v in sub['lr'])} chosen on validation NLL"
+        return f"lr {', '.join(str(v) for v in sub['lr'])} {how}"
     return ""
 
 
-def uci_rows(runs: pd.DataFrame) -> list[dict]:
+def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None):
+    """(dataset, K, role, runs) per row of the UCI table: the chosen (or
+    published) recipe of each dataset and K, then the runs beside a published
+    command, one row per recipe; and the recipes not chosen."""
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
+    if expected is not None:
+        expected = expected.assign(num_masks=expected["num_masks"].astype(str))
+    if "valid_nll" not in runs:
+        return [(d, k, "chosen", sub) for (d, k), sub in runs.groupby(["dataset", "num_masks"])], {}
+    _, published = _grid_constants()
+    chosen, others, beside = _select(runs, ["dataset", "num_masks"], expected, published)
+    groups = []
+    for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
+        groups.append((dataset, k, "published" if (dataset, k) in published else "chosen", sub))
+        near = beside[(beside["dataset"] == dataset) & (beside["num_masks"] == k)]
+        for _, other in near.groupby([c for c in ("protocol", "mode") if c in near], dropna=False):
+            groups.append((dataset, k, "beside", other))
+    return groups, others
+
+
+_ROLE_NOTE = {"beside": "beside the authors' command, not searched over"}
+
+
+def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
+    if not sampling:
+        return "1 mask"
+    resampling, _ = _grid_constants()
+    mode = resampling.get(str(sub["mode"].iloc[0]), "") if "mode" in sub else ""
+    return "mask sampling" + (f" ({mode})" if mode else "")
+
+
+def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[dict]:
     refs = reference_numbers()
     rows = []
-    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
-    if "valid_nll" in runs:
-        runs = select_on_validation(runs, ["dataset", "num_masks"])
-    for (dataset, k), sub in runs.groupby(["dataset", "num_masks"]):
+    groups, _ = _uci_groups(runs, expected)
+    for dataset, k, role, sub in groups:
         sampling = k == "sampling"
         col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
         ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
-        rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, "
-                         f"{'mask sampling, ensemble of %s test masks' % sub['ensemble_masks'].iloc[0] if sampling else '1 mask'}",
+        test = f", ensemble of {sub['ensemble_masks'].iloc[0]} test masks" if sampling else ""
+        note = _ROLE_NOTE.get(role) or _chosen_note(sub, published=role == "published")
+        rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, {_sampling_label(sub, sampling)}{test}",
                          sub[col], ref, variant=", ".join(sorted(sub["data_variant"].unique())),
-                         epochs=_epochs(sub), protocol=_protocol(sub),
-                         note=_chosen_note(sub)))
+                         epochs=_epochs(sub), protocol=_protocol(sub), note=note))
     return rows
 
 
-def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
+def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.DataFrame:
     """The UCI comparison, one row per dataset and setting (single mask; mask sampling).
 
-    Per dataset and setting the recipe with the lowest *validation* NLL
-    (mean over its seeds) is kept, never test; ``protocol`` says which won and
-    ``not_chosen_valid_nll`` what the others reached.  Columns: test NLL
-    (mean over seeds) with its standard error over test examples, the spread
-    over seeds, the paper's number and the difference, the protocol(s), best
-    epoch(s), and the wall time of the kept runs (training, validation and test).
+    Per dataset and setting the recipe (protocol and, under mask sampling,
+    the resampling mode) with the lowest *validation* NLL (mean over its
+    seeds) is kept, never test; ``protocol`` and ``resampling`` say which
+    won and ``not_chosen_valid_nll`` what the others reached (and, given the
+    grid's points as ``expected``, which did not finish).  Where the authors
+    published a command (made.pipeline.grid.AS_PUBLISHED) it is the row, and
+    the row's other runs follow it as rows of their own (``role`` beside).
+    Columns: test NLL (mean over seeds) with its standard error over test
+    examples, the spread over seeds, the paper's number and the difference,
+    best epoch(s), and the wall time of the kept runs (training, validation
+    and test).
     """
     refs = reference_numbers()
-    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
-    others = {}
-    if "valid_nll" in runs:
-        runs, others = _select(runs, ["dataset", "num_masks"])
+    resampling, _ = _grid_constants()
+    groups, others = _uci_groups(runs, expected)
     rows = []
-    for (dataset, k), sub in runs.groupby(["dataset", "num_masks"]):
+    for dataset, k, role, sub in groups:
         sampling = k == "sampling"
         col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
         ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
@@ -290,9 +378,13 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
         seconds = sum(sub.get(c, pd.Series(0.0, index=sub.index)).fillna(0).astype(float).sum()
                       for c in ("train_seconds", "valid_seconds", "eval_seconds"))
         protocols = sorted(str(p) for p in sub["protocol"].dropna().unique()) if "protocol" in sub else []
+        modes = sorted({resampling.get(str(m), "") for m in sub["mode"]}) if "mode" in sub else []
         rows.append({
             "dataset": dataset,
             "setting": f"mask sampling ({int(sub['ensemble_masks'].iloc[0])} test masks)" if sampling else "1 mask",
+            "resampling": "/".join(m for m in modes if m),
+            "role": {"chosen": "chosen on validation", "published": "authors' command",
+                     "beside": "beside the authors' command"}[role],
             "test_nll": mean,
             "stderr_over_examples": float(sub[f"{col}_stderr"].astype(float).mean()) if f"{col}_stderr" in sub else float("nan"),
             "stderr_over_seeds": se_seeds,
@@ -302,13 +394,26 @@ def uci_table(runs: pd.DataFrame) -> pd.DataFrame:
             "judgement": against_reference(mean, se_seeds, n, paper).verdict,
             "protocol": "/".join(protocols) or "",
             "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
-            "not_chosen_valid_nll": others.get((dataset, k), ""),
+            "not_chosen_valid_nll": others.get((dataset, k), "") if role == "chosen" else "",
             "best_epoch": "/".join(str(int(b)) for b in sub["best_epoch"]),
             "stopped_early": bool(sub["stopped_early"].all()) if "stopped_early" in sub else False,
             "wall_minutes": seconds / 60,
             "data_variant": ", ".join(sorted(sub["data_variant"].unique())),
         })
     return pd.DataFrame(rows)
+
+
+def uci_expected() -> pd.DataFrame:
+    """The ``uci`` grid's points as rows (dataset, num_masks, protocol, mode):
+    what :func:`uci_table` lists as not finished when a run is missing."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # see widths_grid
+        from ..pipeline.grid import GRIDS, expand
+    return pd.DataFrame([dict(dataset=p.params["dataset"], protocol=p.params.get("protocol"), mode=p.mode,
+                              num_masks="sampling" if p.params.get("num_masks") is None else str(p.params["num_masks"]))
+                         for p in expand(GRIDS["uci"])]).drop_duplicates()
 
 
 def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
@@ -422,9 +527,14 @@ def report_markdown(table: pd.DataFrame, uci: pd.DataFrame | None = None) -> str
         text += "\n" + note
     if uci is not None and len(uci):
         text += ("\n## UCI datasets\n\nPer dataset and setting, the recipe with the best validation NLL "
-                 "(mean over its seeds; the protocol column says which won, not_chosen_valid_nll what "
-                 "the others reached); standard errors over test examples and, with several seeds, "
-                 "over seeds; `judgement` as above, by the standard error over seeds.\n\n" + to_markdown(uci))
+                 "(mean over its seeds): the protocol and, under mask sampling, what is resampled at "
+                 "each minibatch (ordering and connectivity, or the connectivity only under one "
+                 "ordering). `protocol` and `resampling` say which won, `not_chosen_valid_nll` what "
+                 "the others reached (or that they did not finish); a run that did not stop early is "
+                 "never chosen. Where the authors published a command (dna, mask sampling) it is the "
+                 "row as published, and the other recipes run for that row follow it, beside it. "
+                 "Standard errors over test examples and, with several seeds, over seeds; "
+                 "`judgement` as above, by the standard error over seeds.\n\n" + to_markdown(uci))
     return text
 
 
