@@ -115,9 +115,10 @@ class MADE(nn.Module):
     """
 
     @classmethod
-    def from_config(cls, nin: int, config: ModelConfig, nout: int | None = None, *, fast: bool = True) -> "MADE":
+    def from_config(cls, nin: int, config: ModelConfig, nout: int | None = None, *, fast: bool = True,
+                    init_weights: bool = True) -> "MADE":
         """The MADE of ``config`` for ``nin`` inputs (``nout``: one output per input, Bernoulli)."""
-        return cls(nin, nout=nout or nin, fast=fast, **asdict(config))
+        return cls(nin, nout=nout or nin, fast=fast, init_weights=init_weights, **asdict(config))
 
     def __init__(
         self,

@@ -70,6 +70,25 @@ def test_load_model_skips_the_orthogonal_init(toy_data, tmp_path, monkeypatch):
     assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
 
 
+def test_a_resumed_run_skips_the_init_and_matches_one_run_through(toy_data, tmp_path, monkeypatch):
+    settings = dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2, init="orthogonal",
+                    look_ahead=50, device="cpu", progress=False)
+    through = run_experiment(ExperimentConfig.from_dict({**settings, "max_epochs": 4}), tmp_path / "through")
+    run_experiment(ExperimentConfig.from_dict({**settings, "max_epochs": 2}), tmp_path / "resumed")
+    import made.model
+    calls = []
+    real = made.model.orthogonal_
+    monkeypatch.setattr(made.model, "orthogonal_", lambda *a: calls.append(a) or real(*a))
+    resumed = run_experiment(ExperimentConfig.from_dict({**settings, "max_epochs": 4}), tmp_path / "resumed")
+    assert calls == []  # the checkpoint's weights replace the init
+    assert resumed["epochs"] == 4
+    for key in ("valid_nll", "test_nll_ensemble", "test_nll_single_mask", "best_epoch"):
+        assert resumed[key] == through[key], key
+    # without a checkpoint the init runs: the patch above does see it
+    run_experiment(ExperimentConfig.from_dict({**settings, "max_epochs": 1}), tmp_path / "fresh")
+    assert len(calls) == 2  # one per masked layer
+
+
 @pytest.mark.parametrize("reuse", ["checkpoint", "metrics only"])
 def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
     # The case: a finished run directory trained again with lr 0.01 and a
