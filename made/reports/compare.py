@@ -285,7 +285,7 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
             missing = sorted({tuple(map(str, r)) for r in want[recipe].values} - have)
             texts += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
         if texts:
-            others[key] = ", ".join(texts)
+            others[key] = "; ".join(texts)
     index = runs.set_index([*by, *recipe]).index
     chosen = runs[index.isin(pd.MultiIndex.from_tuples(chosen_keys) if chosen_keys else [])]
     beside = runs[index.isin(pd.MultiIndex.from_tuples(beside_keys) if beside_keys else [])]
