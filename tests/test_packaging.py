@@ -99,6 +99,27 @@ def test_core_works_in_a_venv_with_only_torch_numpy_and_tqdm(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
 
 
+@pytest.mark.slow
+def test_the_wheel_holds_the_three_packages_and_the_reference_numbers(tmp_path):
+    # Built from a copy, so the checkout gets no build/ folder.
+    import shutil
+    import zipfile
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "made", src / "made", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", str(src), "--no-deps",
+                          "--no-build-isolation", "-w", str(tmp_path / "wheel")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    (wheel,) = (tmp_path / "wheel").glob("made-*.whl")
+    held = set(zipfile.ZipFile(wheel).namelist())
+    sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "made").rglob("*.py")}
+    assert sources and sources <= held, sorted(sources - held)
+    assert "made/reports/reference_numbers.csv" in held
+
+
 def _env() -> dict:
     import os
 
