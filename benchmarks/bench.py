@@ -176,8 +176,10 @@ def run_benchmark(device: str = "cpu", hidden: list[int] | None = None, batch_si
                  "repeats": opts["repeats"], "quick": quick, "results": {}}
     with ctx.Pool(1) as pool:
         rates = pool.apply(_rates, (MEASUREMENTS, opts))
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
-        peaks = {k: pool.apply(_peak, (k, opts)) for k in MEASUREMENTS}
+    # Each peak in a fresh process (ru_maxrss only grows), as many at once as
+    # there are cores: memory, unlike rates, is not disturbed by neighbours.
+    with ctx.Pool(min(cores, len(MEASUREMENTS)), maxtasksperchild=1) as pool:
+        peaks = dict(zip(MEASUREMENTS, pool.starmap(_peak, [(k, opts) for k in MEASUREMENTS], chunksize=1)))
     out["results"] = {k: {"rate": rates[k], "unit": UNITS.get(k, "examples/s"), "peak_mb": peaks[k]}
                       for k in MEASUREMENTS}
     r = out["results"]
