@@ -206,14 +206,22 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[d
     return rows
 
 
-def _grid_constants():
-    """(RESAMPLING labels, AS_PUBLISHED rows) of made/pipeline/grid.py."""
+def _grid():
+    """made.pipeline.grid, the grids as data, imported quietly: it imports the
+    trainer, whose tqdm.auto warns in a kernel without ipywidgets; nothing here
+    draws a progress bar, so the reports stay clean."""
     import warnings
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # see widths_grid
-        from ..pipeline.grid import AS_PUBLISHED, RESAMPLING
-    return RESAMPLING, AS_PUBLISHED
+        warnings.simplefilter("ignore")
+        from ..pipeline import grid
+    return grid
+
+
+def _grid_constants():
+    """(RESAMPLING labels, AS_PUBLISHED rows) of made/pipeline/grid.py."""
+    grid = _grid()
+    return grid.RESAMPLING, grid.AS_PUBLISHED
 
 
 def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
@@ -406,14 +414,10 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.Da
 def uci_expected() -> pd.DataFrame:
     """The ``uci`` grid's points as rows (dataset, num_masks, protocol, mode):
     what :func:`uci_table` lists as not finished when a run is missing."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # see widths_grid
-        from ..pipeline.grid import GRIDS, expand
+    grid = _grid()
     return pd.DataFrame([dict(dataset=p.params["dataset"], protocol=p.params.get("protocol"), mode=p.mode,
                               num_masks="sampling" if p.params.get("num_masks") is None else str(p.params["num_masks"]))
-                         for p in expand(GRIDS["uci"])]).drop_duplicates()
+                         for p in grid.expand(grid.GRIDS["uci"])]).drop_duplicates()
 
 
 def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
@@ -670,14 +674,7 @@ def paper_one_hidden_layer() -> pd.DataFrame:
 
 def widths_grid() -> tuple[list[int], int]:
     """The widths and the many-mask K of the ``widths`` grid, as defined in made/pipeline/grid.py."""
-    import warnings
-
-    with warnings.catch_warnings():
-        # made.pipeline.grid imports the trainer, whose tqdm.auto warns in a kernel without
-        # ipywidgets; nothing here draws a progress bar, so the report stays clean
-        warnings.simplefilter("ignore")
-        from ..pipeline.grid import GRIDS
-    axes = GRIDS["widths"]["axes"]
+    axes = _grid().GRIDS["widths"]["axes"]
     return [int(h[0]) for h in axes["hidden_sizes"]], max(axes["num_masks"])
 
 
