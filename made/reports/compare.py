@@ -342,14 +342,23 @@ def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
     return "mask sampling" + (f" ({mode})" if mode else "")
 
 
-def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[dict]:
+def _uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None):
+    """The UCI table's rows before formatting, each as (dataset, K, role, runs,
+    mask sampling?, the test column read, the paper's row); and the recipes not chosen."""
     refs = reference_numbers()
-    rows = []
-    groups, _ = _uci_groups(runs, expected)
+    groups, others = _uci_groups(runs, expected)
+    entries = []
     for dataset, k, role, sub in groups:
         sampling = k == "sampling"
-        col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
-        ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
+        entries.append((dataset, k, role, sub, sampling, "test_nll_ensemble" if sampling else "test_nll_single_mask",
+                        _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")))
+    return entries, others
+
+
+def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[dict]:
+    rows = []
+    entries, _ = _uci_entries(runs, expected)
+    for dataset, k, role, sub, sampling, col, ref in entries:
         test = f", ensemble of {sub['ensemble_masks'].iloc[0]} test masks" if sampling else ""
         note = _ROLE_NOTE.get(role) or _chosen_note(sub, published=role == "published")
         rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, {_sampling_label(sub, sampling)}{test}",
@@ -373,14 +382,10 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.Da
     best epoch(s), and the wall time of the kept runs (training, validation
     and test).
     """
-    refs = reference_numbers()
     resampling, _ = _grid_constants()
-    groups, others = _uci_groups(runs, expected)
+    entries, others = _uci_entries(runs, expected)
     rows = []
-    for dataset, k, role, sub in groups:
-        sampling = k == "sampling"
-        col = "test_nll_ensemble" if sampling else "test_nll_single_mask"
-        ref = _ref(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")
+    for dataset, k, role, sub, sampling, col, ref in entries:
         mean, se_seeds, n = mean_se(sub[col])
         paper = float(ref["test_nll"]) if ref is not None else float("nan")
         seconds = sum(sub.get(c, pd.Series(0.0, index=sub.index)).fillna(0).astype(float).sum()
