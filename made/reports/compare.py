@@ -218,12 +218,6 @@ def _grid():
     return grid
 
 
-def _grid_constants():
-    """(RESAMPLING labels, AS_PUBLISHED rows) of made/pipeline/grid.py."""
-    grid = _grid()
-    return grid.RESAMPLING, grid.AS_PUBLISHED
-
-
 def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
     """What distinguishes the recipes searched over: the protocol and the
     resampling mode where either varies (in the runs or the grid's
@@ -242,7 +236,7 @@ def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) ->
 
 def recipe_name(values: dict) -> str:
     """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
-    resampling, _ = _grid_constants()
+    resampling = _grid().RESAMPLING
     parts = [str(values[c]) for c in ("protocol", "lr") if c in values and not pd.isna(values[c])]
     label = resampling.get(str(values.get("mode", "")), "")
     return ", ".join(parts[:1] + ([label] if label else []))
@@ -320,7 +314,7 @@ def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None):
         expected = expected.assign(num_masks=expected["num_masks"].astype(str))
     if "valid_nll" not in runs:
         return [(d, k, "chosen", sub) for (d, k), sub in runs.groupby(["dataset", "num_masks"])], {}
-    _, published = _grid_constants()
+    published = _grid().AS_PUBLISHED
     chosen, others, beside = _select(runs, ["dataset", "num_masks"], expected, published)
     groups = []
     for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
@@ -337,7 +331,7 @@ _ROLE_NOTE = {"beside": "beside the authors' command, not searched over"}
 def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
     if not sampling:
         return "1 mask"
-    resampling, _ = _grid_constants()
+    resampling = _grid().RESAMPLING
     mode = resampling.get(str(sub["mode"].iloc[0]), "") if "mode" in sub else ""
     return "mask sampling" + (f" ({mode})" if mode else "")
 
@@ -382,7 +376,7 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.Da
     best epoch(s), and the wall time of the kept runs (training, validation
     and test).
     """
-    resampling, _ = _grid_constants()
+    resampling = _grid().RESAMPLING
     entries, others = _uci_entries(runs, expected)
     rows = []
     for dataset, k, role, sub, sampling, col, ref in entries:
