@@ -7,6 +7,7 @@ device(type='cpu')
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import torch
 
@@ -40,10 +41,51 @@ def flush_denormals():
     CPUs handle subnormals in slow microcode, so a step that touches many of
     them takes much longer (measured in benchmarks/RESULTS.md, "Subnormal
     floats").  Values that small never change a log-likelihood.
+
+    The switch is per thread: it reaches torch's other CPU threads only if
+    :func:`set_threads` started them (see there); otherwise a warning says so.
     """
     supported = torch.set_flush_denormal(True)
     try:
+        if supported and not _every_thread_flushes():
+            warnings.warn(
+                f"torch's {torch.get_num_threads() - 1} other CPU thread(s) do not flush subnormal floats, so "
+                "training may slow down as they appear: they were started before made.device.set_threads; "
+                "call it first in the process, before any torch operation", RuntimeWarning, stacklevel=3)
         yield
     finally:
         if supported:
             torch.set_flush_denormal(False)
+
+
+def set_threads(threads: int | None = None) -> None:
+    """Set torch's CPU threads (``None``: torch's default) so that all of them
+    can flush subnormals; call it first in a process, before any torch work.
+
+    ``torch.set_flush_denormal`` changes only the calling thread, and a CPU
+    thread takes that mode from the thread that starts it.  torch starts its
+    other threads at its first parallel operation and keeps them, so this
+    starts them here with flushing on: they flush from then on, and the
+    calling thread only inside :func:`flush_denormals`.  With one thread there
+    are no others and nothing changes.
+    """
+    if threads:
+        torch.set_num_threads(int(threads))
+    if torch.get_num_threads() > 1 and torch.set_flush_denormal(True):
+        torch.ones(_PROBE_SIZE).add_(1)  # large enough to run on every thread: starts them all
+        torch.set_flush_denormal(False)
+
+
+# Elementwise ops split work over threads in chunks of 32,768 elements
+# (at::internal::GRAIN_SIZE): this is enough for 32 threads.
+_PROBE_SIZE = 1 << 20
+
+
+def _every_thread_flushes() -> bool:
+    """True when every torch CPU thread treats subnormal inputs as zero: a
+    subnormal times 1 is then 0 in every thread's chunk."""
+    if torch.get_num_threads() == 1:
+        return True
+    # Made from its bits: converting 1e-39 to float32 would itself flush it here.
+    subnormal = torch.full((_PROBE_SIZE,), 1 << 20, dtype=torch.int32).view(torch.float32)
+    return bool((subnormal * 1.0 == 0).all())

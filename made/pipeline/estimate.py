@@ -83,7 +83,9 @@ def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: 
 
 def _load_worker(dim: int, hidden_sizes: list[int], threads: int, ready, stop) -> None:
     """Background training of a model of this shape until ``stop`` is set."""
-    torch.set_num_threads(threads)
+    from ..device import set_threads
+
+    set_threads(threads)
     model = MADE(dim, hidden_sizes, dim, num_masks=1)
     train_throughput(model, dim, steps=2)
     ready.release()
@@ -292,13 +294,12 @@ def estimate_seconds(points: list, overrides: dict, jobs: int = 1,
     processes train beside it, as the grid's other jobs will.  The grid's wall
     time is then the runs' makespan in the order ``run_grid`` starts them.
     """
-    from ..device import resolve_device
+    from ..device import resolve_device, set_threads
     from .experiment import build_model
     from .runner import schedule
 
     threads = overrides.get("threads")
-    if threads:
-        torch.set_num_threads(int(threads))
+    set_threads(threads)
     threads = int(threads or torch.get_num_threads())
     finished = finished_epochs(results_dir)
     cache: dict = {}
