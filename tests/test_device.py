@@ -32,3 +32,42 @@ def test_flush_denormals_only_inside_the_block():
         if torch.set_flush_denormal(True):  # this CPU supports it
             assert (tiny * 1.0).item() == 0.0
     assert (tiny * 1.0).item() != 0.0
+
+
+# torch's CPU threads are per process, and start at its first parallel operation:
+# each case runs in a fresh interpreter.
+_THREADS_CASE = """
+import sys, warnings, torch
+from made.device import _every_thread_flushes, flush_denormals, set_threads
+if not torch.set_flush_denormal(False):
+    print("unsupported"); sys.exit()
+if sys.argv[1] == "started-before":
+    torch.set_num_threads(2)
+    torch.ones(1 << 20).add_(1)  # starts torch's second thread without flushing
+set_threads(2)
+torch.ones(1 << 20).mul_(2)  # the work before training (data, init) runs on both threads
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    with flush_denormals():
+        inside = _every_thread_flushes()
+small = torch.full((4,), 1 << 20, dtype=torch.int32).view(torch.float32)  # subnormal, on this thread only
+print(inside, len(caught), (small * 1.0 == 0).any().item(), torch.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("case", ["fresh", "started-before"])
+def test_set_threads_makes_every_thread_flush_inside_the_block(case):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _THREADS_CASE, case], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    if out == ["unsupported"]:
+        pytest.skip("this CPU cannot flush subnormal floats")
+    inside, warned, flushed_after, threads = out
+    assert threads == "2"
+    assert flushed_after == "False"  # the calling thread flushes only inside the block
+    if case == "fresh":  # both threads flush, and nothing is said
+        assert (inside, warned) == ("True", "0")
+    else:  # the second thread started unflushed, and keeps that: a warning says so
+        assert (inside, warned) == ("False", "1")
