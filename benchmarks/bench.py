@@ -37,6 +37,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's made, as a script
 
 from made.pipeline.estimate import sync, train_throughput  # noqa: E402
+from made.device import set_threads  # noqa: E402
 from made.model import MADE  # noqa: E402
 
 
@@ -121,7 +122,7 @@ def _rates(kinds: list[str], opts: dict) -> dict:
     Interleaving puts every measurement under the same machine conditions
     (clock speed drifts on shared CPUs), which keeps the ratios honest.
     """
-    torch.set_num_threads(opts["threads"])
+    set_threads(opts["threads"])  # first: every thread flushes subnormals, as in a run
     fns = {k: _make(k, opts) for k in kinds}
     for fn in fns.values():
         fn()  # warm-up
@@ -134,14 +135,14 @@ def _rates(kinds: list[str], opts: dict) -> dict:
 
 def _peak(kind: str, opts: dict) -> float:
     """Peak memory of one measurement, alone in a fresh process."""
-    torch.set_num_threads(opts["threads"])
+    set_threads(opts["threads"])  # first: every thread flushes subnormals, as in a run
     _make(kind, {**opts, "steps": min(opts["steps"], 5)})()
     return _peak_mb(torch.device(opts["device"]))
 
 
 def _grid_worker(opts: dict, seconds: float, queue) -> None:
     """One training job for the grid-throughput measurement: examples/s over ``seconds``."""
-    torch.set_num_threads(opts["threads"])
+    set_threads(opts["threads"])  # first: every thread flushes subnormals, as in a run
     device = torch.device(opts["device"])
     model = MADE(opts["dim"], opts["hidden"], opts["dim"], num_masks=32).to(device)
     rate = train_throughput(model, opts["dim"], batch_size=opts["batch_size"], seconds=seconds, device=device)
