@@ -72,13 +72,14 @@ def set_threads(threads: int | None = None) -> None:
     if threads:
         torch.set_num_threads(int(threads))
     if torch.get_num_threads() > 1 and torch.set_flush_denormal(True):
-        torch.ones(_PROBE_SIZE).add_(1)  # large enough to run on every thread: starts them all
+        torch.ones(_probe_size()).add_(1)  # large enough to run on every thread: starts them all
         torch.set_flush_denormal(False)
 
 
-# Elementwise ops split work over threads in chunks of 32,768 elements
-# (at::internal::GRAIN_SIZE): this is enough for 32 threads.
-_PROBE_SIZE = 1 << 20
+def _probe_size() -> int:
+    """Elements enough for an elementwise op to run on every thread: torch
+    splits one in chunks of at least 32,768 (at::internal::GRAIN_SIZE)."""
+    return 32_768 * torch.get_num_threads()
 
 
 def _every_thread_flushes() -> bool:
@@ -87,5 +88,5 @@ def _every_thread_flushes() -> bool:
     if torch.get_num_threads() == 1:
         return True
     # Made from its bits: converting 1e-39 to float32 would itself flush it here.
-    subnormal = torch.full((_PROBE_SIZE,), 1 << 20, dtype=torch.int32).view(torch.float32)
+    subnormal = torch.full((_probe_size(),), 1 << 20, dtype=torch.int32).view(torch.float32)
     return bool((subnormal * 1.0 == 0).all())
