@@ -153,6 +153,8 @@ def test_uci_grid_expands_the_published_command_and_the_search():
                 seeds.update({(o, True): 2 for o in ("adadelta", "adagrad")})
             if dataset == "adult":
                 seeds[("adadelta", True)] = 2  # the second seed of its chosen recipe
+            if dataset in ("adult", "mushrooms"):
+                seeds[("adadelta", False)] = 2  # the same, once the connectivity-only arm had run
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
         if (dataset, k) == ("adult", 1):
             want = sorted(want + [("sgd", True, 0)])

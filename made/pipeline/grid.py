@@ -138,8 +138,9 @@ GRIDS: dict[str, dict] = {
     # resampling mode {order, connectivity}.  Two seeds for the mask-sampling
     # rows of mushrooms and nips (400 training examples) in both optimizers with
     # full resampling; for the other rows a second seed of the recipe their
-    # validation chose (adult: adadelta/order; Adagrad under mask sampling takes
-    # thousands of epochs).
+    # validation chose (adult: adadelta/order, and once the connectivity-only
+    # arm had run, adadelta/connectivity on adult and mushrooms; Adagrad under
+    # mask sampling takes thousands of epochs).
     "uci": dict(
         parts=[
             dict(protocol="adadelta", base={"dataset": "dna", **MASK_SAMPLING},
@@ -152,6 +153,8 @@ GRIDS: dict[str, dict] = {
                            mode=["connectivity"])),
             dict(protocol="adadelta", base={"dataset": "adult", **MASK_SAMPLING}, axes=dict(mode=["order"]),
                  seeds=2),
+            dict(protocol="adadelta", base={**MASK_SAMPLING}, axes=dict(dataset=["adult", "mushrooms"],
+                                                                         mode=["connectivity"]), seeds=2),
             dict(base={"num_masks": 1}, seeds=1,
                  axes=dict(dataset=UCI_DATASETS, protocol=["paper", "adadelta"])),
             dict(protocol="sgd_tanh", base={"dataset": "adult", "num_masks": 1}, axes={}, seeds=1),
