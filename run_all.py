@@ -221,8 +221,15 @@ def _main(args) -> int:
         threads = args.threads or 1
     overrides["threads"] = threads
 
-    from made.pipeline.runner import pending, with_overrides
+    from made.pipeline.runner import RunMismatch, check_reuse, pending, with_overrides
 
+    if not args.force:
+        try:  # every run of the grid's table, also those --datasets leaves out of training
+            check_reuse(with_overrides(expand(GRIDS[grid_name], seeds=args.seeds, protocol=args.protocol),
+                                       overrides), results / "runs")
+        except RunMismatch as exc:
+            print(f"run_all.py: error: {exc}", file=sys.stderr)
+            return 2
     todo = {p.run_id for p in pending(with_overrides(points, overrides), results / "runs", args.force)}
     done = len(points) - len(todo)
     points = [p for p in points if p.run_id in todo]
@@ -318,14 +325,17 @@ def _with_data(points, data_dir):
     from made.data import DatasetError, load_dataset
 
     missing = {}
-    for name, seed in sorted({(p.params["dataset"], p.config().binarize_seed) for p in points}):
-        if name in missing:
-            continue
-        try:
-            load_dataset(name, data_dir=data_dir, seed=seed)  # checks shapes, values and checksums
+
+    def label(p):  # a dataset, and its variant when the run names one
+        variant = p.config().data_variant
+        return p.params["dataset"] + (f" ({variant})" if variant else "")
+
+    for name, variant in sorted({(p.params["dataset"], p.config().data_variant or "") for p in points}):
+        try:  # checks shapes, values and checksums
+            load_dataset(name, data_dir=data_dir, variant=variant or None)
         except DatasetError as exc:
-            missing[name] = str(exc)
-    return [p for p in points if p.params["dataset"] not in missing], missing
+            missing[name + (f" ({variant})" if variant else "")] = str(exc)
+    return [p for p in points if label(p) not in missing], missing
 
 
 if __name__ == "__main__":

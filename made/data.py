@@ -12,18 +12,19 @@ into place only after it verified.
 
 Variants (``Dataset.variant``; results must report it):
 
-* ``larochelle``: the paper's exact file (dna, mushrooms, nips: SHA-256
-  verified; ``binarized_mnist.npz`` / ``.amat``: no published hash, identified
-  by name and shapes);
+* ``larochelle``: the paper's exact file (dna, mushrooms, nips: SHA-256 of
+  the file; binarized MNIST: SHA-256 of each split's *content*, so the
+  authors' float32 npz, the ``.amat`` text files and a uint8 npz all verify);
 * ``rebuilt-test-reordered``: the known adult rebuild (train/valid identical to
   Larochelle's, test = the same rows in another order);
 * ``static-seed<N>``: MNIST binarized here from the SHA-256-verified raw
   digits, each pixel ~ Bernoulli(intensity / 255) drawn once with
-  ``numpy.random.default_rng(N)``: a close stand-in, not the paper's file;
+  ``numpy.random.default_rng(N)``: a second binarization, not the paper's
+  file, and loaded only when asked for by name (``variant="static-seed0"``);
 * ``unverified``: no known checksum (shapes and 0/1 values still checked).
 
-A file whose SHA-256 differs from the paper's exact one is an error unless
-``verify=False``.  Names with no known exact hash (adult, connect4, ...) load
+A file whose SHA-256 (or, for MNIST, content) differs from the paper's exact
+one is an error unless ``verify=False``, which loads it as ``unverified``.  Names with no known exact hash (adult, connect4, ...) load
 any file that passes the shape and value checks, as ``unverified``.
 
 Downloading is written here rather than left to pooch: pooch checks one fixed
@@ -78,6 +79,17 @@ MNIST_RAW_SHA256 = {
 }
 
 
+# SHA-256 of each split of the paper's binarized MNIST as uint8 0/1 values, C
+# order, shape (N, 784): the authors' file is known by its content, not its
+# bytes, which differ between the npz, the .amat text and a uint8 copy.
+MNIST_CONTENT_SHA256 = {
+    "train": "43490d4d6ac9002727af4426d8748609fdb7e4094fa65ad8d681ea60082a7a5a",
+    "valid": "069b4f0beb389b776478c3e872b4df71c95ac4be64d7cbe6d32e24ebac8e6d5e",
+    "test": "ca0294c3b8d984c7a1dc891015a8eea6f37bae59a34e35ea0fc8c47110a8dd86",
+}
+STATIC_PREFIX = "static-seed"  # the rebuilt binarization's variant: static-seed<N>
+
+
 class DatasetError(ValueError):
     """A data file is missing, damaged or not what the paper used; the message says what to do."""
 
@@ -92,24 +104,41 @@ class DatasetSpec:
     # "larochelle" entry makes a mismatch an error: a name with just a known
     # rebuild (adult) still accepts the original file, as "unverified".
     known_sha256: dict | None = None
+    # split -> SHA-256 of its content as uint8 (see content_sha256), for data
+    # known by content rather than by file bytes (the paper's binarized MNIST)
+    content_sha256: dict | None = None
 
     @property
     def exact_sha256(self) -> str | None:
         """SHA-256 of the paper's exact file, when known."""
         return next((h for h, v in (self.known_sha256 or {}).items() if v == "larochelle"), None)
 
+    @property
+    def reference_variant(self) -> str:
+        """The variant of the file this project knows for the name: the
+        paper's ("larochelle") where its bytes or content are known, else
+        the one known rebuild, else "unverified".  A run on it needs no
+        variant in its id; a run on any other names its variant there."""
+        if self.content_sha256 or self.exact_sha256:
+            return "larochelle"
+        known = sorted(set((self.known_sha256 or {}).values()))
+        return known[0] if len(known) == 1 else "unverified"
 
-def _uci(name, dim, splits, release=False, known=None):
+
+def _uci(name, dim, splits, release=False, known=None, content=None):
     where = "releases/download/ICML2015" if release else "raw/master/datasets"
-    return DatasetSpec(name, dim, splits, f"{REPO}/{where}/{name}.npz", known)
+    return DatasetSpec(name, dim, splits, f"{REPO}/{where}/{name}.npz", known, content)
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "binarized_mnist": _uci("binarized_mnist", 784, (50000, 10000, 10000), release=True),
+    "binarized_mnist": _uci("binarized_mnist", 784, (50000, 10000, 10000), release=True,
+                            content=MNIST_CONTENT_SHA256),
     "adult": _uci("adult", 123, (5000, 1414, 26147), known={
         # train/valid identical to Larochelle's; test holds the same rows in another order
         "60d043003a2b2e71a70d9d9bb24d1ec493bb490abbd07afb291e9a80cacccd82": "rebuilt-test-reordered"}),
-    "connect4": _uci("connect4", 126, (16000, 4000, 47557)),
+    "connect4": _uci("connect4", 126, (16000, 4000, 47557), known={
+        # train/valid identical to Larochelle's; test = the other legal positions of the UCI set, in another order
+        "ebc875bd73e98eeefb79a03cd8d2210206f3dec08b0bd278473912d10835950b": "rebuilt-test-reordered"}),
     "dna": _uci("dna", 180, (1400, 600, 1186), known={
         "df2d2e7ce1469edfead15e41024e108d64f1b4633cfecfc40ef7107cc22c895c": "larochelle"}),
     "mushrooms": _uci("mushrooms", 112, (2000, 500, 5624), known={
@@ -136,6 +165,17 @@ class Dataset:
     @property
     def dim(self) -> int:
         return int(self.train.shape[1])
+
+    def split_sha256(self) -> dict[str, str]:
+        """Each split's :func:`content_sha256`."""
+        return {s: content_sha256(getattr(self, s)) for s in SPLITS}
+
+    @property
+    def content_sha256(self) -> str:
+        """One SHA-256 for the three splits' content: what a run and its
+        checkpoint record, so that a run never resumes or is reused on other data."""
+        lines = "".join(f"{s} {h}\n" for s, h in self.split_sha256().items())
+        return hashlib.sha256(lines.encode()).hexdigest()
 
     def as_tensors(self, device: "str | torch.device | None" = None
                    ) -> tuple["torch.Tensor", "torch.Tensor", "torch.Tensor"]:
@@ -196,6 +236,28 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def content_sha256(array: np.ndarray) -> str:
+    """SHA-256 of a 0/1 array's values as uint8, C order: the same for the
+    float32 npz, the .amat text and a uint8 copy of the same data."""
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).hexdigest()
+
+
+def _variant_from_content(arrays, where: str, spec: DatasetSpec, verify: bool) -> str:
+    """"larochelle" when every split's content hash is the paper's; a mismatch
+    is an error naming the splits, unless ``verify=False`` ("unverified")."""
+    wrong = [s for s, a in zip(SPLITS, arrays) if content_sha256(a) != spec.content_sha256[s]]
+    if not wrong:
+        return "larochelle"
+    if not verify:
+        return "unverified"
+    expected = ", ".join(f"{s} {spec.content_sha256[s]}" for s in wrong)
+    raise DatasetError(
+        f"{where}: the content of its {', '.join(wrong)} split{'s' if len(wrong) > 1 else ''} is not that of "
+        f"the paper's {spec.name} (expected SHA-256 of the uint8 values: {expected}); delete it and fetch "
+        f"the paper's file again from {spec.url} (python -m made.data fetch {spec.name}), or pass "
+        f"verify=False to use it anyway (variant 'unverified')")
+
+
 def check_split(array: np.ndarray, path: Path, spec: DatasetSpec, split: str, size: int | None) -> np.ndarray:
     """A 2-D binary array of the right width and length, as float32; DatasetError otherwise."""
     fix = f"delete {path} and fetch it again (python -m made.data fetch {spec.name})"
@@ -235,8 +297,11 @@ def read_npz(path: Path, spec: DatasetSpec, check_sizes: bool = True) -> tuple[n
     except DatasetError:
         raise
     except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
-        raise DatasetError(f"{path}: not a readable npz file ({exc}); delete it and fetch it again "
-                           f"(python -m made.data fetch {spec.name})") from exc
+        # numpy's own message for a pickled array suggests allow_pickle=True,
+        # which would run code from the file: not repeated here.
+        why = "it holds pickled objects, not plain arrays" if "pickle" in str(exc) else exc
+        raise DatasetError(f"{path}: not a readable npz file of arrays ({why}); delete it and fetch it "
+                           f"again (python -m made.data fetch {spec.name})") from exc
     sizes = spec.splits if check_sizes else (None, None, None)
     return tuple(check_split(a, path, spec, s, n) for a, s, n in zip(arrays, SPLITS, sizes))
 
@@ -359,17 +424,20 @@ def _read_amat(paths: list[Path], spec: DatasetSpec) -> tuple[np.ndarray, ...]:
     return tuple(arrays)
 
 
-def _local_mnist(directory: Path, seed: int | None):
-    """The first local source of binarized MNIST, in the order loading tries
-    them: ``("npz", path)``, ``("amat", [paths])``, ``("built", [paths])``
-    (the static binarization of ``seed``; any seed when None) or ``("raw",
-    files)``; None when there is none."""
+def _paper_mnist(directory: Path):
+    """The paper's binarized MNIST on disk, in the order loading tries them:
+    ``("npz", path)`` or ``("amat", [paths])``; None when neither is there."""
     exact = _find(directory, "binarized_mnist.npz")
     if exact is not None:
         return "npz", exact
     amat = [_find(directory, f"binarized_mnist_{s}.amat") for s in SPLITS]
-    if all(amat):
-        return "amat", amat
+    return ("amat", amat) if all(amat) else None
+
+
+def _rebuild_sources(directory: Path, seed: int | None):
+    """What a rebuilt binarization would load from: ``("built", [paths])``
+    (the cached rebuild of ``seed``; any seed when None) or ``("raw", files)``;
+    None when there is neither."""
     if seed is None:
         built = sorted(p for d in _search_dirs(directory) for p in d.glob("binarized_mnist_static_seed*.npz"))
     else:
@@ -380,27 +448,53 @@ def _local_mnist(directory: Path, seed: int | None):
     return ("raw", raw) if raw is not None else None
 
 
-def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
+def _read_paper_mnist(kind: str, where, verify: bool) -> Dataset:
+    """The paper's file (npz or .amat), identified by its content."""
     spec = DATASETS["binarized_mnist"]
-    kind, where = _local_mnist(directory, seed) or (None, None)
-    if kind == "npz":
-        return Dataset(spec.name, *read_npz(where, spec), "larochelle", str(where))
-    if kind == "amat":
-        return Dataset(spec.name, *_read_amat(where, spec), "larochelle", ", ".join(map(str, where)))
+    arrays = read_npz(where, spec) if kind == "npz" else _read_amat(where, spec)
+    source = str(where) if kind == "npz" else ", ".join(map(str, where))
+    return Dataset(spec.name, *arrays, _variant_from_content(arrays, source, spec, verify), source)
+
+
+def static_seed(variant: str) -> int:
+    """``"static-seed3"`` -> 3; DatasetError for any other name."""
+    tail = variant[len(STATIC_PREFIX):] if variant.startswith(STATIC_PREFIX) else ""
+    if not tail.isdigit():
+        raise DatasetError(f"unknown binarized_mnist variant {variant!r}: use 'larochelle' (the paper's file, "
+                           f"the default) or '{STATIC_PREFIX}<N>' (rebuilt from the raw digits with seed N)")
+    return int(tail)
+
+
+def _load_mnist(directory: Path, download: bool, variant: str | None, verify: bool) -> Dataset:
+    """The paper's file (``variant`` None or "larochelle"), or the static
+    binarization ``static-seed<N>`` rebuilt from the raw digits.  Never one
+    for the other: a run names its data, and gets that data or an error."""
+    spec = DATASETS["binarized_mnist"]
+    if variant in (None, "larochelle"):
+        found = _paper_mnist(directory)
+        if found is not None:
+            return _read_paper_mnist(*found, verify)
+        if not download:
+            raise _missing(spec, directory, extra="(or the three binarized_mnist_{train,valid,test}.amat)",
+                           hint=_REBUILD_HINT)
+        try:
+            path = download_file(spec.url, _write_dir() / "binarized_mnist.npz",
+                                 lambda p: _read_paper_mnist("npz", p, verify=True))
+        except DatasetError as exc:
+            raise _missing(spec, directory, errors=[str(exc)], hint=_REBUILD_HINT) from exc
+        return _read_paper_mnist("npz", path, verify)
+    seed = static_seed(variant)
+    kind, where = _rebuild_sources(directory, seed) or (None, None)
     if kind == "built":  # trusted: written only after the raw files verified
-        return Dataset(spec.name, *read_npz(where[0], spec), f"static-seed{seed}", str(where[0]))
+        return Dataset(spec.name, *read_npz(where[0], spec), variant, str(where[0]))
     if kind == "raw":
         return _build_mnist(where, directory, seed)
+    urls = [f"{m}/{s}.gz" for m in RAW_MNIST_MIRRORS for s in MNIST_RAW_SHA256]
     if not download:
-        raise _missing(spec, directory, extra="or the raw MNIST files (train-images-idx3-ubyte, "
-                                              "t10k-images-idx3-ubyte, gzipped or not)")
+        raise _missing(spec, directory, urls=urls, what="the raw MNIST files (train-images-idx3-ubyte, "
+                                                        "t10k-images-idx3-ubyte, gzipped or not)")
     target = _write_dir()
     errors = []
-    try:
-        path = download_file(spec.url, target / "binarized_mnist.npz", lambda p: read_npz(p, spec))
-        return Dataset(spec.name, *read_npz(path, spec), "larochelle", str(path))
-    except DatasetError as exc:
-        errors.append(str(exc))
     for mirror in RAW_MNIST_MIRRORS:
         try:
             for stem in MNIST_RAW_SHA256:
@@ -410,7 +504,13 @@ def _load_mnist(directory: Path, download: bool, seed: int) -> Dataset:
             return _build_mnist(_raw_mnist(target), directory, seed)
         except DatasetError as exc:
             errors.append(str(exc))
-    raise _missing(spec, directory, extra="or the raw MNIST files", errors=errors)
+    raise _missing(spec, directory, urls=urls, what="the raw MNIST files", errors=errors)
+
+
+_REBUILD_HINT = (f"A binarization rebuilt here from the raw MNIST digits is another dataset: ask for it by "
+                 f"name, as the setting data_variant='{STATIC_PREFIX}0' (run_all.py --set "
+                 f"data_variant={STATIC_PREFIX}0; python -m made.data fetch binarized_mnist --variant "
+                 f"{STATIC_PREFIX}0).")
 
 
 # ------------------------------------------------------------------ download
@@ -444,30 +544,38 @@ def download_file(url: str, dest: Path, verify: Callable[[Path], object], timeou
     return dest
 
 
-def _missing(spec: DatasetSpec, directory: Path, extra: str = "", errors: list[str] | None = None) -> DatasetError:
-    urls = [spec.url] + ([f"{m}/{s}.gz" for m in RAW_MNIST_MIRRORS for s in MNIST_RAW_SHA256]
-                         if spec.name == "binarized_mnist" else [])
+def _missing(spec: DatasetSpec, directory: Path, extra: str = "", errors: list[str] | None = None,
+             urls: list[str] | None = None, what: str | None = None, hint: str = "") -> DatasetError:
+    urls = urls or [spec.url]
+    what = what or f"{spec.name}.npz{' ' + extra if extra else ''}"
     why = ("\n  " + "\n  ".join(errors)) if errors else ""
     return DatasetError(
         f"{spec.name} not found in {directory} (nor in the cache {cache_dir()}).{why}\n"
-        f"Download {spec.name}.npz{' ' + extra if extra else ''} from:\n  " + "\n  ".join(urls) +
-        f"\nand put it in {directory} (or set MADE_DATA_DIR / pass data_dir=...).")
+        f"Download {what} from:\n  " + "\n  ".join(urls) +
+        f"\nand put it in {directory} (or set MADE_DATA_DIR / pass data_dir=...)." + (f"\n{hint}" if hint else ""))
 
 
 # ---------------------------------------------------------------------- API
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = True,
-                 seed: int = 0, verify: bool = True) -> Dataset:
+                 variant: str | None = None, verify: bool = True) -> Dataset:
     """Load a dataset by name, from the data directory, the cache, or the web.
 
-    ``seed`` selects the static binarization when MNIST is rebuilt from the
-    raw digits; ``verify=False`` accepts a UCI file whose checksum matches no
-    known copy (its shapes and values are still checked).
+    ``variant`` names the data a caller wants, and it gets that or a
+    DatasetError: None takes the dataset's file as found (binarized MNIST:
+    the paper's file, verified by content); ``"static-seed<N>"`` is MNIST
+    rebuilt from the raw digits with seed N; any other name must be the
+    variant the found file verifies as.  ``verify=False`` accepts a file
+    whose checksum matches no known copy, as ``unverified`` (its shapes and
+    values are still checked).
     """
     if name not in DATASETS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     directory = resolve_data_dir(data_dir)
     if name == "binarized_mnist":
-        return _load_mnist(directory, download, seed)
+        data = _load_mnist(directory, download, variant, verify)
+        if variant not in (None, data.variant) and not (variant == "larochelle" and not verify):
+            raise DatasetError(f"{data.source}: is {data.variant!r}, not the variant {variant!r} asked for")
+        return data
     spec = DATASETS[name]
     path = _find(directory, f"{name}.npz")
     if path is None:
@@ -479,60 +587,109 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
         except DatasetError as exc:
             raise _missing(spec, directory, errors=[str(exc)]) from exc
     arrays = read_npz(path, spec)
-    return Dataset(name, *arrays, _variant_from_hash(path, spec, verify), str(path))
+    found = _variant_from_hash(path, spec, verify)
+    if variant is not None and found != variant:
+        raise DatasetError(f"{path}: is {found!r}, not the variant {variant!r} asked for; put that file "
+                           f"in the data directory, or ask for {found!r}")
+    return Dataset(name, *arrays, found, str(path))
 
 
-def status(name: str, directory: Path) -> dict:
-    """What is on disk for ``name``, without downloading or building anything."""
-    if name == "binarized_mnist":
-        kind, where = _local_mnist(directory, seed=None) or (None, None)
-        if kind is None:
-            return dict(found=False, where="", variant="", verified="")
-        if kind == "npz":
-            return dict(found=True, where=str(where), variant="larochelle", verified="shapes on load")
-        if kind == "amat":
-            return dict(found=True, where=str(where[0].parent), variant="larochelle (.amat)",
-                        verified="shapes on load")
-        if kind == "built":
-            return dict(found=True, where=", ".join(map(str, where)), variant="static (built)",
-                        verified="raw sha256 checked when built")
-        return dict(found=True, where=str(where["train-images-idx3-ubyte"].parent),
-                    variant="static-seed<N> (raw MNIST, built on first load)", verified="sha256 checked when built")
-    spec = DATASETS[name]
-    path = _find(directory, f"{name}.npz")
+def identify(name: str, data_dir: str | os.PathLike | None = None, variant: str | None = None) -> str | None:
+    """The variant ``load_dataset(name, data_dir, variant=variant)`` gives,
+    without loading the data (a found file is hashed, not read); None when
+    nothing here says (no local file: it would be downloaded)."""
+    if variant is not None:
+        return variant  # load_dataset gives that variant or refuses
+    spec = DATASETS.get(name)
+    if spec is None:
+        return None
+    if spec.content_sha256:  # binarized MNIST: the paper's file or an error
+        return spec.reference_variant
+    path = _find(resolve_data_dir(data_dir), f"{name}.npz")
     if path is None:
-        return dict(found=False, where="", variant="", verified="")
+        return None
     try:
-        variant = _variant_from_hash(path, spec, verify=True)
-        verified = "sha256" if variant != "unverified" else "no checksum known"
+        return _variant_from_hash(path, spec, verify=True)
     except DatasetError:
-        variant, verified = "unknown", "CHECKSUM MISMATCH"
-    return dict(found=True, where=str(path), variant=variant, verified=verified)
+        return None  # loading refuses it, naming the file
+
+
+def status(name: str, directory: Path) -> list[dict]:
+    """What is on disk for ``name``, without downloading or building anything:
+    one row per source (binarized MNIST: the paper's file, and a rebuild when
+    its files are there).  ``ok`` is False for a file that fails verification."""
+    none = dict(name=name, found=False, where="", variant="", verified="", ok=True)
+    if name != "binarized_mnist":
+        spec = DATASETS[name]
+        path = _find(directory, f"{name}.npz")
+        if path is None:
+            return [none]
+        try:
+            variant = _variant_from_hash(path, spec, verify=True)
+            verified = "file sha256" if variant != "unverified" else "no checksum known"
+            ok = True
+        except DatasetError:
+            variant, verified, ok = "unknown", "CHECKSUM MISMATCH", False
+        return [dict(name=name, found=True, where=str(path), variant=variant, verified=verified, ok=ok)]
+    rows = []
+    found = _paper_mnist(directory)
+    if found is not None:
+        kind, where = found
+        shown = str(where) if kind == "npz" else str(where[0].parent) + " (.amat)"
+        try:
+            data = _read_paper_mnist(kind, where, verify=True)
+            rows.append(dict(name=name, found=True, where=shown, variant=data.variant, ok=True,
+                             verified="content sha256 of train, valid, test"))
+        except DatasetError as exc:
+            bad = "CONTENT MISMATCH" if "content" in str(exc) else "UNREADABLE"
+            rows.append(dict(name=name, found=True, where=shown, variant="unknown", verified=bad, ok=False))
+    rebuild = _rebuild_sources(directory, seed=None)
+    if rebuild is not None:
+        kind, where = rebuild
+        if kind == "built":
+            variants = ", ".join(f"{STATIC_PREFIX}{p.stem.rsplit('seed', 1)[1]}" for p in where)
+            rows.append(dict(name=f"{name} (rebuild)", found=True, where=", ".join(map(str, where)),
+                             variant=variants, verified="raw sha256 checked when built", ok=True))
+        else:
+            rows.append(dict(name=f"{name} (rebuild)", found=True,
+                             where=str(where["train-images-idx3-ubyte"].parent),
+                             variant=f"{STATIC_PREFIX}<N> (raw MNIST, built when asked for)",
+                             verified="raw sha256 checked when built", ok=True))
+    return rows or [none]
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m made.data", description="MADE datasets: status and download.")
     sub = p.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="each dataset's status (nothing is downloaded)")
+    info = sub.add_parser("info", help="each dataset's status (nothing is downloaded); exit 1 when a file "
+                                       "fails verification")
     info.add_argument("--data-dir", default=None)
     fetch = sub.add_parser("fetch", help="download (or build) and verify one dataset")
     fetch.add_argument("name", choices=sorted(DATASETS))
     fetch.add_argument("--data-dir", default=None)
-    fetch.add_argument("--seed", type=int, default=0, help="binarization seed when MNIST is rebuilt")
+    fetch.add_argument("--variant", default=None,
+                       help=f"binarized_mnist: larochelle (the paper's file, default) or {STATIC_PREFIX}<N> "
+                            "(rebuilt from the raw digits with seed N)")
     args = p.parse_args(argv)
     directory = resolve_data_dir(args.data_dir)
     if args.command == "info":
         print(f"data directory: {directory}\ncache: {cache_dir()}")
         rows = [("dataset", "found", "variant", "verified", "where")]
+        bad = []
         for name in DATASETS:
-            s = status(name, directory)
-            rows.append((name, "yes" if s["found"] else "no", s["variant"], s["verified"], s["where"]))
+            for s in status(name, directory):
+                rows.append((s["name"], "yes" if s["found"] else "no", s["variant"], s["verified"], s["where"]))
+                if not s["ok"]:
+                    bad.append(s)
         widths = [max(len(r[i]) for r in rows) + 2 for i in range(4)]  # columns fit their text
         for row in rows:
             print("".join(f"{c:<{w}}" for c, w in zip(row, widths)) + row[4])
-        return 0
+        for s in bad:
+            print(f"error: {s['where']}: {s['verified'].lower()}: delete it and fetch it again "
+                  f"(python -m made.data fetch {s['name']})", file=sys.stderr)
+        return 1 if bad else 0
     try:
-        ds = load_dataset(args.name, args.data_dir, download=True, seed=args.seed)
+        ds = load_dataset(args.name, args.data_dir, download=True, variant=args.variant)
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

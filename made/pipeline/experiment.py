@@ -33,6 +33,10 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 BEST_MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
+# metrics.json and the checkpoint record the SHA-256 of the data's content
+# (made.data.Dataset.content_sha256): a run resumes, or is reused, only on the
+# data it was trained on.
+DATA_SHA256 = "data_sha256"
 # Settings that do not change what a run computes: they may differ between the
 # calls that train one run directory (max_epochs is how a run is extended;
 # test_masks only changes the final evaluation, which is redone every call).
@@ -65,13 +69,22 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     test_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS)
     train_subset: int | None = None  # first N training examples, for quick runs
-    binarize_seed: int = 0  # which static binarization of MNIST, when rebuilt
+    # Which data: None, the dataset's reference file (made.data.DatasetSpec.
+    # reference_variant; binarized MNIST: the paper's, verified by content),
+    # or a variant by name, e.g. "static-seed0": MNIST rebuilt from the raw
+    # digits with seed 0.  Naming the reference variant is the same as None.
+    data_variant: str | None = None
     # The run's one seed, which both parts take: the masks and initialization,
     # and the minibatch order.
     seed: int = TrainConfig.seed
     device: str = "auto"
 
     def __post_init__(self):
+        from ..data import DATASETS  # light: numpy only
+
+        spec = DATASETS.get(self.dataset)
+        if spec is not None and self.data_variant == spec.reference_variant:
+            object.__setattr__(self, "data_variant", None)  # one name for one dataset, so one run id
         if self.train_subset is not None and self.train_subset < 1:
             raise ValueError(f"train_subset must be a positive integer or None, got {self.train_subset!r}")
         for name in NOT_SETTINGS:
@@ -216,11 +229,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     """
     out_dir = Path(out_dir)
     check_same_run(out_dir, config)
-    out_dir.mkdir(parents=True, exist_ok=True)
     from ..data import load_dataset  # keeps `import made.pipeline.experiment` light
 
     device = resolve_device(config.device)
-    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.binarize_seed)
+    data = load_dataset(config.dataset, data_dir=config.data_dir, variant=config.data_variant)
+    check_same_run(out_dir, config, data.content_sha256)
+    out_dir.mkdir(parents=True, exist_ok=True)
     train, valid, test = data.as_tensors(device)
     if config.train_subset:
         train = train[: config.train_subset]
@@ -230,7 +244,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     resuming = (out_dir / CHECKPOINT).exists()
     model = build_model(config, data.dim, init_weights=not resuming).to(device)
     result = fit(model, train, valid, config.train, checkpoint=out_dir / CHECKPOINT,
-                 meta=config.computation())
+                 meta={**config.computation(), DATA_SHA256: data.content_sha256})
     write_csv(out_dir / HISTORY, pd.DataFrame(result.history))
     save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
                 "experiment": config.settings()}, out_dir / BEST_MODEL)
@@ -242,6 +256,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     row = {
         **config.to_dict(),
         "data_variant": data.variant,
+        DATA_SHA256: data.content_sha256,
         "dim": data.dim,
         "n_train": int(train.shape[0]),
         "epochs": result.epochs,
@@ -265,11 +280,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     return row
 
 
-def check_same_run(out_dir: Path, config: ExperimentConfig) -> None:
+def check_same_run(out_dir: Path, config: ExperimentConfig, data_sha256: str | None = None) -> None:
     """ValueError if ``out_dir`` holds the metrics of a run trained with other
-    settings: training there would label the new run's numbers with old files
-    or the old numbers with new settings.  (The checkpoint, which also stores
-    them, is checked by ``fit`` when it resumes.)"""
+    settings or (given ``data_sha256``) on other data: training there would
+    label the new run's numbers with old files or the old numbers with new
+    settings.  (The checkpoint, which also stores both, is checked by ``fit``
+    when it resumes.)"""
     try:
         row = json.loads((Path(out_dir) / METRICS).read_text())
         before = ExperimentConfig.from_metrics(row).computation()
@@ -278,11 +294,26 @@ def check_same_run(out_dir: Path, config: ExperimentConfig) -> None:
     except (OSError, ValueError, TypeError):
         return  # damaged: it describes nothing, and this run rewrites it
     now = config.computation()
+    if data_sha256 is not None and row.get(DATA_SHA256) not in (None, data_sha256):
+        before, now = {**before, DATA_SHA256: row[DATA_SHA256]}, {**now, DATA_SHA256: data_sha256}
     if before != now:
         raise ValueError(
-            f"{out_dir} holds a run trained with other settings ({settings_diff(before, now)}, "
+            f"{out_dir} holds a run trained with other settings or data ({settings_diff(before, now)}, "
             f"from its {METRICS}); use another run directory, or delete this one to train afresh "
             "(only max_epochs, device, data_dir and test_masks may change between calls)")
+
+
+def recorded_difference(row: Mapping, config: ExperimentConfig, variant: str | None) -> str:
+    """What differs between a complete run's ``metrics.json`` row and the run
+    ``config`` asks for (``variant``: the data variant it would train on now,
+    None when unknown here), as "name: recorded -> now, ..."; "" when nothing
+    does.  Settings a row does not record take their defaults: a setting added
+    since keeps the behaviour the run was trained with."""
+    before = ExperimentConfig.from_metrics(row).computation()
+    now = config.computation()
+    if variant is not None:
+        before["data_variant (loaded)"], now["data_variant (loaded)"] = row.get("data_variant"), variant
+    return settings_diff(before, now) if before != now else ""
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> MADE:

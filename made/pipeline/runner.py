@@ -136,6 +136,40 @@ def is_complete(run_dir: Path, max_epochs: int | None = None) -> bool:
     return max_epochs is not None and cap is not None and cap >= max_epochs
 
 
+class RunMismatch(ValueError):
+    """Complete runs whose recorded settings or data are not those of the
+    points that would reuse them; the message names each run and setting."""
+
+
+def check_reuse(points: Sequence[RunPoint], runs_dir: Path) -> None:
+    """RunMismatch if a complete run of ``points`` was trained with other
+    settings (a changed recipe or default included) or on other data than its
+    point asks for now: its numbers would be reported under settings they do
+    not have.  Called before anything trains or is reported."""
+    from ..data import identify
+    from .experiment import recorded_difference
+
+    variants: dict = {}
+    problems = []
+    for p in points:
+        run_dir = Path(runs_dir) / p.run_id
+        if not is_complete(run_dir, p.params.get("max_epochs")):
+            continue
+        config = p.config()
+        key = (config.dataset, config.data_dir, config.data_variant)
+        if key not in variants:
+            variants[key] = identify(*key)
+        diff = recorded_difference(read_metrics(run_dir), config, variants[key])
+        if diff:
+            problems.append(f"  {p.run_id}: {diff}")
+    if problems:
+        raise RunMismatch(
+            f"{len(problems)} complete run(s) in {runs_dir} were trained with other settings or data than "
+            "the grid asks for now (recorded -> now):\n" + "\n".join(problems) +
+            "\nTrain them again with --force (each old run is replaced once its new one is complete), "
+            "or use another --results-dir.")
+
+
 def pending(points: Sequence[RunPoint], runs_dir: Path, force: bool = False) -> list[RunPoint]:
     """The points that would train: all with ``force``, else those not complete
     (each point's params already hold the call's overrides, see with_overrides)."""
@@ -455,6 +489,8 @@ def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | Non
     # retried attempt recognise the lock of its own lost attempt.
     function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
                                  submitter=submission_id())
+    if not force:
+        check_reuse(with_overrides(points, overrides), runs_dir)
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
         ordered = schedule(with_overrides(points, overrides))
         # Complete runs are skipped here, without a task (execute_run checks again).
