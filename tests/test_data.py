@@ -187,12 +187,28 @@ def test_offline_error_names_urls_and_directory(tmp_path, monkeypatch):
     with pytest.raises(DatasetError) as err:
         load_dataset("binarized_mnist", tmp_path / "empty")
     msg = str(err.value)
-    assert "releases/download/ICML2015/binarized_mnist.npz" in msg
-    assert "train-images-idx3-ubyte.gz" in msg and str(tmp_path / "empty") in msg
+    assert "releases/download/ICML2015/binarized_mnist.npz" in msg and str(tmp_path / "empty") in msg
+    # the paper's file is never replaced by a rebuild unasked: the error says how to ask for one
+    assert "data_variant='static-seed0'" in msg and "train-images-idx3-ubyte.gz" not in msg
+    with pytest.raises(DatasetError) as err:
+        load_dataset("binarized_mnist", tmp_path / "empty", variant="static-seed0")
+    assert "train-images-idx3-ubyte.gz" in str(err.value) and str(tmp_path / "empty") in str(err.value)
+    with pytest.raises(DatasetError, match="unknown binarized_mnist variant 'static'"):
+        load_dataset("binarized_mnist", tmp_path / "empty", variant="static")
     with pytest.raises(DatasetError, match="not found"):
         load_dataset("dna", tmp_path / "empty", download=False)
     with pytest.raises(DatasetError, match="unknown dataset"):
         load_dataset("cifar", tmp_path)
+
+
+def test_garbage_npz_does_not_suggest_unsafe_loading(tmp_path):
+    path = tmp_path / "toy.npz"
+    with open(path, "wb") as f:
+        np.savez(f, train_data=np.array([{"a": 1}], dtype=object), valid_data=np.zeros((3, 4)),
+                 test_data=np.zeros((2, 4)))
+    with pytest.raises(DatasetError, match="pickled objects") as err:
+        load_dataset("toy", tmp_path, download=False)
+    assert "allow_pickle" not in str(err.value) and str(path) in str(err.value)
 
 
 def test_cli_info_downloads_nothing(tmp_path, capsys):
@@ -217,16 +233,75 @@ def test_known_rebuild_hash_does_not_refuse_the_original(tmp_path, monkeypatch):
     assert load_dataset("toy", tmp_path, download=False).variant == "unverified"
 
 
-def test_amat_splits_are_read_into_their_own_splits(tmp_path, monkeypatch):
-    # the paper's .amat text files, one per split (binarized_mnist_{train,valid,test}.amat)
-    monkeypatch.setitem(DATASETS, "binarized_mnist",
-                        DatasetSpec("binarized_mnist", 4, TOY.splits, "file:///nowhere/binarized_mnist.npz"))
+@pytest.fixture
+def toy_mnist(monkeypatch):
+    """binarized_mnist registered as a toy whose content hashes are known: the
+    toy arrays of seed 3 are "the paper's file"."""
     arrays = toy_arrays(seed=3)
+    content = {s: data.content_sha256(arrays[f"{s}_data"]) for s in data.SPLITS}
+    monkeypatch.setitem(DATASETS, "binarized_mnist", DatasetSpec(
+        "binarized_mnist", 4, TOY.splits, "file:///nowhere/binarized_mnist.npz", content_sha256=content))
+    return arrays
+
+
+def write_amat(folder: Path, arrays: dict) -> None:
     for split in data.SPLITS:
-        np.savetxt(tmp_path / f"binarized_mnist_{split}.amat", arrays[f"{split}_data"], fmt="%d")
+        np.savetxt(folder / f"binarized_mnist_{split}.amat", arrays[f"{split}_data"], fmt="%d")
+
+
+def test_amat_splits_are_read_into_their_own_splits(tmp_path, toy_mnist):
+    # the paper's .amat text files, one per split (binarized_mnist_{train,valid,test}.amat)
+    write_amat(tmp_path, toy_mnist)
     ds = load_dataset("binarized_mnist", tmp_path, download=False)
     assert ds.variant == "larochelle"
-    assert_same_splits(ds, arrays)
+    assert_same_splits(ds, toy_mnist)
+
+
+@pytest.mark.parametrize("form", ["float32 npz", "uint8 npz", "amat"])
+def test_the_papers_mnist_is_known_by_content_in_every_form(tmp_path, toy_mnist, form):
+    if form == "amat":
+        write_amat(tmp_path, toy_mnist)
+    else:
+        dtype = np.uint8 if form == "uint8 npz" else np.float32
+        write_npz(tmp_path / "binarized_mnist.npz", **{k: v.astype(dtype) for k, v in toy_mnist.items()})
+    ds = load_dataset("binarized_mnist", tmp_path, download=False)
+    assert ds.variant == "larochelle" and data.identify("binarized_mnist", tmp_path) == "larochelle"
+    assert [r["variant"] for r in data.status("binarized_mnist", tmp_path)] == ["larochelle"]
+
+
+@pytest.mark.parametrize("form", ["npz", "amat"])
+def test_one_flipped_pixel_is_not_the_papers_mnist(tmp_path, toy_mnist, form, capsys):
+    flipped = {k: v.copy() for k, v in toy_mnist.items()}
+    flipped["valid_data"][1, 2] = 1 - flipped["valid_data"][1, 2]
+    if form == "amat":
+        write_amat(tmp_path, flipped)
+        named = str(tmp_path / "binarized_mnist_train.amat")
+    else:
+        named = str(write_npz(tmp_path / "binarized_mnist.npz", **flipped))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("binarized_mnist", tmp_path, download=False)
+    msg = str(err.value)
+    assert named in msg and "valid split" in msg and DATASETS["binarized_mnist"].content_sha256["valid"] in msg
+    assert "train split" not in msg and "fetch" in msg and "verify=False" in msg and "'unverified'" in msg
+    loose = load_dataset("binarized_mnist", tmp_path, download=False, verify=False)
+    assert loose.variant == "unverified" and loose.valid[1, 2] == flipped["valid_data"][1, 2]
+    # the info command says so and fails
+    assert data.main(["info", "--data-dir", str(tmp_path)]) == 1
+    out, errors = capsys.readouterr()
+    assert "CONTENT MISMATCH" in out and "error: " + str(tmp_path) in errors and "fetch binarized_mnist" in errors
+
+
+def test_content_hash_names_the_data_not_the_file(tmp_path, toy_mnist):
+    write_npz(tmp_path / "a" / "binarized_mnist.npz", **toy_mnist)
+    write_npz(tmp_path / "b" / "binarized_mnist.npz", **{k: v.astype(np.uint8) for k, v in toy_mnist.items()})
+    a = load_dataset("binarized_mnist", tmp_path / "a", download=False)
+    b = load_dataset("binarized_mnist", tmp_path / "b", download=False)
+    assert a.content_sha256 == b.content_sha256
+    other = {k: v.copy() for k, v in toy_mnist.items()}
+    other["test_data"][0, 0] = 1 - other["test_data"][0, 0]
+    write_npz(tmp_path / "c" / "binarized_mnist.npz", **other)
+    c = load_dataset("binarized_mnist", tmp_path / "c", download=False, verify=False)
+    assert c.content_sha256 != a.content_sha256
 
 
 # ---------------------------------------------- MNIST from tiny fake raw files
@@ -256,37 +331,40 @@ def fake_mnist(tmp_path, monkeypatch):
 
 def test_static_binarization_built_from_raw_idx_files(fake_mnist, tmp_path, monkeypatch):
     root = fake_mnist.parent
-    a = load_dataset("binarized_mnist", root, download=False, seed=3)
+    a = load_dataset("binarized_mnist", root, download=False, variant="static-seed3")
     assert a.variant == "static-seed3" and a.train.dtype == np.float32
     assert tuple(len(x) for x in (a.train, a.valid, a.test)) == FAKE_SPLITS and a.dim == 16
     cached = tmp_path / "cache" / "binarized_mnist_static_seed3.npz"
     assert Path(a.source) == cached and cached.is_file()
     assert sorted(p.name for p in fake_mnist.iterdir()) == ["t10k-images-idx3-ubyte.gz",
                                                             "train-images-idx3-ubyte.gz"]  # only read
-    again = load_dataset("binarized_mnist", root, download=False, seed=3)  # from the cache
+    again = load_dataset("binarized_mnist", root, download=False, variant="static-seed3")  # from the cache
     assert again.source == a.source and _digest(again) == _digest(a)
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache2"))  # rebuilt from scratch
-    rebuilt = load_dataset("binarized_mnist", root, download=False, seed=3)
+    rebuilt = load_dataset("binarized_mnist", root, download=False, variant="static-seed3")
     assert Path(rebuilt.source).parent == tmp_path / "cache2" and _digest(rebuilt) == _digest(a)
-    assert _digest(load_dataset("binarized_mnist", root, download=False, seed=4)) != _digest(a)
+    assert _digest(load_dataset("binarized_mnist", root, download=False, variant="static-seed4")) != _digest(a)
+    # raw digits alone are no paper's file: asked for it, the loader refuses rather than rebuilds
+    with pytest.raises(DatasetError, match="static-seed0"):
+        load_dataset("binarized_mnist", root, download=False)
 
 
 def test_raw_mnist_checksum_mismatch_and_truncation(fake_mnist, monkeypatch):
     monkeypatch.setitem(data.MNIST_RAW_SHA256, "t10k-images-idx3-ubyte", "0" * 64)
     with pytest.raises(DatasetError, match="SHA-256") as err:
-        load_dataset("binarized_mnist", fake_mnist.parent, download=False)
+        load_dataset("binarized_mnist", fake_mnist.parent, download=False, variant="static-seed0")
     assert str(fake_mnist / "t10k-images-idx3-ubyte.gz") in str(err.value)
     train = fake_mnist / "train-images-idx3-ubyte.gz"
     train.write_bytes(train.read_bytes()[:-12])  # cut inside the gzip trailer
     with pytest.raises(DatasetError, match="truncated") as err:
-        load_dataset("binarized_mnist", fake_mnist.parent, download=False)
+        load_dataset("binarized_mnist", fake_mnist.parent, download=False, variant="static-seed0")
     assert str(train) in str(err.value)
     assert not (fake_mnist.parent.parent / "cache").exists()  # nothing built or cached
 
 
 def test_raw_mnist_download_falls_back_to_second_mirror(fake_mnist, tmp_path, monkeypatch):
     monkeypatch.setattr(data, "RAW_MNIST_MIRRORS", ((tmp_path / "dead").as_uri(), fake_mnist.as_uri()))
-    ds = load_dataset("binarized_mnist", tmp_path / "empty", seed=0)
+    ds = load_dataset("binarized_mnist", tmp_path / "empty", variant="static-seed0")
     assert ds.variant == "static-seed0"
     cache = tmp_path / "cache"
     assert sorted(p.name for p in cache.iterdir()) == [
@@ -333,11 +411,9 @@ def _digest(ds) -> str:
 @pytest.mark.slow
 @needs_real
 def test_real_binarized_mnist_from_raw(real_dir, tmp_path, monkeypatch):
-    ds = load_dataset("binarized_mnist")
+    ds = load_dataset("binarized_mnist", variant="static-seed0")
     assert (ds.train.shape, ds.valid.shape, ds.test.shape) == ((50000, 784), (10000, 784), (10000, 784))
     assert 0.12 < ds.train.mean() < 0.14
-    if ds.variant == "larochelle":
-        pytest.skip("the exact paper file is present; nothing is rebuilt")
     assert ds.variant == "static-seed0"
     # valid and test are both 10000 x 784: each must be binarized from its own digits
     # (train = the first 50000 training images, valid = the last 10000, test = t10k)
@@ -347,10 +423,46 @@ def test_real_binarized_mnist_from_raw(real_dir, tmp_path, monkeypatch):
                           (ds.test, test_images)):
         assert (split[images == 0] == 0).all() and (split[images == 255] == 1).all()
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "second"))  # build again from scratch
-    again = load_dataset("binarized_mnist")
+    again = load_dataset("binarized_mnist", variant="static-seed0")
     assert _digest(again) == _digest(ds)
-    other = load_dataset("binarized_mnist", seed=1)
+    other = load_dataset("binarized_mnist", variant="static-seed1")
     assert other.variant == "static-seed1" and _digest(other) != _digest(ds)
+    assert ds.content_sha256 != load_dataset("binarized_mnist").content_sha256  # another dataset
+
+
+def _amat_bytes(array: np.ndarray) -> bytes:
+    """A 0/1 matrix as .amat text ("0 1 0 ...\n" rows), fast: one byte per character."""
+    text = np.full((array.shape[0], 2 * array.shape[1]), ord(" "), dtype=np.uint8)
+    text[:, 0::2] = array.astype(np.uint8) + ord("0")
+    text[:, -1] = ord("\n")
+    return text.tobytes()
+
+
+@needs_real
+def test_real_papers_mnist_is_larochelle(real_dir):
+    ds = load_dataset("binarized_mnist", download=False)
+    assert ds.variant == "larochelle" and ds.source.endswith("binarized_mnist.npz")
+    assert ds.split_sha256() == data.MNIST_CONTENT_SHA256
+    assert (ds.train.shape, ds.valid.shape, ds.test.shape) == ((50000, 784), (10000, 784), (10000, 784))
+
+
+@pytest.mark.slow
+@needs_real
+def test_real_papers_mnist_as_amat_and_uint8_is_larochelle_and_one_pixel_off_is_not(real_dir, tmp_path):
+    ds = load_dataset("binarized_mnist", download=False)
+    arrays = {s: getattr(ds, s) for s in data.SPLITS}
+    (tmp_path / "amat").mkdir()
+    for split, array in arrays.items():
+        (tmp_path / "amat" / f"binarized_mnist_{split}.amat").write_bytes(_amat_bytes(array))
+    assert load_dataset("binarized_mnist", tmp_path / "amat", download=False).variant == "larochelle"
+    write_npz(tmp_path / "u8" / "binarized_mnist.npz", **{f"{s}_data": a.astype(np.uint8) for s, a in arrays.items()})
+    assert load_dataset("binarized_mnist", tmp_path / "u8", download=False).variant == "larochelle"
+    flipped = {f"{s}_data": a.astype(np.uint8) for s, a in arrays.items()}
+    flipped["train_data"][123, 456] ^= 1
+    path = write_npz(tmp_path / "flip" / "binarized_mnist.npz", **flipped)
+    with pytest.raises(DatasetError, match="train split") as err:
+        load_dataset("binarized_mnist", tmp_path / "flip", download=False)
+    assert str(path) in str(err.value) and "verify=False" in str(err.value)
 
 
 @needs_real

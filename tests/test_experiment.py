@@ -101,7 +101,7 @@ def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
         (run / "checkpoint.pt").unlink()
     files = {p.name: p.read_bytes() for p in run.iterdir()}
     other = cfg.replace(lr=0.01, max_epochs=3, train_subset=100)
-    with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 -> 0.01, train_subset: None -> 100"):
+    with pytest.raises(ValueError, match=r"other settings or data \(lr: 0.001 -> 0.01, train_subset: None -> 100"):
         run_experiment(other, run)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == files  # nothing written
     # what does not change the computation may differ: a larger cap extends the run
@@ -234,3 +234,49 @@ def test_a_short_run_gives_the_numbers_it_gave_before_the_config_split(toy_data,
     assert list(history.columns) == fixture["history_columns"]
     for column, values in fixture["history"].items():
         assert history[column].tolist() == pytest.approx(values, rel=1e-6), column
+
+
+def _flip_one_value(data_dir: str, split: str = "valid") -> None:
+    """The toy file with one value of ``split`` flipped: same shapes, other data."""
+    path = Path(data_dir) / "toy.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k].copy() for k in f.files}
+    arrays[f"{split}_data"][0, 0] = 1 - arrays[f"{split}_data"][0, 0]
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("left", ["checkpoint only (interrupted)", "checkpoint and metrics"])
+def test_a_run_resumes_only_on_the_data_it_was_trained_on(toy_data, tmp_path, left):
+    # The issue's case: a run interrupted on one binarization, resumed with another file in
+    # the data directory, must not finish and mix the old data's validation with the new test.
+    run = tmp_path / "run"
+    cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2,
+                                          max_epochs=2, device="cpu", progress=False))
+    first = run_experiment(cfg, run)
+    assert len(first["data_sha256"]) == 64
+    assert torch.load(run / "checkpoint.pt", weights_only=False)["meta"]["data_sha256"] == first["data_sha256"]
+    if left.startswith("checkpoint only"):
+        (run / "metrics.json").unlink()
+    _flip_one_value(toy_data)
+    files = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(ValueError, match="data_sha256") as err:
+        run_experiment(cfg.replace(max_epochs=4), run)
+    assert first["data_sha256"] in str(err.value)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == files  # nothing written
+    _flip_one_value(toy_data)  # the original data again: the run resumes
+    assert run_experiment(cfg.replace(max_epochs=4), run)["epochs"] == 4
+
+
+def test_a_rebuilt_binarization_is_asked_for_by_name_and_named_in_the_id():
+    from made.pipeline.grid import run_id
+
+    paper = ExperimentConfig.from_dict({"data_variant": "larochelle"})
+    assert paper.data_variant is None  # naming the reference file is the same run
+    rebuilt = ExperimentConfig.from_dict({"data_variant": "static-seed0"})
+    assert rebuilt.computation()["data_variant"] == "static-seed0" != paper.computation()["data_variant"]
+    assert run_id(rebuilt.settings(), "single").startswith("binarized_mnist_static-seed0_h500_K1_")
+    assert run_id(paper.settings(), "single").startswith("binarized_mnist_h500_K1_")
+    dna = ExperimentConfig.from_dict({"dataset": "dna", "data_variant": "larochelle"})
+    assert dna.data_variant is None and ExperimentConfig.from_dict(
+        {"dataset": "adult", "data_variant": "rebuilt-test-reordered"}).data_variant is None

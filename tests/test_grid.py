@@ -3,40 +3,54 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import GRIDS, MODES, PROTOCOLS, expand, grid_outputs, run_id
+from made.pipeline.grid import GRIDS, K1_CANDIDATES, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
-def test_figure2_grid_runs_k1_once_and_two_seeds_at_every_k():
+def test_figure2_grid_runs_k1_once_five_seeds_at_small_k_and_two_above():
     points = expand(GRIDS["figure2"])
     ids = [p.run_id for p in points]
     assert len(ids) == len(set(ids))
     k1 = [p for p in points if p.params["num_masks"] == 1]
-    assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == [0, 1]
+    assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == [0, 1, 2, 3, 4]
     for k in (2, 4, 8, 16, 32):
+        n = 5 if k <= 4 else 2
         assert sorted((p.mode, p.params["seed"]) for p in points if p.params["num_masks"] == k) == [
-            ("connectivity", 0), ("connectivity", 1), ("order", 0), ("order", 1)]
-    assert len(points) == 2 + 5 * 2 * 2
+            *[("connectivity", s) for s in range(n)], *[("order", s) for s in range(n)]]
+    assert len(points) == 5 + 2 * 2 * 5 + 3 * 2 * 2
+    # the paper's file: no variant in the ids; the rebuild's runs name theirs
+    assert all(p.config().data_variant is None and "static" not in p.run_id for p in points)
+    rebuild = expand(GRIDS["rebuild"])
+    assert all(p.run_id.startswith("binarized_mnist_static-seed0_h") for p in rebuild)
+    assert not {p.run_id for p in rebuild} & set(ids)
+    assert {p.run_id.replace("_static-seed0", "") for p in rebuild if "_h500_" in p.run_id} <= set(ids)
 
 
-def test_widths_grid_is_figure2s_question_at_three_widths_and_reuses_its_500_unit_runs():
+def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit_runs():
     points = expand(GRIDS["widths"])
-    assert len(points) == 3 * 3  # per width: K = 1, and K = 32 in each mode
     by_width = {}
     for p in points:
-        by_width.setdefault(tuple(p.params["hidden_sizes"]), []).append(
-            (p.params["num_masks"], p.mode, p.params["seed"]))
-    assert set(by_width) == {(500,), (2000,), (8000,)}
-    for runs in by_width.values():
-        assert sorted(runs) == [(1, "single", 0), (32, "connectivity", 0), (32, "order", 0)]
+        by_width.setdefault(p.params["hidden_sizes"][0], []).append(
+            (p.params["num_masks"], p.mode, p.params["protocol"], p.params["seed"]))
+    assert sorted(by_width[2000]) == sorted(
+        [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
+        + [(1, "single", name, 0) for name in K1_CANDIDATES])
+    assert sorted(by_width[8000]) == [(32, "connectivity", "adam", 0), (32, "order", "adam", 0),
+                                      (32, "order", "adam", 1)]
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
         cfg = p.config()
-        assert (cfg.protocol, cfg.direct_connections, cfg.init, cfg.max_epochs) == ("adam", True, "orthogonal", None)
+        assert (cfg.direct_connections, cfg.init, cfg.max_epochs, cfg.data_variant) == (True, "orthogonal", None, None)
         if cfg.hidden_sizes == [500]:  # the same run, not a retrained copy under another name
             assert p.run_id in figure2 and figure2[p.run_id].params == p.params
         else:
             assert p.run_id not in figure2 and f"_h{cfg.hidden_sizes[0]}_" in p.run_id
-    assert "binarized_mnist_h8000_K32_order_seed0_adam_valid_masks8" in [p.run_id for p in points]
+    assert {p.run_id for p in points if p.params["hidden_sizes"] == [500]} == {
+        i for i, p in figure2.items() if p.params["num_masks"] in (1, 32)}
+    # each K = 1 candidate is one change from Figure 2's recipe, named in its id
+    for name, recipe in K1_CANDIDATES.items():
+        changed = {k for k in recipe if recipe[k] != PROTOCOLS["adam"].get(k)}
+        assert len(changed) == 1 and name.startswith("adam_")
+    assert "binarized_mnist_h2000_K1_single_seed0_adam_step10" in [p.run_id for p in points]
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
@@ -58,7 +72,7 @@ def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_unca
 
 def test_protocol_swap_gives_the_authors_adagrad_command():
     points = expand(GRIDS["figure2"], protocol="paper")
-    assert len(points) == 22
+    assert len(points) == 37
     for p in points:
         cfg = p.config()
         assert (cfg.optimizer, cfg.lr, cfg.min_delta, cfg.max_epochs) == ("adagrad", 0.01, 0.0, None)
@@ -86,6 +100,7 @@ def test_run_ids_are_readable_and_stable():
 
 
 def test_seeds_override_and_smoke_grid():
+    assert len(expand(GRIDS["figure2"], seeds=2)) == 22  # the seeds Figure 2 had everywhere
     assert len(expand(GRIDS["figure2"], seeds=3)) == 3 * (1 + 5 * 2)
     assert len(expand(GRIDS["figure2"], seeds=1)) == 1 + 5 * 2
     smoke = expand(GRIDS["smoke"])
@@ -107,11 +122,13 @@ def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_mas
     assert sorted(p.params["num_masks"] for p in paper) == [1, 32]
     assert all(p.params["max_epochs"] == 150 for p in paper)
     # the converging side of the comparison is Figure 2's own runs
-    fig2 = {p.run_id for p in expand(GRIDS["figure2"])}
+    # on the binarization the protocol was chosen on; the converging side is its Figure 2 runs
+    fig2 = {p.run_id for p in expand(GRIDS["rebuild"])}
+    assert all(p.config().data_variant == "static-seed0" for p in points)
     assert {p.run_id.replace("_paper", "_adam") for p in paper} <= fig2
     # and one K = 32 run validated on all 32 masks, outside Figure 2
     check = [p for p in points if p.params["protocol"] == "adam"]
-    assert [p.run_id for p in check] == ["binarized_mnist_h500_K32_order_seed0_adam"]
+    assert [p.run_id for p in check] == ["binarized_mnist_static-seed0_h500_K32_order_seed0_adam"]
     assert check[0].config().valid_masks is None and check[0].run_id not in fig2
 
 
@@ -190,14 +207,27 @@ def test_committed_runs_keep_their_ids():
 def test_every_grid_keeps_its_run_ids():
     # tests/fixtures/grid_ids.json: every grid's ids under its own protocol and each
     # swap, as the code before ExperimentConfig had parts (commit 8dbb464) gave them.
+    # Grids may add runs (seeds, K = 1 candidates, connect4's arms) but keep every
+    # old id, in order; the MNIST runs of those days, on the rebuilt binarization,
+    # now name it (grids rebuild and recipes) and their old ids mean the paper's file.
     fixture = json.loads((Path(__file__).parent / "fixtures" / "grid_ids.json").read_text())
     expanded = {f"{name}/{protocol or 'own'}": [p.run_id for p in expand(grid, protocol=protocol)]
                 for name, grid in GRIDS.items() for protocol in [None, *PROTOCOLS]}
-    # the uci grid and the sgd_tanh protocol (issue 26) only add ids: every old one is kept, in order
+    renamed = {k for k in fixture if k.startswith("recipes/")}
+    rebuild = [p.run_id for p in expand(GRIDS["rebuild"])]
     for key, ids in fixture.items():
+        if key == "widths/own":  # redesigned (K = 1's own recipe); its old runs are the rebuild's
+            old = [i.replace("binarized_mnist_", "binarized_mnist_static-seed0_") for i in ids]
+            assert set(old) <= set(rebuild), key
+            continue
+        if key.startswith("widths/"):
+            continue  # a protocol swap of the redesigned grid: no old runs
+        if key in renamed:
+            ids = [i.replace("binarized_mnist_", "binarized_mnist_static-seed0_") for i in ids]
         kept = [i for i in expanded[key] if i in set(ids)]
         assert kept == ids, key
-        assert key.startswith("uci/") or expanded[key] == ids, key
+        grows = key.startswith(("uci/", "figure2/"))
+        assert grows or expanded[key] == ids, key
 
 
 def test_a_grid_with_an_unknown_or_invalid_setting_is_refused_naming_it():

@@ -850,3 +850,60 @@ def test_reports_on_finished_results_are_the_same_files_on_a_rerun(tmp_path):
     assert "notebooks/figure2.ipynb" in outputs
     for name in outputs:
         assert machine_paths(first[name]) == [], name
+
+
+# ------------------------------------------------- reuse of complete runs
+def _complete_run(runs_dir: Path, point, **recorded) -> Path:
+    """A complete run of ``point`` as the pipeline leaves one: DONE, and a
+    metrics.json recording its settings and data, with ``recorded`` changed."""
+    from made.io import write_json
+
+    row = {**point.config().to_dict(), "data_variant": "larochelle", "stopped_early": True,
+           "epochs": 40, "best_epoch": 10, "valid_nll": 90.0, "test_nll_single_mask": 90.0}
+    row.update(recorded)
+    run_dir = runs_dir / point.run_id
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / "metrics.json", row)
+    (run_dir / DONE).write_text("x\n")
+    return run_dir
+
+
+def test_a_complete_run_on_the_rebuild_is_not_taken_for_the_papers_file(tmp_path):
+    from made.pipeline.runner import RunMismatch, check_reuse
+
+    points = grid_module.expand(grid_module.GRIDS["figure2"], seeds=1)[:3]
+    runs = tmp_path / "runs"
+    _complete_run(runs, points[0])  # the same run: reused
+    _complete_run(runs, points[1], data_variant="static-seed0")  # an old run, on the other binarization
+    with pytest.raises(RunMismatch) as err:
+        check_reuse(points, runs)
+    msg = str(err.value)
+    assert points[1].run_id in msg and points[0].run_id not in msg
+    assert "data_variant (loaded): 'static-seed0' -> 'larochelle'" in msg
+    assert "--force" in msg and "--results-dir" in msg
+    check_reuse(points[:1], runs)  # nothing differs: no error
+
+
+@pytest.mark.parametrize("recorded, named", [
+    (dict(lr=0.01), "lr: 0.01 -> 0.001"),  # a changed recipe
+    (dict(min_delta=0.0), "min_delta: 0.0 -> 0.02"),  # a changed default
+    (dict(data_variant="static-seed0", hidden_sizes="500"), "data_variant"),
+])
+def test_a_complete_run_with_another_setting_is_refused_naming_it(tmp_path, recorded, named):
+    from made.pipeline.runner import RunMismatch, check_reuse, pending
+
+    point = grid_module.expand(grid_module.GRIDS["figure2"], seeds=1)[0]
+    _complete_run(tmp_path / "runs", point, **recorded)
+    with pytest.raises(RunMismatch, match=named):
+        check_reuse([point], tmp_path / "runs")
+    assert pending([point], tmp_path / "runs") == []  # complete, so never silently retrained
+
+
+def test_run_all_refuses_to_report_or_train_over_a_mismatched_run(tmp_path, capsys):
+    run_all = load_run_all()
+    point = grid_module.expand(grid_module.GRIDS["smoke"])[0]
+    _complete_run(tmp_path / "smoke" / "runs", point, lr=0.5)
+    for flags in (["--reports-only"], ["--dry-run"], []):
+        assert run_all.main(["--smoke", "--results-dir", str(tmp_path), *flags]) == 2
+        err = capsys.readouterr().err
+        assert point.run_id in err and "lr: 0.5 -> 0.001" in err and "--force" in err
