@@ -1,10 +1,12 @@
 """Datasets: every bad input is a clear DatasetError; downloads are all-or-nothing; real data loads."""
 
+import dataclasses
 import gzip
 import hashlib
 import io
 import os
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +185,7 @@ def test_offline_error_names_urls_and_directory(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(DatasetError) as err:
         load_dataset("binarized_mnist", tmp_path / "empty")
     msg = str(err.value)
@@ -239,8 +241,9 @@ def toy_mnist(monkeypatch):
     toy arrays of seed 3 are "the paper's file"."""
     arrays = toy_arrays(seed=3)
     content = {s: data.content_sha256(arrays[f"{s}_data"]) for s in data.SPLITS}
-    monkeypatch.setitem(DATASETS, "binarized_mnist", DatasetSpec(
-        "binarized_mnist", 4, TOY.splits, "file:///nowhere/binarized_mnist.npz", content_sha256=content))
+    monkeypatch.setitem(DATASETS, "binarized_mnist", dataclasses.replace(
+        DATASETS["binarized_mnist"], dim=4, splits=TOY.splits, url="file:///nowhere/binarized_mnist.npz",
+        content_sha256=content))
     return arrays
 
 
@@ -324,8 +327,8 @@ def fake_mnist(tmp_path, monkeypatch):
         raw = idx_bytes(rng.integers(0, 256, size=(n, 4, 4), dtype=np.uint8))
         (folder / f"{stem}.gz").write_bytes(gzip.compress(raw))
         monkeypatch.setitem(data.MNIST_RAW_SHA256, stem, hashlib.sha256(raw).hexdigest())
-    monkeypatch.setitem(DATASETS, "binarized_mnist",
-                        DatasetSpec("binarized_mnist", 16, FAKE_SPLITS, "file:///nowhere/binarized_mnist.npz"))
+    monkeypatch.setitem(DATASETS, "binarized_mnist", dataclasses.replace(
+        DATASETS["binarized_mnist"], dim=16, splits=FAKE_SPLITS, url="file:///nowhere/binarized_mnist.npz"))
     return folder
 
 
@@ -363,7 +366,7 @@ def test_raw_mnist_checksum_mismatch_and_truncation(fake_mnist, monkeypatch):
 
 
 def test_raw_mnist_download_falls_back_to_second_mirror(fake_mnist, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "RAW_MNIST_MIRRORS", ((tmp_path / "dead").as_uri(), fake_mnist.as_uri()))
+    monkeypatch.setattr(data.mnist, "RAW_MNIST_MIRRORS", ((tmp_path / "dead").as_uri(), fake_mnist.as_uri()))
     ds = load_dataset("binarized_mnist", tmp_path / "empty", variant="static-seed0")
     assert ds.variant == "static-seed0"
     cache = tmp_path / "cache"
@@ -381,7 +384,7 @@ class _ShortResponse(io.BytesIO):
 
 def test_partial_download_leaves_nothing(tmp_path, monkeypatch):
     whole = (write_npz(tmp_path / "server" / "toy.npz", **toy_arrays())).read_bytes()
-    monkeypatch.setattr(data.urllib.request, "urlopen",
+    monkeypatch.setattr(urllib.request, "urlopen",
                         lambda url, timeout: _ShortResponse(whole[:100], len(whole)))
     with pytest.raises(DatasetError, match="100 of") as err:
         load_dataset("toy", tmp_path / "d")
@@ -520,7 +523,7 @@ def test_other_uci_sets_failed_download_names_the_url_and_the_folder(tmp_path, m
     def offline(*args, **kwargs):
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     with pytest.raises(DatasetError) as err:
         load_dataset(name, tmp_path / "empty")
     msg = str(err.value)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from made.data import DATASETS
 from made.pipeline import grid as grid_module
 from made.pipeline.runner import DONE, ERROR, KERNEL, collect_curves, ensure_kernel, execute_run, is_complete
 
@@ -310,13 +311,12 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
 
 def test_a_dataset_that_cannot_be_had_is_reported_once_not_a_traceback(tmp_path, monkeypatch, capsys):
     import urllib.error
-
-    from made import data
+    import urllib.request
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     run_all = load_run_all()
     code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
@@ -352,6 +352,7 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
         run_dir = tmp_path / "runs" / p.run_id
         run_dir.mkdir(parents=True)
         metrics = {**p.config().to_dict(), "num_masks": p.params["num_masks"] or "sampling",
+                   "data_variant": DATASETS[p.params["dataset"]].reference_variant,
                    "stopped_early": True, "valid_nll": 1.0}
         (run_dir / "metrics.json").write_text(json.dumps(metrics))
         pd.DataFrame(dict(epoch=[1], train_nll=[1.0], valid_nll=[1.0])).to_csv(run_dir / "history.csv", index=False)
@@ -457,7 +458,7 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 def finish(run_dir: Path, point, **metrics) -> None:
     """A complete run as run_all leaves it: metrics.json, history.csv, DONE."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    row = {**point.config().to_dict(), "stopped_early": True, "epochs": 2, "best_epoch": 1,
+    row = {**point.config().to_dict(), "data_variant": "larochelle", "stopped_early": True, "epochs": 2, "best_epoch": 1,
            "valid_nll": 90.123456789, "test_nll_ensemble": 91.0, **metrics}
     (run_dir / "metrics.json").write_text(json.dumps(row))
     pd.DataFrame(dict(epoch=[1, 2], train_nll=[95.123456789, 93.0], valid_nll=[90.123456789, 90.5],
