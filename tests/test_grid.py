@@ -237,3 +237,18 @@ def test_a_grid_with_an_unknown_or_invalid_setting_is_refused_naming_it():
     grid = {**GRIDS["smoke"], "axes": {**GRIDS["smoke"]["axes"], "activation": ["relu", "swish"]}}
     with pytest.raises(ValueError, match="activation must be one of"):  # before any run starts
         expand(grid)
+
+
+def test_uci_grid_expands_connect4_as_a_searched_row():
+    # connect4 (the known rebuild: its reference file, so no variant in the ids): one mask
+    # and mask sampling, each optimizer, and under mask sampling both resampling modes
+    from made.data import DATASETS
+
+    points = [p for p in expand(GRIDS["uci"]) if p.params["dataset"] == "connect4"]
+    arms = sorted((str(p.params["num_masks"]), p.params["protocol"], p.mode, p.params["seed"]) for p in points)
+    assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] +
+                          [("None", o, m, 0) for o in ("adadelta", "paper") for m in ("connectivity", "order")])
+    assert all(p.run_id.startswith("connect4_h500_K") for p in points)
+    assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
+    sampling = [p.config() for p in points if p.params["num_masks"] is None]
+    assert all(c.valid_masks == 300 and c.max_epochs is None for c in sampling)
