@@ -32,8 +32,8 @@ def test_notebooks_extra_resolves_with_pip():
 
 
 # The library's modules: they must import and train with torch, numpy and tqdm alone.
-CORE = ["made", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device", "made.train",
-        "made.evaluate", "made.data", "made.io"]
+CORE = ["made", "made._extras", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device",
+        "made.settings", "made.train", "made.evaluate", "made.data", "made.io"]
 # What only the pipeline, the reports and the cluster code may need (the extras).
 EXTRAS = ["pandas", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
           "dask", "distributed"]

@@ -61,12 +61,6 @@ def stopping(key: str) -> bool:
     return _stop_all or key in _stopped
 
 
-def running() -> list[str]:
-    """Keys whose kernels are alive now."""
-    with _lock:
-        return sorted(k for k, kms in _kernels.items() if any(_alive(km) for km in kms))
-
-
 def interrupt(keys=None) -> list[str]:
     """Ask the runs of ``keys`` (every run of this process when None) to stop:
     kernels alive now get SIGINT, kernels still to start are stopped as they
