@@ -70,6 +70,26 @@ def pytest_terminal_summary(terminalreporter):
             "datasets (README.md, Data; `python -m made.data info` shows what is found)", yellow=True)
 
 
+@pytest.fixture
+def toy_data(tmp_path, monkeypatch):
+    """A dataset "toy" of 8 binary dimensions (300/100/100 examples) in a data
+    folder of its own, and a cache of its own: its folder's path."""
+    import numpy as np
+
+    from made.data import DATASETS, DatasetSpec
+
+    rng = np.random.default_rng(0)
+    sizes = (300, 100, 100)
+    path = tmp_path / "data" / "toy.npz"
+    path.parent.mkdir()
+    with open(path, "wb") as f:
+        np.savez(f, **{f"{s}_data": (rng.random((n, 8)) < 0.3).astype(np.float32)
+                       for s, n in zip(("train", "valid", "test"), sizes)})
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 8, sizes, "file:///nowhere"))
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    return str(path.parent)
+
+
 @pytest.fixture(params=["stacked", "built per switch"])
 def mask_storage(request, monkeypatch):
     """Run a test both ways a layer keeps its masks: all K built in a stack (small

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from made.data import DATASETS, DatasetSpec
 from made.pipeline.experiment import ExperimentConfig, load_model, run_experiment
 
 ROW_KEYS = [
@@ -20,20 +19,6 @@ ROW_KEYS = [
     "test_nll_ensemble_stderr", "ensemble_masks", "test_nll_logit_average", "made_version",
     "torch_version", "device_name",
 ]
-
-
-@pytest.fixture
-def toy_data(tmp_path, monkeypatch):
-    rng = np.random.default_rng(0)
-    sizes = (300, 100, 100)
-    path = tmp_path / "data" / "toy.npz"
-    path.parent.mkdir()
-    with open(path, "wb") as f:
-        np.savez(f, **{f"{s}_data": (rng.random((n, 8)) < 0.3).astype(np.float32)
-                       for s, n in zip(("train", "valid", "test"), sizes)})
-    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 8, sizes, "file:///nowhere"))
-    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
-    return str(path.parent)
 
 
 def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):

@@ -54,16 +54,20 @@ def curve_keys() -> list[str]:
 
 def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:
     """One row per complete run (DONE present), in run-id order: the run's
-    id, its mode, and every key of its metrics.json, run_columns() first."""
+    id, its mode, and every key of its metrics.json, run_columns() first (a
+    leading setting that a run does not record at its default)."""
     runs_dir = Path(results_dir) / "runs"
+    columns = run_columns()
+    # A run recorded before a setting existed was trained at its default.
+    defaults = ExperimentConfig.from_dict({}).to_dict()
+    leading = [c for c in columns if c in defaults]
     rows = []
     for run_dir in sorted(runs_dir.glob("*/")) if runs_dir.exists() else []:
         if run_ids is not None and run_dir.name not in run_ids:
             continue
         row = read_metrics(run_dir) if (run_dir / DONE).exists() else None
         if row is not None:  # a damaged metrics.json is named by read_metrics and left out
-            rows.append({"run_id": run_dir.name, **row})
-    columns = run_columns()
+            rows.append({"run_id": run_dir.name, **{c: defaults[c] for c in leading if c not in row}, **row})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)
