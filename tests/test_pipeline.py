@@ -68,26 +68,22 @@ def test_a_missing_gpu_is_refused_before_any_work(tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.slow
-def test_reports_only_trains_nothing_and_reports_the_complete_runs(tmp_path, monkeypatch, capsys):
-    # Two committed Figure 2 runs and nothing else: the table holds those two,
-    # no run trains, no data is read, and the reports are built from them.
+def test_reports_only_trains_nothing_and_tables_the_complete_runs(tmp_path, monkeypatch, capsys):
+    # Two committed runs of the rebuild grid and nothing else: the table holds those
+    # two, no run trains and no data is read.
     run_all = load_run_all()
-    import made.pipeline.notebooks
     import made.pipeline.run
 
-    ids = ["binarized_mnist_h500_K1_single_seed0_adam", "binarized_mnist_h500_K32_order_seed0_adam_valid_masks8"]
+    ids = ["binarized_mnist_static-seed0_h500_K1_single_seed0_adam",
+           "binarized_mnist_static-seed0_h500_K32_order_seed0_adam_valid_masks8"]
     for run_id in ids:
         shutil.copytree(ROOT / "results" / "runs" / run_id, tmp_path / "runs" / run_id)
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setattr(made.pipeline.run, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
-    built = []
-    monkeypatch.setattr(made.pipeline.notebooks, "execute_report", lambda name, results: built.append(name) or name)
-    assert run_all.main(["--reports-only", "--results-dir", str(tmp_path)]) == 0
-    assert sorted(pd.read_csv(tmp_path / "figure2.csv")["run_id"]) == sorted(ids)
-    assert built == list(grid_module.grid_outputs("figure2")[1])
-    out = capsys.readouterr().out
-    assert "20 of 22 runs not complete" in out
+    assert run_all.main(["--grid", "rebuild", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert sorted(pd.read_csv(tmp_path / "rebuild.csv")["run_id"]) == sorted(ids)
+    total = len(grid_module.expand(grid_module.GRIDS["rebuild"]))
+    assert f"{total - 2} of {total} runs not complete" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("other", ["--force", "--dry-run", "--no-reports"])
@@ -97,25 +93,41 @@ def test_reports_only_refuses_what_contradicts_it(other, capsys):
     assert f"not allowed with {other}" in capsys.readouterr().err
 
 
-def test_dry_run_estimates_from_a_measurement(capsys):
+def test_dry_run_estimates_from_a_measurement(capsys, tmp_path):
     run_all = load_run_all()
-    assert run_all.main(["--smoke", "--dry-run"]) == 0
+    assert run_all.main(["--smoke", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "binarized_mnist_h500_K2_order_seed0_adam_train_subset1000" in out
     assert "s/epoch" in out and "estimated wall time" in out
 
 
-def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch):
+def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch, tmp_path):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     run_all = load_run_all()
-    assert run_all.main(["--grid", "large", "--dry-run"]) == 0
+    assert run_all.main(["--grid", "large", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "'cuda' is not on this machine" in out
     # 72.5 TFLOP an epoch (direct connections included) at 10 TFLOP/s
     assert "binarized_mnist_h8000x8000_K32_order_seed0_paper: 7.3 s/epoch" in out
     assert out.count("estimated wall time") == 2
+
+
+def test_dry_run_on_an_empty_results_folder_assumes_the_committed_runs_epochs(capsys, monkeypatch, tmp_path):
+    # A fresh --results-dir: the epochs of an uncapped run come from the checkout's committed
+    # runs of its kind (read only), not from the placeholder rule.
+    import torch
+
+    from made.pipeline.estimate import FALLBACK_LOOK_AHEADS, committed_epochs
+
+    if not committed_epochs(tmp_path):
+        pytest.skip("this checkout has no complete committed runs")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # from FLOP counts: nothing is timed
+    assert load_run_all().main(["--dry-run", "--device", "cuda", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "committed run(s) of protocol adam, K = 1, on binarized_mnist" in out
+    assert f"{FALLBACK_LOOK_AHEADS} x look_ahead" not in out
 
 
 def test_is_complete_respects_the_epoch_cap(tmp_path):
@@ -369,7 +381,7 @@ def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     import torch
 
     run_all = load_run_all()
-    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run"]) == 2
+    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--datasets" in err and "'cifar'" in err and "adult" in err
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
@@ -528,6 +540,7 @@ def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "SKIPPED" not in out.err and "3 complete runs" in out.out
+    assert out.out.splitlines()[-1].startswith("run_all.py: done in ")  # the call's elapsed time, last
 
 
 def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, monkeypatch, capsys):
@@ -596,6 +609,8 @@ def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert f"{len(points)} runs, {len(points)} complete" in out and "0 to run" in out
     assert "nothing to run" in out and "estimated wall time" not in out
+    # and what training them all again would take, from the seconds they recorded
+    assert f"a rerun from scratch (--force) of these {len(points)} runs would take about" in out
     # one run left: only it is listed and estimated (from FLOP counts: nothing is timed)
     (tmp_path / "smoke" / "runs" / points[0].run_id / DONE).unlink()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -886,3 +901,81 @@ def test_reports_on_finished_results_are_the_same_files_on_a_rerun(tmp_path):
     assert "notebooks/figure2.ipynb" in outputs
     for name in outputs:
         assert machine_paths(first[name]) == [], name
+
+
+# -- --set, and reports -----------------------------------------------------------
+
+def test_set_reaches_the_notebooks_config_and_the_run_ids(tmp_path, monkeypatch):
+    import papermill
+
+    seen = []
+
+    def fake(source, output, parameters, **kwargs):  # stands in for train_made
+        seen.append(parameters)
+        (Path(parameters["run_dir"]) / "metrics.json").write_text(json.dumps({"stopped_early": True}))
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
+    argv = ["--smoke", "--set", "lr=0.05", "--set", "direct_connections=false", "--results-dir", str(tmp_path),
+            "--no-reports", "--jobs", "1"]
+    assert load_run_all().main(argv) == 0
+    configs = [parameters["config"] for parameters in seen]
+    assert len(configs) == 3 and all(c["lr"] == 0.05 and c["direct_connections"] is False for c in configs)
+    ids = sorted(p.name for p in (tmp_path / "smoke" / "runs").iterdir())
+    assert ids and all(i.endswith("_direct_connectionsFalse_lr0.05_train_subset1000") for i in ids), ids
+
+
+@pytest.mark.parametrize("argument, named", [
+    ("nosuch=1", "unknown setting 'nosuch'"),
+    ("lrr=0.1", "unknown setting 'lrr' (did you mean 'lr'?)"),
+    ("lr", "'lr' is not NAME=VALUE"),
+    ("protocol=paper", "protocol is set with --protocol"),
+    ("activation=swish", "activation must be one of"),
+])
+def test_set_refuses_what_is_not_a_setting_in_one_line(argument, named, capsys, tmp_path):
+    code = None
+    try:
+        code = load_run_all().main(["--smoke", "--dry-run", "--set", argument, "--results-dir", str(tmp_path)])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--set" in err and named in err, err
+
+
+def test_a_new_grids_report_runs_on_a_results_folder_without_figure2_csv(tmp_path, monkeypatch, capsys):
+    # A new figure is a grid entry, its report module and its notebook: here a grid
+    # "mini" whose report notebook writes the number of runs it read.
+    import nbformat
+
+    from made.pipeline import notebooks
+
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_code_cell('results_dir = "."', metadata={"tags": ["parameters"]}),
+                  nbformat.v4.new_code_cell("from pathlib import Path\nimport pandas as pd\n"
+                                            "runs = pd.read_csv(Path(results_dir) / 'mini.csv')\n"
+                                            "(Path(results_dir) / 'mini.md').write_text(f'{len(runs)} runs\\n')")]
+    book.metadata = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+                     "language_info": {"name": "python"}}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, str(tmp_path / "notebooks" / "mini.ipynb"))
+    monkeypatch.setattr(notebooks, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setitem(grid_module.GRIDS, "mini", {**grid_module.GRIDS["smoke"], "csv": "mini.csv",
+                                                    "reports": ("mini",), "subdir": ""})
+    results = tmp_path / "results"
+    for p in grid_module.expand(grid_module.GRIDS["mini"]):
+        finish(results / "runs" / p.run_id, p)
+    assert load_run_all().main(["--grid", "mini", "--reports-only", "--results-dir", str(results)]) == 0
+    assert (results / "mini.md").read_text() == "3 runs\n" and not (results / "figure2.csv").exists()
+    assert f"report: {results / 'notebooks' / 'mini.ipynb'}" in capsys.readouterr().out
+
+
+def test_a_report_that_reads_another_grids_table_waits_for_it(tmp_path, monkeypatch, capsys):
+    # compare reads figure2.csv: on a folder with only the uci runs it is not run, and says why.
+    from made.pipeline import notebooks
+
+    monkeypatch.setattr(notebooks, "execute_report", lambda *a, **k: pytest.fail("a report ran"))
+    point = grid_module.expand(grid_module.GRIDS["uci"])[0]
+    finish(tmp_path / "runs" / point.run_id, point)
+    assert load_run_all().main(["--grid", "uci", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert "report compare: not run, it reads figure2.csv" in capsys.readouterr().out
