@@ -4,8 +4,18 @@
 The command line is :mod:`made.pipeline.cli`; this file runs it from a checkout.
 """
 
+import signal
 import sys
 
+
+def _stopped_while_starting(signum, frame):
+    # Ctrl-C while torch and the pipeline still import: one line, not an import traceback.
+    print("run_all.py: interrupted before anything ran", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _stopped_while_starting)
 try:
     from made.pipeline.cli import main
 except ModuleNotFoundError as exc:  # a torch-only install: say what to install, in one line
@@ -13,4 +23,5 @@ except ModuleNotFoundError as exc:  # a torch-only install: say what to install,
     sys.exit(f"run_all.py: error: {exc}{hint}")
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # main stops the runs it started
     sys.exit(main())

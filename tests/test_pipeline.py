@@ -979,3 +979,51 @@ def test_a_report_that_reads_another_grids_table_waits_for_it(tmp_path, monkeypa
     finish(tmp_path / "runs" / point.run_id, point)
     assert load_run_all().main(["--grid", "uci", "--reports-only", "--results-dir", str(tmp_path)]) == 0
     assert "report compare: not run, it reads figure2.csv" in capsys.readouterr().out
+
+
+# -- an early Ctrl-C ---------------------------------------------------------------
+
+def _interrupt_run_all(args, when, tmp_path):
+    """run_all.py with ``args``, SIGINT once ``when()`` is true; (exit status, its output)."""
+    import signal
+    import subprocess
+
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT, stdout=out,
+                                  stderr=subprocess.STDOUT,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 240
+        while not when():
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGINT)
+        status = driver.wait(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=10)
+    return status, log.read_text()
+
+
+def test_a_ctrl_c_while_run_all_starts_is_one_line(tmp_path):
+    started = time.monotonic()
+    status, text = _interrupt_run_all(["--smoke", "--dry-run", "--results-dir", str(tmp_path)],
+                                      lambda: time.monotonic() - started > 0.5, tmp_path)
+    assert status == 130, text
+    assert "Traceback" not in text and len([l for l in text.splitlines() if "interrupted" in l]) == 1, text
+
+
+@pytest.mark.slow
+@needs_data
+def test_a_ctrl_c_while_the_kernels_start_is_one_line(tmp_path):
+    # The first second of a grid: the runs' kernels are starting (starts.log is written just
+    # before); what stops them must not reach the terminal, only the driver's one line.
+    runs = tmp_path / "smoke" / "runs"
+    status, text = _interrupt_run_all(["--smoke", "--no-reports", "--results-dir", str(tmp_path)],
+                                      lambda: bool(list(runs.glob("*/starts.log"))), tmp_path)
+    assert status == 130, text
+    for noise in ("Traceback", "KeyboardInterrupt", "Kernel died", "ERROR"):
+        assert noise not in text, text
+    assert len([l for l in text.splitlines() if l.startswith("run_all.py: interrupted")]) == 1, text

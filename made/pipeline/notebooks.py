@@ -26,6 +26,8 @@ from .experiment import ExperimentConfig, SettingsError
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (made/pipeline/notebooks.py)
 NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "made-python"
+_KERNEL_LAUNCHER = ("import signal, sys; del sys.path[0]; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                    "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
 
 
 def ensure_kernel() -> str:
@@ -43,9 +45,16 @@ def ensure_kernel() -> str:
     folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}-{tag}"
     spec_dir = folder / "kernels" / KERNEL
     spec = {
-        # log level ERROR: silences the kernel's start-up chatter on stderr;
-        # errors inside cells still reach the executed notebook and papermill.
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--log-level=ERROR"],
+        # ipykernel_launcher's two lines, with SIGINT ignored until ipykernel
+        # takes it over (as it does, ignoring it between cells): a Ctrl-C while
+        # the kernel starts is then no traceback on the terminal, and the
+        # kernel is stopped as it starts (made.pipeline.kernels).  Log level
+        # CRITICAL: silences the kernel process's own log on the terminal (its
+        # start-up chatter, and "KeyboardInterrupt caught in kernel" when a
+        # Ctrl-C stops it between cells); errors inside cells still reach the
+        # executed notebook and papermill, and a kernel that dies is reported
+        # by papermill in the driver.
+        "argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}", "--log-level=CRITICAL"],
         "display_name": f"Python ({sys.executable})",
         "language": "python",
         "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
