@@ -58,6 +58,15 @@ def _offline_unless_slow(request, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_checkouts_results(tmp_path, monkeypatch):
+    """Every test runs in a folder of its own: run_all.py's default results
+    folder (``results/``, relative) is then never the checkout's, whose runs
+    (a smoke run's, a grid's) no test may read or change.  A test that reads
+    the committed results names them by their path, read-only."""
+    monkeypatch.chdir(tmp_path)
+
+
 DATA_REASON = "MADE_DATA_DIR is not set"  # how every real-data test words its skip
 
 
