@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
 import torch
@@ -35,6 +35,7 @@ from .fast import FastMaskedLinear
 from .init import INITS, orthogonal_
 from .layers import MaskedLinear
 from .masks import MaskSpec, degree_mask, layer_degrees, mask_spec
+from .settings import DETAIL, setting
 
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,
@@ -64,18 +65,21 @@ class ModelConfig:
       from the global RNG) or ``"orthogonal"`` (the authors' scheme, see
       :mod:`made.init`; drawn from ``seed``, biases zero);
     * ``seed``: makes every mask (and the orthogonal initialization) reproducible.
+
+    Each field also carries its facts for the pipeline (:mod:`made.settings`).
     """
 
-    hidden_sizes: list[int] = field(default_factory=lambda: [500])
-    num_masks: int | None = 1
-    order_agnostic: bool = True
-    connectivity_agnostic: bool = True
-    natural_ordering: bool = False
-    direct_connections: bool = False
-    condition_on_mask: bool = False
-    activation: str = "relu"
-    init: str = "default"
-    seed: int = 0
+    hidden_sizes: list[int] = setting(factory=lambda: [500], id="name", column=30, curve=False)
+    num_masks: int | None = setting(1, id="name", column=40)
+    # The two flags are the run's mode (made.pipeline.experiment.run_mode), which the id and the tables spell.
+    order_agnostic: bool = setting(True, id="name", column=50, curve=False)
+    connectivity_agnostic: bool = setting(True, id="name", column=60, curve=False)
+    natural_ordering: bool = setting(False, **DETAIL)
+    direct_connections: bool = setting(False, column=90, curve=False)
+    condition_on_mask: bool = setting(False, **DETAIL)
+    activation: str = setting("relu", **DETAIL)
+    init: str = setting("default", column=100, curve=False)
+    seed: int = setting(0, id="name", **DETAIL)  # a run's is ExperimentConfig.seed
 
     def __post_init__(self):
         self.hidden_sizes = [int(h) for h in self.hidden_sizes]

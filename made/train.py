@@ -30,6 +30,7 @@ from .device import flush_denormals
 from .evaluate import validation_curve, validation_masks
 from .io import save_torch
 from .model import MADE, ModelConfig
+from .settings import DETAIL, EXECUTION, setting
 
 OPTIMIZERS = ("adagrad", "adam", "adadelta", "sgd")
 
@@ -80,25 +81,29 @@ class TrainConfig:
     (0, the paper's rule: any improvement), and that epoch's parameters are
     kept.  A positive ``min_delta`` guarantees the rule ends once a decaying
     learning rate leaves only improvements too small to matter.
+
+    Each field also carries its facts for the pipeline (:mod:`made.settings`).
     """
 
-    optimizer: str = "adagrad"
-    lr: float | None = None  # None: 0.01 adagrad, 1e-3 adam, 1.0 adadelta; required for sgd
-    weight_decay: float | None = None  # None: 0, except 1e-4 for adam
-    lr_step_epochs: int | None = None  # None: no decay, except 45 for adam
-    lr_step_gamma: float = 0.1
-    rho: float = 0.95  # adadelta's decay
-    eps: float = 1e-6  # adadelta's epsilon
-    decrease_constant: float = 0.0  # sgd's c in lr / (1 + c t)
-    min_delta: float = 0.0  # nats a new best must gain to reset the look-ahead
-    batch_size: int = 100
-    look_ahead: int = 30
-    max_epochs: int | None = None
-    mask_every: int = 1  # move to the next mask every this many minibatches
-    valid_masks: int | None = None  # None: all K (DEFAULT_VALID_MASKS under mask sampling)
-    eval_batch_size: int = 1000
-    seed: int = 0
-    progress: bool = True
+    optimizer: str = setting("adagrad", column=110, curve=False)
+    # None: 0.01 adagrad, 1e-3 adam, 1.0 adadelta; required for sgd
+    lr: float | None = setting(None, column=120, curve=False)
+    weight_decay: float | None = setting(None, **DETAIL)  # None: 0, except 1e-4 for adam
+    lr_step_epochs: int | None = setting(None, **DETAIL)  # None: no decay, except 45 for adam
+    lr_step_gamma: float = setting(0.1, **DETAIL)
+    rho: float = setting(0.95, **DETAIL)  # adadelta's decay
+    eps: float = setting(1e-6, **DETAIL)  # adadelta's epsilon
+    decrease_constant: float = setting(0.0, **DETAIL)  # sgd's c in lr / (1 + c t)
+    min_delta: float = setting(0.0, column=130, curve=False)  # nats a new best must gain to reset the look-ahead
+    batch_size: int = setting(100, **DETAIL)
+    look_ahead: int = setting(30, **DETAIL)
+    # Not part of what is computed: raising the cap extends the same run.
+    max_epochs: int | None = setting(None, computation=False, id=None, column=150, curve=False)
+    mask_every: int = setting(1, **DETAIL)  # move to the next mask every this many minibatches
+    valid_masks: int | None = setting(None, column=140, curve=False)  # None: all K (DEFAULT_VALID_MASKS under mask sampling)
+    eval_batch_size: int = setting(1000, setting=False)  # memory: how many validation examples at once
+    seed: int = setting(0, id="name", **DETAIL)  # a run's is ExperimentConfig.seed
+    progress: bool = setting(True, **EXECUTION)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -201,6 +206,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     on_epoch_end=None,
     meta: dict | None = None,
+    meta_defaults: dict | None = None,
 ) -> FitResult:
     """Train ``model`` on binary ``train`` with early stopping on ``valid``.
 
@@ -215,7 +221,9 @@ def fit(
     settings that change the computation); it is saved in the checkpoint, and
     resuming a checkpoint saved with another ``meta`` is refused, as is one
     that already holds more epochs than ``max_epochs``: neither could give a
-    result that matches the settings asked for.
+    result that matches the settings asked for.  ``meta_defaults`` are the
+    values of keys that a checkpoint's ``meta`` lacks: a checkpoint written
+    before a setting existed was trained at its default, and resumes under it.
     """
     config = config or TrainConfig()
     opt, sched = make_optimizer(model, config)
@@ -236,7 +244,7 @@ def fit(
                 f"checkpoint {checkpoint} was written by a newer version of made (it records "
                 f"{', '.join(unknown)}); update made, or delete the checkpoint to start the run afresh"
             )
-        _check_resume(checkpoint, state, meta, config)
+        _check_resume(checkpoint, state, meta, config, meta_defaults)
         model.load_state_dict(state["model"])
         model.set_mask(state["mask_index"])
         load_optimizer_state(opt, state["optimizer"])
@@ -303,15 +311,20 @@ def settings_diff(before: dict, now: dict) -> str:
     return ", ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in keys if before.get(k) != now.get(k))
 
 
-def _check_resume(checkpoint, state: dict, meta: dict | None, config: TrainConfig) -> None:
+def _check_resume(checkpoint, state: dict, meta: dict | None, config: TrainConfig,
+                  meta_defaults: dict | None = None) -> None:
     """ValueError, before anything is loaded, when the checkpoint cannot be
-    resumed into what ``meta`` and ``config`` ask for."""
+    resumed into what ``meta`` and ``config`` ask for (what the saved meta
+    lacks counts as its value in ``meta_defaults``; a key without a default
+    that it lacks is a difference)."""
     saved = state.get("meta")
+    if saved is not None:
+        saved = {**{k: v for k, v in (meta_defaults or {}).items() if k in (meta or {})}, **saved}
     if meta is not None and saved is not None and saved != meta:
         raise ValueError(
             f"checkpoint {checkpoint} was trained with other settings ({settings_diff(saved, meta)}); "
-            "use another run directory, or delete this one to train afresh (only max_epochs, device, "
-            "data_dir and test_masks may change between calls)")
+            "use another run directory, or delete this one to train afresh (only the settings that do not "
+            "change what is computed may change between calls, such as max_epochs)")
     epochs = state["result"].get("epochs", 0)
     if config.max_epochs is not None and epochs > config.max_epochs:
         raise ValueError(

@@ -58,6 +58,15 @@ def _offline_unless_slow(request, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_checkouts_results(tmp_path, monkeypatch):
+    """Every test runs in a folder of its own: run_all.py's default results
+    folder (``results/``, relative) is then never the checkout's, whose runs
+    (a smoke run's, a grid's) no test may read or change.  A test that reads
+    the committed results names them by their path, read-only."""
+    monkeypatch.chdir(tmp_path)
+
+
 DATA_REASON = "MADE_DATA_DIR is not set"  # how every real-data test words its skip
 
 
@@ -68,6 +77,26 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"{len(for_data)} tests skipped for want of data: set MADE_DATA_DIR to a folder with the "
             "datasets (README.md, Data; `python -m made.data info` shows what is found)", yellow=True)
+
+
+@pytest.fixture
+def toy_data(tmp_path, monkeypatch):
+    """A dataset "toy" of 8 binary dimensions (300/100/100 examples) in a data
+    folder of its own, and a cache of its own: its folder's path."""
+    import numpy as np
+
+    from made.data import DATASETS, DatasetSpec
+
+    rng = np.random.default_rng(0)
+    sizes = (300, 100, 100)
+    path = tmp_path / "data" / "toy.npz"
+    path.parent.mkdir()
+    with open(path, "wb") as f:
+        np.savez(f, **{f"{s}_data": (rng.random((n, 8)) < 0.3).astype(np.float32)
+                       for s, n in zip(("train", "valid", "test"), sizes)})
+    monkeypatch.setitem(DATASETS, "toy", DatasetSpec("toy", 8, sizes, "file:///nowhere"))
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    return str(path.parent)
 
 
 @pytest.fixture(params=["stacked", "built per switch"])

@@ -181,7 +181,7 @@ def starts(run_dir: Path) -> list[list[str]]:
 # -- unit tests (no processes) -------------------------------------------------
 
 def test_import_made_and_the_local_path_never_import_dask():
-    code = ("import sys, made, made.pipeline.runner, made.pipeline.lock, made.pipeline.cluster, run_all; "
+    code = ("import sys, made, made.pipeline.run, made.pipeline.results, made.pipeline.lock, made.pipeline.cluster, run_all; "
             "sys.exit(any(m == 'dask' or m.startswith(('dask.', 'distributed')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
 
@@ -190,7 +190,7 @@ def test_cuda_points_ask_for_a_gpu():
     from made.pipeline.cluster import resources_for
 
     def point(device):
-        return RunPoint("r", "order", {"device": device} if device else {})
+        return RunPoint("r", {"device": device} if device else {})
     assert resources_for(point("cuda")) == {"GPU": 1} and resources_for(point("cuda:1")) == {"GPU": 1}
     assert resources_for(point("cpu")) is None and resources_for(point("auto")) is None
     assert resources_for(point(None)) is None
@@ -239,7 +239,7 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
     import papermill
 
     from made.pipeline.grid import GRIDS, expand
-    from made.pipeline.runner import run_grid
+    from made.pipeline.run import run_grid
 
     def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
         max_epochs = parameters["config"]["max_epochs"]
@@ -266,7 +266,8 @@ def test_ctrl_c_on_the_driver_cancels_the_tasks_and_interrupts_their_kernels(tmp
     from made.pipeline import kernels
     from made.pipeline.cluster import DaskBackend
     from made.pipeline.grid import GRIDS, expand
-    from made.pipeline.runner import Interrupted, execute_run
+    from made.pipeline.backends import Interrupted
+    from made.pipeline.run import execute_run
 
     class Future:
         def __init__(self, done):
@@ -377,7 +378,7 @@ def test_cuda_points_run_on_the_worker_with_a_gpu_resource(cluster):
     workers = cluster.wait_for_workers(2)
     gpu = [a for a, w in workers.items() if (w.get("resources") or {}).get("GPU")]
     assert len(gpu) == 1
-    cuda, cpu = RunPoint("r-cuda", "order", {"device": "cuda"}), RunPoint("r-cpu", "order", {"device": "cpu"})
+    cuda, cpu = RunPoint("r-cuda", {"device": "cuda"}), RunPoint("r-cpu", {"device": "cpu"})
 
     def where(point):  # runs on the worker (a nested function: pickled by value)
         from distributed import get_worker

@@ -11,12 +11,12 @@ from made import MADE
 from made.pipeline.estimate import (FALLBACK_LOOK_AHEADS, GridEstimate, RunEstimate, assumed_epochs, concurrent_load,
                            finished_epochs, train_throughput)
 from made.pipeline.experiment import ExperimentConfig
-from made.pipeline.runner import DONE
+from made.pipeline.run import DONE
 
 
 def test_grid_estimate_is_the_makespan_of_run_grid_order():
     from made.pipeline.grid import GRIDS, expand
-    from made.pipeline.runner import schedule
+    from made.pipeline.run import schedule
 
     # Two 1-hour runs and one 2-hour run on 2 workers: 3 h if the long one starts
     # last, 2 h if it starts first; a sum over jobs would say 2 h either way.

@@ -6,17 +6,17 @@ import pytest
 from made.pipeline.grid import GRIDS, K1_CANDIDATES, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
-def test_figure2_grid_runs_k1_once_five_seeds_at_small_k_and_two_above():
+def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_two_beyond():
     points = expand(GRIDS["figure2"])
     ids = [p.run_id for p in points]
     assert len(ids) == len(set(ids))
     k1 = [p for p in points if p.params["num_masks"] == 1]
-    assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == [0, 1, 2, 3, 4]
+    assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == list(range(5))
     for k in (2, 4, 8, 16, 32):
-        n = 5 if k <= 4 else 2
-        assert sorted((p.mode, p.params["seed"]) for p in points if p.params["num_masks"] == k) == [
-            *[("connectivity", s) for s in range(n)], *[("order", s) for s in range(n)]]
-    assert len(points) == 5 + 2 * 2 * 5 + 3 * 2 * 2
+        seeds = range(5 if k <= 4 else 2)
+        assert sorted((p.mode, p.params["seed"]) for p in points if p.params["num_masks"] == k) == sorted(
+            (mode, s) for mode in ("connectivity", "order") for s in seeds)
+    assert len(points) == 5 + 2 * 5 * 2 + 3 * 2 * 2
     # the paper's file: no variant in the ids; the rebuild's runs name theirs
     assert all(p.config().data_variant is None and "static" not in p.run_id for p in points)
     rebuild = expand(GRIDS["rebuild"])
@@ -72,7 +72,7 @@ def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_unca
 
 def test_protocol_swap_gives_the_authors_adagrad_command():
     points = expand(GRIDS["figure2"], protocol="paper")
-    assert len(points) == 37
+    assert len(points) == len(expand(GRIDS["figure2"]))
     for p in points:
         cfg = p.config()
         assert (cfg.optimizer, cfg.lr, cfg.min_delta, cfg.max_epochs) == ("adagrad", 0.01, 0.0, None)
@@ -83,20 +83,22 @@ def test_protocol_swap_gives_the_authors_adagrad_command():
 
 
 def test_run_ids_are_readable_and_stable():
-    assert run_id({"dataset": "dna", "num_masks": None, "hidden_sizes": [500]}, "order") == \
-        "dna_h500_Ksampling_order_seed0"
+    assert run_id({"dataset": "dna", "num_masks": None, "hidden_sizes": [500]}) == "dna_h500_Ksampling_order_seed0"
+    assert run_id({"num_masks": 4, **MODES["connectivity"]}) == "binarized_mnist_h500_K4_connectivity_seed0"
     # an epoch cap does not change the id, so raising it extends the same run
-    a = run_id({"num_masks": 4, "max_epochs": 10, **MODES["order"]}, "order")
-    b = run_id({"num_masks": 4, "max_epochs": 99, **MODES["order"]}, "order")
+    a = run_id({"num_masks": 4, "max_epochs": 10, **MODES["order"]})
+    b = run_id({"num_masks": 4, "max_epochs": 99, **MODES["order"]})
     assert a == b
     # other settings that change results do
-    assert run_id({"num_masks": 4, "train_subset": 100}, "order").endswith("train_subset100")
+    assert run_id({"num_masks": 4, "train_subset": 100}).endswith("train_subset100")
     # a protocol's own settings stay out of the id; a deviation from it shows
     recipe = {**PROTOCOLS["adam"], "protocol": "adam", "num_masks": 4}
-    assert run_id(recipe, "order") == "binarized_mnist_h500_K4_order_seed0_adam"
-    assert run_id({**recipe, "lr": 3e-3}, "order") == "binarized_mnist_h500_K4_order_seed0_adam_lr0.003"
-    # ids from before protocols keep their form
-    assert run_id({"dataset": "dna", "num_masks": None, "lr": 0.03}, "order") == "dna_h500_Ksampling_order_seed0_lr0.03"
+    assert run_id(recipe) == "binarized_mnist_h500_K4_order_seed0_adam"
+    assert run_id({**recipe, "lr": 3e-3}) == "binarized_mnist_h500_K4_order_seed0_adam_lr0.003"
+    assert run_id({"protocol": "adam", "num_masks": 4}) == run_id(recipe)  # the protocol brings its recipe
+    # ids without a protocol: a default (as the default training resolves it) is left out
+    assert run_id({"dataset": "dna", "num_masks": None, "lr": 0.03}) == "dna_h500_Ksampling_order_seed0_lr0.03"
+    assert run_id({"dataset": "dna", "num_masks": None, "lr": 0.01}) == "dna_h500_Ksampling_order_seed0"
 
 
 def test_seeds_override_and_smoke_grid():
@@ -121,15 +123,16 @@ def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_mas
     paper = [p for p in points if p.params["protocol"] == "paper"]
     assert sorted(p.params["num_masks"] for p in paper) == [1, 32]
     assert all(p.params["max_epochs"] == 150 for p in paper)
-    # the converging side of the comparison is Figure 2's own runs
-    # on the binarization the protocol was chosen on; the converging side is its Figure 2 runs
-    fig2 = {p.run_id for p in expand(GRIDS["rebuild"])}
-    assert all(p.config().data_variant == "static-seed0" for p in points)
-    assert {p.run_id.replace("_paper", "_adam") for p in paper} <= fig2
+    # the converging side of the comparison: the same models under the adam recipe, uncapped,
+    # which the rebuild grid trains (told apart from them by their settings, not their ids)
+    rebuild = {p.run_id for p in expand(GRIDS["rebuild"])}
+    for p in paper:
+        assert run_id(p.config().replace(protocol="adam", max_epochs=None).settings()) in rebuild
     # and one K = 32 run validated on all 32 masks, outside Figure 2
     check = [p for p in points if p.params["protocol"] == "adam"]
     assert [p.run_id for p in check] == ["binarized_mnist_static-seed0_h500_K32_order_seed0_adam"]
-    assert check[0].config().valid_masks is None and check[0].run_id not in fig2
+    assert check[0].config().valid_masks is None
+    assert check[0].run_id not in {p.run_id for p in expand(GRIDS["figure2"])}
 
 
 def test_uci_grid_expands_the_published_command_and_the_search():
@@ -193,41 +196,30 @@ def test_large_grid_is_ready():
 
 def test_committed_runs_keep_their_ids():
     # A committed run's recorded settings give back the id of its folder.
-    from made.pipeline.experiment import ExperimentConfig
+    from made.pipeline.experiment import ExperimentConfig, run_mode
 
     runs = sorted((Path(__file__).resolve().parent.parent / "results" / "runs").glob("*/metrics.json"))
     assert runs, "no committed runs to check"
     for path in runs:
         row = json.loads(path.read_text())
-        mode = "single" if str(row["num_masks"]) == "1" else ("order" if row["order_agnostic"] else "connectivity")
         settings = ExperimentConfig.from_metrics(row).settings()
-        assert run_id(settings, mode) == path.parent.name
+        assert run_id(settings) == path.parent.name
+        assert run_mode(row) == run_mode(settings) == ExperimentConfig.from_metrics(row).mode
 
 
 def test_every_grid_keeps_its_run_ids():
     # tests/fixtures/grid_ids.json: every grid's ids under its own protocol and each
-    # swap, as the code before ExperimentConfig had parts (commit 8dbb464) gave them.
-    # Grids may add runs (seeds, K = 1 candidates, connect4's arms) but keep every
-    # old id, in order; the MNIST runs of those days, on the rebuilt binarization,
-    # now name it (grids rebuild and recipes) and their old ids mean the paper's file.
+    # swap, as the code gave them before a run's definition moved into the settings'
+    # facts (commit 237e797).  A grid may gain points; every id it had is kept, in order.
     fixture = json.loads((Path(__file__).parent / "fixtures" / "grid_ids.json").read_text())
     expanded = {f"{name}/{protocol or 'own'}": [p.run_id for p in expand(grid, protocol=protocol)]
                 for name, grid in GRIDS.items() for protocol in [None, *PROTOCOLS]}
-    renamed = {k for k in fixture if k.startswith("recipes/")}
-    rebuild = [p.run_id for p in expand(GRIDS["rebuild"])]
+    # Dropped since: the 8000-unit K = 1 run under the grid's one recipe, whose place K = 1's
+    # own recipe takes (the K = 1 search at 2000 units picks the 8000-unit candidates).
     for key, ids in fixture.items():
-        if key == "widths/own":  # redesigned (K = 1's own recipe); its old runs are the rebuild's
-            old = [i.replace("binarized_mnist_", "binarized_mnist_static-seed0_") for i in ids]
-            assert set(old) <= set(rebuild), key
-            continue
-        if key.startswith("widths/"):
-            continue  # a protocol swap of the redesigned grid: no old runs
-        if key in renamed:
-            ids = [i.replace("binarized_mnist_", "binarized_mnist_static-seed0_") for i in ids]
+        ids = [i for i in ids if not (key.startswith("widths/") and "_h8000_K1_single_" in i)]
         kept = [i for i in expanded[key] if i in set(ids)]
         assert kept == ids, key
-        grows = key.startswith(("uci/", "figure2/"))
-        assert grows or expanded[key] == ids, key
 
 
 def test_a_grid_with_an_unknown_or_invalid_setting_is_refused_naming_it():

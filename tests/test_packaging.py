@@ -32,8 +32,8 @@ def test_notebooks_extra_resolves_with_pip():
 
 
 # The library's modules: they must import and train with torch, numpy and tqdm alone.
-CORE = ["made", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device", "made.train",
-        "made.evaluate", "made.data", "made.io"]
+CORE = ["made", "made._extras", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device",
+        "made.settings", "made.train", "made.evaluate", "made.data", "made.io"]
 # What only the pipeline, the reports and the cluster code may need (the extras).
 EXTRAS = ["pandas", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
           "dask", "distributed"]
@@ -156,3 +156,30 @@ def _env() -> dict:
 
     # The child must not find the packages of this environment through PYTHONPATH.
     return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+
+# A torch-only install (`pip install -e .`), imitated: the extras' packages cannot be found.
+WITHOUT_EXTRAS = f"""
+import sys
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {EXTRAS!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+"""
+
+
+@pytest.mark.parametrize("what", ["import made.pipeline.experiment", "import made.reports",
+                                  "import runpy; sys.argv = ['run_all.py', '--help']; "
+                                  "runpy.run_path('run_all.py', run_name='__main__')"])
+def test_without_the_pipeline_extra_one_line_says_what_to_install(what):
+    out = subprocess.run([sys.executable, "-c", WITHOUT_EXTRAS + what], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env={**_env(), "PYTHONPATH": str(ROOT)})
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert 'pip install -e ".[pipeline]"' in last and "pandas" in last, out.stderr
+    if "run_all" in what:  # the command line: that line alone, no traceback
+        assert out.stderr.strip() == last and last.startswith("run_all.py: error: "), out.stderr

@@ -13,7 +13,10 @@ import pytest
 
 from made.data import DATASETS
 from made.pipeline import grid as grid_module
-from made.pipeline.runner import DONE, ERROR, KERNEL, collect_curves, ensure_kernel, execute_run, is_complete
+from made.pipeline import cli
+from made.pipeline.notebooks import KERNEL, ensure_kernel
+from made.pipeline.results import collect_curves
+from made.pipeline.run import DONE, ERROR, execute_run, is_complete
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_data = pytest.mark.skipif(not os.environ.get("MADE_DATA_DIR"),
@@ -66,25 +69,22 @@ def test_a_missing_gpu_is_refused_before_any_work(tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.slow
-def test_reports_only_trains_nothing_and_reports_the_complete_runs(tmp_path, monkeypatch, capsys):
-    # Two committed Figure 2 runs and nothing else: the table holds those two,
-    # no run trains, no data is read, and the reports are built from them.
+def test_reports_only_trains_nothing_and_tables_the_complete_runs(tmp_path, monkeypatch, capsys):
+    # Two committed runs of the rebuild grid and nothing else: the table holds those
+    # two, no run trains and no data is read.
     run_all = load_run_all()
-    import made.pipeline.runner
+    import made.pipeline.run
 
-    ids = ["binarized_mnist_h500_K1_single_seed0_adam", "binarized_mnist_h500_K32_order_seed0_adam_valid_masks8"]
+    ids = ["binarized_mnist_static-seed0_h500_K1_single_seed0_adam",
+           "binarized_mnist_static-seed0_h500_K32_order_seed0_adam_valid_masks8"]
     for run_id in ids:
         shutil.copytree(ROOT / "results" / "runs" / run_id, tmp_path / "runs" / run_id)
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
-    monkeypatch.setattr(made.pipeline.runner, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
-    built = []
-    monkeypatch.setattr(made.pipeline.runner, "execute_report", lambda name, results: built.append(name) or name)
-    assert run_all.main(["--reports-only", "--results-dir", str(tmp_path)]) == 0
-    assert sorted(pd.read_csv(tmp_path / "figure2.csv")["run_id"]) == sorted(ids)
-    assert built == list(grid_module.grid_outputs("figure2")[1])
-    out = capsys.readouterr().out
-    assert "20 of 22 runs not complete" in out
+    monkeypatch.setattr(made.pipeline.run, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
+    assert run_all.main(["--grid", "rebuild", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert sorted(pd.read_csv(tmp_path / "rebuild.csv")["run_id"]) == sorted(ids)
+    total = len(grid_module.expand(grid_module.GRIDS["rebuild"]))
+    assert f"{total - 2} of {total} runs not complete" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("other", ["--force", "--dry-run", "--no-reports"])
@@ -94,25 +94,41 @@ def test_reports_only_refuses_what_contradicts_it(other, capsys):
     assert f"not allowed with {other}" in capsys.readouterr().err
 
 
-def test_dry_run_estimates_from_a_measurement(capsys):
+def test_dry_run_estimates_from_a_measurement(capsys, tmp_path):
     run_all = load_run_all()
-    assert run_all.main(["--smoke", "--dry-run"]) == 0
+    assert run_all.main(["--smoke", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "binarized_mnist_h500_K2_order_seed0_adam_train_subset1000" in out
     assert "s/epoch" in out and "estimated wall time" in out
 
 
-def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch):
+def test_dry_run_for_a_missing_gpu_counts_flops(capsys, monkeypatch, tmp_path):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     run_all = load_run_all()
-    assert run_all.main(["--grid", "large", "--dry-run"]) == 0
+    assert run_all.main(["--grid", "large", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "'cuda' is not on this machine" in out
     # 72.5 TFLOP an epoch (direct connections included) at 10 TFLOP/s
     assert "binarized_mnist_h8000x8000_K32_order_seed0_paper: 7.3 s/epoch" in out
     assert out.count("estimated wall time") == 2
+
+
+def test_dry_run_on_an_empty_results_folder_assumes_the_committed_runs_epochs(capsys, monkeypatch, tmp_path):
+    # A fresh --results-dir: the epochs of an uncapped run come from the checkout's committed
+    # runs of its kind (read only), not from the placeholder rule.
+    import torch
+
+    from made.pipeline.estimate import FALLBACK_LOOK_AHEADS, committed_epochs
+
+    if not committed_epochs(tmp_path):
+        pytest.skip("this checkout has no complete committed runs")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # from FLOP counts: nothing is timed
+    assert load_run_all().main(["--dry-run", "--device", "cuda", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "committed run(s) of protocol adam, K = 1, on binarized_mnist" in out
+    assert f"{FALLBACK_LOOK_AHEADS} x look_ahead" not in out
 
 
 def test_is_complete_respects_the_epoch_cap(tmp_path):
@@ -238,11 +254,10 @@ def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, 
     run_all = load_run_all()
     # Valid settings that fail inside the notebook (a 5-mask test ensemble of a
     # one-mask model); a setting that is invalid on its own stops the grid at expand.
-    bad_grid = dict(base={**grid_module.PAPER_MNIST, "train_subset": 200, "max_epochs": 1},
+    bad_grid = dict(base={"dataset": "binarized_mnist", "lr": 0.01, "train_subset": 200, "max_epochs": 1},
                     axes=dict(num_masks=[1], test_masks=[None, 5]), seeds=1,
                     csv="figure2.csv", reports=())
     monkeypatch.setitem(grid_module.GRIDS, "smoke", bad_grid)
-    monkeypatch.setitem(run_all.GRIDS, "smoke", bad_grid)
     code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
     assert code != 0
     err = capsys.readouterr().err
@@ -255,46 +270,79 @@ def test_failed_notebook_is_reported_and_others_complete(tmp_path, monkeypatch, 
 
 
 def test_every_setting_reaches_the_notebook_in_one_config(tmp_path):
-    """The notebook's quick interactive config (a training subset, 15 epochs)
-    must never leak into a grid run: its config is replaced by the run's, which
-    holds every setting."""
+    """The notebook's quick interactive run (a training subset, 15 epochs)
+    must never leak into a grid run: the run's config holds every setting,
+    and each overrides the quick run's."""
     from made.pipeline.experiment import ExperimentConfig
     from made.pipeline.grid import GRIDS, expand
-    from made.pipeline.runner import notebook_parameters
+    from made.pipeline.notebooks import notebook_parameters, training_config
 
     point = expand(GRIDS["figure2"])[0]
-    params = notebook_parameters({**point.params, "threads": 1}, point.run_id, tmp_path)
+    params = notebook_parameters(point.params, point.run_id, tmp_path, threads=1)
     assert set(params) == {"config", "run_dir", "run_id", "threads"}
     config = params["config"]
-    assert list(config) == ExperimentConfig.names()
+    assert list(config) == ExperimentConfig.names() and "threads" not in config  # how it runs, not a setting
     assert config["train_subset"] is None and config["max_epochs"] is None and config["valid_masks"] is None
     assert config["direct_connections"] is True and config["init"] == "orthogonal"
     assert config["hidden_sizes"] == "500" and config["progress"] is False and params["threads"] == 1
     assert ExperimentConfig.from_dict(config) == point.config(progress=False)
-    with pytest.raises(ValueError, match="unknown setting 'lrr'"):
-        notebook_parameters({**point.params, "lrr": 0.1}, point.run_id, tmp_path)
+    quick = {"protocol": "paper", "num_masks": 4, "max_epochs": 15, "train_subset": 5000}
+    assert training_config(config, quick) == point.config(progress=False)
+    for stray in ("lrr", "threads"):
+        with pytest.raises(ValueError, match=f"unknown setting '{stray}'"):
+            notebook_parameters({**point.params, stray: 1}, point.run_id, tmp_path)
 
 
 def test_notebook_takes_the_settings_as_one_config():
-    # One definition: the parameters cell holds config (only what its quick run
-    # changes), the run's folder, name and threads; no setting of its own.
+    # One definition: the parameters cell holds config (empty: only what a caller
+    # changes), the run's folder, name and threads; the quick run is merged under config.
     import ast
 
     import nbformat
 
-    from made.pipeline.experiment import ExperimentConfig
-
     nb = nbformat.read(ROOT / "notebooks" / "train_made.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    names = [t.id for node in ast.parse(cell.source).body for t in node.targets]
-    assert names == ["config", "run_dir", "run_id", "threads"]
-    quick = ast.literal_eval(ast.parse(cell.source).body[0].value)
-    assert ExperimentConfig.from_dict(quick).max_epochs == 15
-    assert any("ExperimentConfig.from_dict(config)" in c.source for c in nb.cells)
+    body = ast.parse(cell.source).body
+    assert [t.id for node in body for t in node.targets] == ["config", "run_dir", "run_id", "threads"]
+    assert [ast.literal_eval(node.value) for node in body] == [{}, None, None, None]
+    assert any("training_config(config, QUICK)" in c.source for c in nb.cells)
+
+
+def test_the_notebooks_config_merges_json_text_and_names_what_is_wrong():
+    from made.pipeline.experiment import SettingsError
+    from made.pipeline.notebooks import training_config
+
+    quick = {"protocol": "adam", "num_masks": 4, "max_epochs": 15, "train_subset": 5000}
+    merged = training_config('{"max_epochs": 3}', quick)  # papermill -p config '{"max_epochs": 3}'
+    assert merged.max_epochs == 3 and merged.train_subset == 5000 and merged.num_masks == 4
+    # the quick run's recipe stays whole: its architecture and optimizer are not the library's defaults
+    assert (merged.direct_connections, merged.init, merged.weight_decay, merged.optimizer) == (
+        True, "orthogonal", 1e-4, "adam")
+    assert training_config({"lr": 0.01}, quick).lr == 0.01  # papermill -y 'config: {lr: 0.01}'
+    assert training_config("", quick) == training_config({}, quick) == training_config(None, quick)
+    for bad, named in (('{"max_epoch": 3}', "'max_epoch' (did you mean 'max_epochs'?)"),
+                       ("{max_epochs: 3}", "config is not JSON"), ("[3]", "must be a dict")):
+        with pytest.raises(SettingsError, match="") as error:
+            training_config(bad, quick)
+        assert named in str(error.value)
+        assert error.value._render_traceback_() == [f"SettingsError: {error.value}"]  # one line in a notebook
+
+
+def test_the_notebook_run_on_its_own_keeps_its_run_in_the_cache(tmp_path, monkeypatch):
+    from made.pipeline.notebooks import interactive_run_dir, training_config
+
+    monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = training_config({"max_epochs": 3}, {"protocol": "adam", "train_subset": 5000})
+    monkeypatch.chdir(tmp_path)
+    here = interactive_run_dir(cfg)
+    monkeypatch.chdir(ROOT)
+    assert interactive_run_dir(cfg) == here == tmp_path / "cache" / "interactive" / (
+        "binarized_mnist_h500_K1_single_seed0_adam_train_subset5000")
 
 
 @pytest.mark.parametrize("parameters, named", [
-    (dict(config={"lr": 0.01, "max_epoch": 3}), "unknown setting 'max_epoch' (did you mean 'max_epochs'?)"),
+    # as `papermill -p config '{...}'` passes it: JSON text
+    (dict(config='{"lr": 0.01, "max_epoch": 3}'), "unknown setting 'max_epoch' (did you mean 'max_epochs'?)"),
     pytest.param(dict(lr=0.01), "pass lr inside the config parameter",  # a setting of its own would be ignored
                  marks=pytest.mark.slow),
 ])
@@ -306,6 +354,7 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
                             parameters={**parameters, "run_dir": str(tmp_path / "run")},
                             kernel_name=ensure_kernel(), progress_bar=False)
     assert named in str(error.value)
+    assert len(error.value.traceback) == 1, error.value.traceback  # one line, no traceback into made
     assert not (tmp_path / "run").exists()  # refused before anything ran
 
 
@@ -332,7 +381,7 @@ def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     import torch
 
     run_all = load_run_all()
-    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run"]) == 2
+    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--datasets" in err and "'cifar'" in err and "adult" in err
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
@@ -349,15 +398,8 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
     finished = [p for p in points if p.params["dataset"] == "dna"] + [
         next(p for p in points if p.params["dataset"] == "adult")]
     for p in finished:
-        run_dir = tmp_path / "runs" / p.run_id
-        run_dir.mkdir(parents=True)
-        metrics = {**p.config().to_dict(), "num_masks": p.params["num_masks"] or "sampling",
-                   "data_variant": DATASETS[p.params["dataset"]].reference_variant,
-                   "stopped_early": True, "valid_nll": 1.0}
-        (run_dir / "metrics.json").write_text(json.dumps(metrics))
-        pd.DataFrame(dict(epoch=[1], train_nll=[1.0], valid_nll=[1.0])).to_csv(run_dir / "history.csv", index=False)
-        (run_dir / DONE).write_text("done\n")
-    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))
+        finish(tmp_path / "runs" / p.run_id, p)
+    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
     assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
     table = pd.read_csv(tmp_path / "uci.csv")
     assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
@@ -383,7 +425,7 @@ def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatc
     import papermill
 
     from made.pipeline.lock import RunLock
-    from made.pipeline.runner import STARTS
+    from made.pipeline.run import STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -405,9 +447,9 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
 
     import papermill
 
-    from made.pipeline import runner as pipeline
+    from made.pipeline import run as pipeline
     from made.pipeline.lock import LOCK
-    from made.pipeline.runner import STARTS
+    from made.pipeline.run import STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -435,7 +477,7 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 
     monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a locked run was trained"))
     run_all = load_run_all()
-    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))  # no data needed
+    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))  # no data needed
     runs = tmp_path / "smoke" / "runs"
     locks = []
     for point in grid_module.expand(grid_module.GRIDS["smoke"]):  # every run held by a live trainer (here)
@@ -457,8 +499,13 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 
 def finish(run_dir: Path, point, **metrics) -> None:
     """A complete run as run_all leaves it: metrics.json, history.csv, DONE."""
+    from made.data import DATASETS
+
     run_dir.mkdir(parents=True, exist_ok=True)
-    row = {**point.config().to_dict(), "data_variant": "larochelle", "stopped_early": True, "epochs": 2, "best_epoch": 1,
+    config = point.config()
+    # the data it loaded: the variant named, else the dataset's reference file
+    loaded = config.data_variant or DATASETS[config.dataset].reference_variant
+    row = {**config.to_dict(), "data_variant": loaded, "stopped_early": True, "epochs": 2, "best_epoch": 1,
            "valid_nll": 90.123456789, "test_nll_ensemble": 91.0, **metrics}
     (run_dir / "metrics.json").write_text(json.dumps(row))
     pd.DataFrame(dict(epoch=[1, 2], train_nll=[95.123456789, 93.0], valid_nll=[90.123456789, 90.5],
@@ -493,6 +540,7 @@ def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "SKIPPED" not in out.err and "3 complete runs" in out.out
+    assert out.out.splitlines()[-1].startswith("run_all.py: done in ")  # the call's elapsed time, last
 
 
 def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, monkeypatch, capsys):
@@ -512,7 +560,7 @@ def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, mon
 
     monkeypatch.setattr(papermill, "execute_notebook", fake)
     run_all = load_run_all()
-    monkeypatch.setattr(run_all, "_with_data", lambda points, data_dir: (points, {}))
+    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
     code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -526,7 +574,7 @@ def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, mon
 
 
 def test_a_damaged_run_that_cannot_retrain_is_left_out_of_the_table(tmp_path, capsys):
-    from made.pipeline.runner import aggregate
+    from made.pipeline.results import aggregate
 
     points = finished_smoke_grid(tmp_path)
     results = tmp_path / "smoke"
@@ -561,6 +609,8 @@ def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert f"{len(points)} runs, {len(points)} complete" in out and "0 to run" in out
     assert "nothing to run" in out and "estimated wall time" not in out
+    # and what training them all again would take, from the seconds they recorded
+    assert f"a rerun from scratch (--force) of these {len(points)} runs would take about" in out
     # one run left: only it is listed and estimated (from FLOP counts: nothing is timed)
     (tmp_path / "smoke" / "runs" / points[0].run_id / DONE).unlink()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -575,7 +625,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
     import nbformat
     import papermill
 
-    from made.pipeline.runner import STAGING, STARTS
+    from made.pipeline.run import STAGING, STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
@@ -614,7 +664,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
 
 
 def test_curves_are_rounded_and_the_table_keeps_every_digit(tmp_path):
-    from made.pipeline.runner import aggregate
+    from made.pipeline.results import aggregate
 
     points = finished_smoke_grid(tmp_path)
     results = tmp_path / "smoke"
@@ -665,7 +715,7 @@ def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch
 
 
 def test_the_committed_tables_are_what_their_runs_give(tmp_path):
-    from made.pipeline.runner import aggregate
+    from made.pipeline.results import aggregate
 
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results)
@@ -680,7 +730,7 @@ def test_the_committed_tables_are_what_their_runs_give(tmp_path):
 def test_tidy_notebook_drops_times_and_machine_paths(tmp_path):
     import nbformat
 
-    from made.pipeline.runner import tidy_notebook
+    from made.pipeline.notebooks import tidy_notebook
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("results_dir = '..'")]
@@ -709,7 +759,7 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     import threading
 
     from made.pipeline import kernels
-    from made.pipeline.runner import Interrupted, RunOutcome, ThreadBackend
+    from made.pipeline.backends import Interrupted, RunOutcome, ThreadBackend
 
     points = grid_module.expand(grid_module.GRIDS["smoke"]) * 2
     started = []
@@ -804,7 +854,7 @@ def test_force_retrains_a_real_run_from_scratch(smoke):
     before = json.loads((runs / point.run_id / "metrics.json").read_text())
     history = pd.read_csv(runs / point.run_id / "history.csv")
     started = _papermill_start(runs / point.run_id / "train_made.ipynb")
-    outcome = execute_run(point, runs, {"threads": 1, "progress": False}, KERNEL, force=True)
+    outcome = execute_run(point, runs, {"progress": False}, KERNEL, force=True, threads=1)
     assert outcome.status == "done", outcome.error
     after = json.loads((runs / point.run_id / "metrics.json").read_text())
     # trained again (a new execution of the notebook; train_seconds, rounded to 0.01 s, can
@@ -870,7 +920,7 @@ def _complete_run(runs_dir: Path, point, **recorded) -> Path:
 
 
 def test_a_complete_run_on_the_rebuild_is_not_taken_for_the_papers_file(tmp_path):
-    from made.pipeline.runner import RunMismatch, check_reuse
+    from made.pipeline.run import RunMismatch, check_reuse
 
     points = grid_module.expand(grid_module.GRIDS["figure2"], seeds=1)[:3]
     runs = tmp_path / "runs"
@@ -891,7 +941,7 @@ def test_a_complete_run_on_the_rebuild_is_not_taken_for_the_papers_file(tmp_path
     (dict(data_variant="static-seed0", hidden_sizes="500"), "data_variant"),
 ])
 def test_a_complete_run_with_another_setting_is_refused_naming_it(tmp_path, recorded, named):
-    from made.pipeline.runner import RunMismatch, check_reuse, pending
+    from made.pipeline.run import RunMismatch, check_reuse, pending
 
     point = grid_module.expand(grid_module.GRIDS["figure2"], seeds=1)[0]
     _complete_run(tmp_path / "runs", point, **recorded)
@@ -908,3 +958,129 @@ def test_run_all_refuses_to_report_or_train_over_a_mismatched_run(tmp_path, caps
         assert run_all.main(["--smoke", "--results-dir", str(tmp_path), *flags]) == 2
         err = capsys.readouterr().err
         assert point.run_id in err and "lr: 0.5 -> 0.001" in err and "--force" in err
+
+
+# -- --set, and reports -----------------------------------------------------------
+
+def test_set_reaches_the_notebooks_config_and_the_run_ids(tmp_path, monkeypatch):
+    import papermill
+
+    seen = []
+
+    def fake(source, output, parameters, **kwargs):  # stands in for train_made
+        seen.append(parameters)
+        (Path(parameters["run_dir"]) / "metrics.json").write_text(json.dumps({"stopped_early": True}))
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
+    argv = ["--smoke", "--set", "lr=0.05", "--set", "direct_connections=false", "--results-dir", str(tmp_path),
+            "--no-reports", "--jobs", "1"]
+    assert load_run_all().main(argv) == 0
+    configs = [parameters["config"] for parameters in seen]
+    assert len(configs) == 3 and all(c["lr"] == 0.05 and c["direct_connections"] is False for c in configs)
+    ids = sorted(p.name for p in (tmp_path / "smoke" / "runs").iterdir())
+    assert ids and all(i.endswith("_direct_connectionsFalse_lr0.05_train_subset1000") for i in ids), ids
+
+
+@pytest.mark.parametrize("argument, named", [
+    ("nosuch=1", "unknown setting 'nosuch'"),
+    ("lrr=0.1", "unknown setting 'lrr' (did you mean 'lr'?)"),
+    ("lr", "'lr' is not NAME=VALUE"),
+    ("protocol=paper", "protocol is set with --protocol"),
+    ("activation=swish", "activation must be one of"),
+])
+def test_set_refuses_what_is_not_a_setting_in_one_line(argument, named, capsys, tmp_path):
+    code = None
+    try:
+        code = load_run_all().main(["--smoke", "--dry-run", "--set", argument, "--results-dir", str(tmp_path)])
+    except SystemExit as stop:
+        code = stop.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--set" in err and named in err, err
+
+
+def test_a_new_grids_report_runs_on_a_results_folder_without_figure2_csv(tmp_path, monkeypatch, capsys):
+    # A new figure is a grid entry, its report module and its notebook: here a grid
+    # "mini" whose report notebook writes the number of runs it read.
+    import nbformat
+
+    from made.pipeline import notebooks
+
+    book = nbformat.v4.new_notebook()
+    book.cells = [nbformat.v4.new_code_cell('results_dir = "."', metadata={"tags": ["parameters"]}),
+                  nbformat.v4.new_code_cell("from pathlib import Path\nimport pandas as pd\n"
+                                            "runs = pd.read_csv(Path(results_dir) / 'mini.csv')\n"
+                                            "(Path(results_dir) / 'mini.md').write_text(f'{len(runs)} runs\\n')")]
+    book.metadata = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+                     "language_info": {"name": "python"}}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(book, str(tmp_path / "notebooks" / "mini.ipynb"))
+    monkeypatch.setattr(notebooks, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setitem(grid_module.GRIDS, "mini", {**grid_module.GRIDS["smoke"], "csv": "mini.csv",
+                                                    "reports": ("mini",), "subdir": ""})
+    results = tmp_path / "results"
+    for p in grid_module.expand(grid_module.GRIDS["mini"]):
+        finish(results / "runs" / p.run_id, p)
+    assert load_run_all().main(["--grid", "mini", "--reports-only", "--results-dir", str(results)]) == 0
+    assert (results / "mini.md").read_text() == "3 runs\n" and not (results / "figure2.csv").exists()
+    assert f"report: {results / 'notebooks' / 'mini.ipynb'}" in capsys.readouterr().out
+
+
+def test_a_report_that_reads_another_grids_table_waits_for_it(tmp_path, monkeypatch, capsys):
+    # compare reads figure2.csv: on a folder with only the uci runs it is not run, and says why.
+    from made.pipeline import notebooks
+
+    monkeypatch.setattr(notebooks, "execute_report", lambda *a, **k: pytest.fail("a report ran"))
+    point = grid_module.expand(grid_module.GRIDS["uci"])[0]
+    finish(tmp_path / "runs" / point.run_id, point)
+    assert load_run_all().main(["--grid", "uci", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert "report compare: not run, it reads figure2.csv" in capsys.readouterr().out
+
+
+# -- an early Ctrl-C ---------------------------------------------------------------
+
+def _interrupt_run_all(args, when, tmp_path):
+    """run_all.py with ``args``, SIGINT once ``when()`` is true; (exit status, its output)."""
+    import signal
+    import subprocess
+
+    log = tmp_path / "driver.log"
+    with open(log, "w") as out:
+        driver = subprocess.Popen([sys.executable, str(ROOT / "run_all.py"), *args], cwd=ROOT, stdout=out,
+                                  stderr=subprocess.STDOUT,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 240
+        while not when():
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGINT)
+        status = driver.wait(timeout=60)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=10)
+    return status, log.read_text()
+
+
+def test_a_ctrl_c_while_run_all_starts_is_one_line(tmp_path):
+    started = time.monotonic()
+    status, text = _interrupt_run_all(["--smoke", "--dry-run", "--results-dir", str(tmp_path)],
+                                      lambda: time.monotonic() - started > 0.5, tmp_path)
+    assert status == 130, text
+    assert "Traceback" not in text and len([l for l in text.splitlines() if "interrupted" in l]) == 1, text
+
+
+@pytest.mark.slow
+@needs_data
+def test_a_ctrl_c_while_the_kernels_start_is_one_line(tmp_path):
+    # The first second of a grid: the runs' kernels are starting (starts.log is written just
+    # before); what stops them must not reach the terminal, only the driver's one line.
+    runs = tmp_path / "smoke" / "runs"
+    status, text = _interrupt_run_all(["--smoke", "--no-reports", "--results-dir", str(tmp_path)],
+                                      lambda: bool(list(runs.glob("*/starts.log"))), tmp_path)
+    assert status == 130, text
+    for noise in ("Traceback", "KeyboardInterrupt", "Kernel died", "ERROR"):
+        assert noise not in text, text
+    assert len([l for l in text.splitlines() if l.startswith("run_all.py: interrupted")]) == 1, text

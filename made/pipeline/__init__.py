@@ -1,8 +1,16 @@
 """The experiment pipeline: grids of runs, each a papermill-executed notebook.
 
-``grid`` (the grids and protocols, as data) -> ``experiment`` (one run's
-settings and its training, in the notebook) -> ``runner`` (locked,
-resumable runs, CSVs, report notebooks), with ``lock``, ``kernels``,
-``cluster`` (Dask) and ``estimate`` (a dry run's wall time) beside it.
+What a run is: ``experiment`` (one run's settings, each with its facts, and
+its training, in the notebook) with ``protocols`` (the named recipes); what to
+run: ``grid`` (the grids, as data, and run ids); running it: ``run`` (locked,
+resumable runs and their markers) on a ``backends`` backend (a thread pool, or
+Dask through ``cluster``), each run a notebook (``notebooks``: the kernel,
+parameters, tidying, reports; ``kernels``: stopping them on Ctrl-C), one
+trainer per run (``lock``); what came out: ``results`` (the tables); and
+``estimate`` (a dry run's wall time), ``cli`` (``run_all.py``).
 Needs the ``pipeline`` extra (``pip install -e ".[pipeline]"``).
 """
+
+from .._extras import require
+
+require("made.pipeline", "pipeline", ["pandas", "papermill", "nbformat", "nbclient", "ipykernel"])

@@ -1,6 +1,6 @@
 """Run grid points on a Dask distributed cluster: ``run_all.py --scheduler ADDRESS``.
 
-Each pending point becomes one Dask task that calls ``made.pipeline.runner.execute_run``
+Each pending point becomes one Dask task that calls ``made.pipeline.run.execute_run``
 on a worker; the driver keeps everything else (skipping complete runs,
 aggregation, reports).  Workers write straight into the results directory,
 so it must be one shared filesystem that every worker sees at the same path:
@@ -25,7 +25,7 @@ from typing import Iterable, Sequence
 
 from .grid import RunPoint
 from .lock import env_seconds
-from .runner import Interrupted, RunFunction, RunOutcome, submission_id
+from .backends import Interrupted, RunFunction, RunOutcome, submission_id
 
 # Seconds the driver waits for a first worker, and for the scheduler to answer.
 WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
@@ -110,7 +110,7 @@ def check_results_dir(client, results_dir: Path) -> None:
 
 
 class DaskBackend:
-    """A pipeline backend (see ``made.pipeline.runner.Backend``) on a Dask scheduler.
+    """A pipeline backend (see ``made.pipeline.backends.Backend``) on a Dask scheduler.
 
     ``submit`` is the one place where a point becomes a task: ``retries``, a
     GPU resource for cuda points, a readable key.  Use as a context manager,

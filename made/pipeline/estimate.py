@@ -6,8 +6,10 @@ trains with) and the validation ensemble, on random binary data of the
 dataset's shape (:func:`estimate_seconds`); or, for a device this machine does
 not have, counted in FLOPs at an assumed sustained rate (:func:`flop_estimate`).
 The epochs are the run's cap, or, for a run that stops early, an assumption
-from the complete runs already in the results directory
-(:func:`assumed_epochs`, which says where each number came from).  The grid's
+from the complete runs already in the results directory, else from the
+checkout's committed runs (:func:`assumed_epochs`, which says where each
+number came from).  With every run complete, :func:`recorded_estimate` says
+what training them again would take, from the times they recorded.  The grid's
 wall time is the makespan of its runs in the order ``run_grid`` starts them.
 
 The timed training loop is ``torch.utils.benchmark.Timer`` (warm-up,
@@ -180,7 +182,7 @@ def finished_epochs(results_dir: Path | None) -> list[dict]:
     """``dataset``, ``protocol``, K class and ``epochs`` of every complete run
     in ``results_dir`` that stopped early (a capped run says nothing about
     when early stopping ends one)."""
-    from .runner import collect
+    from .results import collect
 
     if results_dir is None:
         return []
@@ -192,22 +194,35 @@ def finished_epochs(results_dir: Path | None) -> list[dict]:
             for r in frame.to_dict("records") if str(r.get("stopped_early")) == "True"]  # bool or numpy bool
 
 
-def assumed_epochs(cfg, finished: list[dict]) -> tuple[int, str]:
+def committed_epochs(results_dir: Path | None) -> list[dict]:
+    """:func:`finished_epochs` of the checkout's own results (``results/``,
+    the committed runs), unless ``results_dir`` is that folder."""
+    from .notebooks import ROOT
+
+    committed = ROOT / "results"
+    if results_dir is not None and Path(results_dir).resolve() == committed.resolve():
+        return []
+    return finished_epochs(committed)
+
+
+def assumed_epochs(cfg, finished: list[dict], committed: list[dict] = ()) -> tuple[int, str]:
     """Epochs an uncapped run of ``cfg`` is assumed to last, and where that came from.
 
     The rule: the median epochs of the ``finished`` runs (:func:`finished_epochs`)
-    of the same dataset, protocol and K class; with none, FALLBACK_LOOK_AHEADS
+    of the same dataset, protocol and K class; with none, of the ``committed``
+    ones (:func:`committed_epochs`); with none either, FALLBACK_LOOK_AHEADS
     look-aheads.  Other datasets are no guide: one protocol stops after tens
     of epochs on one and thousands on another.
     """
     k = _k_class(cfg.num_masks)
     kind = f"protocol {cfg.protocol}, {k}, on {cfg.dataset}"
-    runs = [r["epochs"] for r in finished
-            if (r["dataset"], r["protocol"], r["k"]) == (cfg.dataset, cfg.protocol, k)]
-    if not runs:
-        return (FALLBACK_LOOK_AHEADS * cfg.look_ahead,
-                f"assumed: no complete run of {kind} to go by, {FALLBACK_LOOK_AHEADS} x look_ahead")
-    return round(statistics.median(runs)), f"assumed: the median of {len(runs)} complete run(s) of {kind}"
+    for source, where in ((finished, "complete run(s)"), (committed, "committed run(s)")):
+        runs = [r["epochs"] for r in source
+                if (r["dataset"], r["protocol"], r["k"]) == (cfg.dataset, cfg.protocol, k)]
+        if runs:
+            return round(statistics.median(runs)), f"assumed: the median of {len(runs)} {where} of {kind}"
+    return (FALLBACK_LOOK_AHEADS * cfg.look_ahead,
+            f"assumed: no complete run of {kind} to go by, {FALLBACK_LOOK_AHEADS} x look_ahead")
 
 
 @dataclass
@@ -248,43 +263,42 @@ class GridEstimate:
         return "\n".join(lines)
 
 
-def _epoch_shape(point, overrides: dict):
+def _epoch_shape(point):
     """A point's config and what one epoch touches: (config, dim, training
     examples, validation examples, validation masks)."""
     from ..data import DATASETS
 
-    cfg = point.config(**{k: v for k, v in overrides.items() if k != "threads"})
+    cfg = point.config()
     spec = DATASETS[cfg.dataset]
     dim, (n_train, n_valid, _) = spec.dim, spec.splits
     n_train = min(n_train, cfg.train_subset or n_train)
     return cfg, dim, n_train, n_valid, validation_masks(cfg.num_masks, cfg.valid_masks)
 
 
-def _run_estimate(point, cfg, seconds_per_epoch: float, finished: list[dict]) -> RunEstimate:
+def _run_estimate(point, cfg, seconds_per_epoch: float, finished: list[dict], committed: list[dict]) -> RunEstimate:
     if cfg.max_epochs is not None:
         return RunEstimate(point.run_id, cfg.max_epochs, seconds_per_epoch)
-    epochs, basis = assumed_epochs(cfg, finished)
+    epochs, basis = assumed_epochs(cfg, finished, committed)
     return RunEstimate(point.run_id, epochs, seconds_per_epoch, basis)
 
 
-def flop_estimate(points: list, overrides: dict, jobs: int, tflops: float,
-                  results_dir: Path | None = None) -> GridEstimate:
+def flop_estimate(points: list, jobs: int, tflops: float, results_dir: Path | None = None) -> GridEstimate:
     """Grid wall time from FLOP counts at an assumed ``tflops`` (TFLOP/s): for
     a device that is not here to measure (``run_all.py --dry-run`` on a grid
     meant for a GPU)."""
-    from .runner import schedule
+    from .run import schedule
 
-    finished = finished_epochs(results_dir)
+    finished, committed = finished_epochs(results_dir), committed_epochs(results_dir)
     runs = []
     for p in schedule(points):
-        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
+        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p)
         flops = epoch_flops(dim, cfg.hidden_sizes, n_train, n_valid, n_masks, cfg.direct_connections)
-        runs.append(_run_estimate(p, cfg, flops / (tflops * 1e12), finished))
+        runs.append(_run_estimate(p, cfg, flops / (tflops * 1e12), finished, committed))
     return GridEstimate(runs, jobs, 0, f"{cfg.device} (not on this machine: FLOP count at an assumed "
                                        f"{tflops:g} TFLOP/s sustained)")
 
 
-def estimate_seconds(points: list, overrides: dict, jobs: int = 1,
+def estimate_seconds(points: list, jobs: int = 1, threads: int | None = None,
                      results_dir: Path | None = None) -> GridEstimate:
     """Grid wall time from a short timing of each distinct model on this device.
 
@@ -296,17 +310,16 @@ def estimate_seconds(points: list, overrides: dict, jobs: int = 1,
     """
     from ..device import resolve_device, set_threads
     from .experiment import build_model
-    from .runner import schedule
+    from .run import schedule
 
-    threads = overrides.get("threads")
     set_threads(threads)
     threads = int(threads or torch.get_num_threads())
-    finished = finished_epochs(results_dir)
+    finished, committed = finished_epochs(results_dir), committed_epochs(results_dir)
     cache: dict = {}
     runs = []
     load = 0
     for p in schedule(points):
-        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p, overrides)
+        cfg, dim, n_train, n_valid, n_masks = _epoch_shape(p)
         device = resolve_device(cfg.device)
         key = (dim, tuple(cfg.hidden_sizes), cfg.num_masks, cfg.valid_masks, cfg.direct_connections,
                cfg.optimizer, str(device))
@@ -321,5 +334,20 @@ def estimate_seconds(points: list, overrides: dict, jobs: int = 1,
                 eval_rate = ensemble_throughput(model, dim, n_examples=min(n_valid, 1000), n_masks=n_masks,
                                                 device=device)
             cache[key] = n_train / train_rate + n_valid / eval_rate
-        runs.append(_run_estimate(p, cfg, cache[key], finished))
+        runs.append(_run_estimate(p, cfg, cache[key], finished, committed))
     return GridEstimate(runs, jobs, threads, str(device), load)
+
+
+def recorded_estimate(points: list, runs_dir: Path, jobs: int) -> str:
+    """What training complete runs again from scratch (``--force``) would
+    take: the seconds each recorded (training, validation and test), in
+    ``run_grid``'s order on ``jobs`` workers, as one line."""
+    from .run import read_metrics, schedule
+
+    seconds = []
+    for p in schedule(points):
+        row = read_metrics(Path(runs_dir) / p.run_id) or {}
+        seconds.append(sum(float(row.get(k) or 0.0) for k in ("train_seconds", "valid_seconds", "eval_seconds")))
+    return (f"a rerun from scratch (--force) of these {len(points)} runs would take about "
+            f"{makespan(seconds, jobs) / 3600:.2f} h with {jobs} job(s), from the seconds they recorded "
+            f"({sum(seconds) / 3600:.1f} h of run time, on the machines that trained them)")

@@ -1,11 +1,13 @@
 """One experiment: config -> trained model -> metrics.json + history.csv + model.pt.
 
 >>> cfg = ExperimentConfig.from_dict({"dataset": "dna", "hidden_sizes": "500x500", "lr": 0.05})
->>> cfg.model.hidden_sizes, cfg.train.lr, cfg.hidden_label
-([500, 500], 0.05, '500x500')
+>>> cfg.model.hidden_sizes, cfg.train.lr, cfg.hidden_label, cfg.mode
+([500, 500], 0.05, '500x500', 'single')
+>>> ExperimentConfig.from_dict({"protocol": "adam", "lr": 3e-3}).train.optimizer  # the recipe, lr overridden
+'adam'
 >>> ExperimentConfig.from_dict({"max_epoch": 10})
 Traceback (most recent call last):
-ValueError: unknown setting 'max_epoch' (did you mean 'max_epochs'?); a run's settings are ExperimentConfig.names()
+made.pipeline.experiment.SettingsError: unknown setting 'max_epoch' (did you mean 'max_epochs'?); a run's settings are ExperimentConfig.names()
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import difflib
 import json
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -27,7 +29,9 @@ from ..device import flush_denormals, resolve_device
 from ..evaluate import DEFAULT_TEST_MASKS, evaluate
 from ..io import save_torch, write_csv, write_json
 from ..model import MADE, ModelConfig
+from ..settings import DETAIL, EXECUTION, facts, setting
 from ..train import TrainConfig, fit, settings_diff
+from .protocols import PROTOCOLS
 
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -37,15 +41,26 @@ CHECKPOINT = "checkpoint.pt"
 # (made.data.Dataset.content_sha256): a run resumes, or is reused, only on the
 # data it was trained on.
 DATA_SHA256 = "data_sha256"
-# Settings that do not change what a run computes: they may differ between the
-# calls that train one run directory (max_epochs is how a run is extended;
-# test_masks only changes the final evaluation, which is redone every call).
-NOT_COMPUTATION = frozenset({"data_dir", "device", "progress", "max_epochs", "test_masks"})
 # The parts of a run's settings: ExperimentConfig's fields that hold another config.
 PARTS = {"model": ModelConfig, "train": TrainConfig}
-# How many validation examples fit evaluates at once: memory, not a setting of
-# the run, so a run keeps its default (metrics.json has no column for it).
-NOT_SETTINGS = frozenset({"eval_batch_size"})
+# A run's mode, the paper's two kinds of mask resampling, as the model's flags:
+# ``order`` resamples orderings and connectivity, ``connectivity`` the
+# connectivity under one fixed ordering; with one mask nothing is resampled
+# (``single``, whose flags only name it).  run_mode gives a run's back.
+MODES = {
+    "order": dict(order_agnostic=True, connectivity_agnostic=True),
+    "connectivity": dict(order_agnostic=False, connectivity_agnostic=True),
+}
+MODES["single"] = MODES["order"]
+
+
+class SettingsError(ValueError):
+    """Settings that do not make a run: an unknown name (the message names it,
+    with the closest known one) or a value its config refuses.  In a notebook
+    it shows as its one line, not as a traceback into this package."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for how an exception is shown
+        return [f"{type(self).__name__}: {self}"]
 
 
 @dataclass(frozen=True)
@@ -60,24 +75,29 @@ class ExperimentConfig:
     metrics.json): :meth:`from_dict` reads one and refuses an unknown name,
     :meth:`to_dict` and :meth:`settings` write one, in :meth:`names` order.
     Reading a part's setting by its name also works: ``cfg.lr`` is ``cfg.train.lr``.
+    Every field carries its facts (:mod:`made.settings`): :meth:`facts`.
     """
 
-    dataset: str = "binarized_mnist"
-    data_dir: str | None = None  # None: $MADE_DATA_DIR, else the user cache
-    model: ModelConfig = field(default_factory=ModelConfig)
-    protocol: str | None = None  # the named recipe (made.pipeline.grid.PROTOCOLS) the settings came from
-    train: TrainConfig = field(default_factory=TrainConfig)
-    test_masks: int | None = None  # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS)
-    train_subset: int | None = None  # first N training examples, for quick runs
+    dataset: str = setting("binarized_mnist", id="name", column=10)
+    data_dir: str | None = setting(None, **EXECUTION)  # None: $MADE_DATA_DIR, else the user cache
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    # The named recipe (made.pipeline.protocols.PROTOCOLS) the settings came from:
+    # from_dict applies it, the settings given beside it override it.
+    protocol: str | None = setting(None, id="name", column=80, curve=False)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    # None: all K training masks (see evaluate.DEFAULT_TEST_MASKS).  Only the
+    # final evaluation, which every call does again: not what training computes.
+    test_masks: int | None = setting(None, computation=False, **DETAIL)
+    train_subset: int | None = setting(None, **DETAIL)  # first N training examples, for quick runs
     # Which data: None, the dataset's reference file (made.data.DatasetSpec.
     # reference_variant; binarized MNIST: the paper's, verified by content),
     # or a variant by name, e.g. "static-seed0": MNIST rebuilt from the raw
     # digits with seed 0.  Naming the reference variant is the same as None.
-    data_variant: str | None = None
+    data_variant: str | None = setting(None, id="name", column=20, curve=False)
     # The run's one seed, which both parts take: the masks and initialization,
     # and the minibatch order.
-    seed: int = TrainConfig.seed
-    device: str = "auto"
+    seed: int = setting(TrainConfig.seed, id="name", column=70)
+    device: str = setting("auto", **EXECUTION)
 
     def __post_init__(self):
         from ..data import DATASETS  # light: numpy only
@@ -87,12 +107,14 @@ class ExperimentConfig:
             object.__setattr__(self, "data_variant", None)  # one name for one dataset, so one run id
         if self.train_subset is not None and self.train_subset < 1:
             raise ValueError(f"train_subset must be a positive integer or None, got {self.train_subset!r}")
-        for name in NOT_SETTINGS:
-            if getattr(self.train, name) != getattr(TrainConfig, name):
-                raise ValueError(f"{name} is not a setting of a run (metrics.json does not record it); "
-                                 "leave it at its default")
+        if self.protocol is not None and self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)} or None, got {self.protocol!r}")
         for name, kind in PARTS.items():
             part = getattr(self, name)
+            for f in dataclasses.fields(part):
+                if not facts(f)["setting"] and getattr(part, f.name) != f.default:
+                    raise ValueError(f"{f.name} is not a setting of a run (metrics.json does not record it); "
+                                     "leave it at its default")
             if part.seed == self.seed:
                 continue
             if part.seed != kind.seed:  # set on the part: which one would the run use?
@@ -101,45 +123,70 @@ class ExperimentConfig:
             object.__setattr__(self, name, dataclasses.replace(part, seed=self.seed))
 
     @classmethod
-    def names(cls) -> list[str]:
-        """Every setting's name in the flat view: the run's own fields, each
-        part's fields in the part's place (the columns of metrics.json)."""
+    def facts(cls) -> dict[str, dict]:
+        """Every setting's facts (:mod:`made.settings`), by name, in :meth:`names` order:
+        the run's own fields, each part's fields in the part's place."""
         own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
-        names = []
+        out = {}
         for f in dataclasses.fields(cls):
-            if f.name in PARTS:
-                names += [p.name for p in dataclasses.fields(PARTS[f.name]) if p.name not in own | NOT_SETTINGS]
-            else:
-                names.append(f.name)
-        return names
+            fields = dataclasses.fields(PARTS[f.name]) if f.name in PARTS else [f]
+            for field in fields:
+                if f.name in PARTS and field.name in own:
+                    continue  # the run's own field of that name holds it (seed)
+                if facts(field)["setting"]:
+                    out[field.name] = facts(field)
+        return out
 
     @classmethod
-    def from_dict(cls, values: Mapping) -> "ExperimentConfig":
-        """From a flat dict of settings (see :meth:`names`; any left out keep
-        their defaults); an unknown name is a ValueError that names it.  Reads
-        :meth:`to_dict`'s forms too: hidden sizes as ``"500x500"``, K as
+    def names(cls, **where) -> list[str]:
+        """Every setting's name in the flat view (the columns of metrics.json),
+        or those whose facts are ``where``'s: ``names(computation=False)``."""
+        return [name for name, fact in cls.facts().items() if all(fact[k] == v for k, v in where.items())]
+
+    @classmethod
+    def from_dict(cls, values: Mapping, *, recipe: bool = True) -> "ExperimentConfig":
+        """From a flat dict of settings (see :meth:`names`); an unknown name or
+        a refused value is a SettingsError that names it.  A ``protocol``
+        applies its recipe (made.pipeline.protocols.PROTOCOLS) under the
+        settings given (``recipe=False``: not, for a dict that holds every
+        setting, as metrics.json does); any left out keep their defaults.
+        Reads :meth:`to_dict`'s forms too: hidden sizes as ``"500x500"``, K as
         ``"sampling"``."""
         names = cls.names()
         unknown = [k for k in values if k not in names]
         if unknown:
-            raise ValueError(_unknown(unknown, names))
+            raise SettingsError(unknown_settings(unknown, names))
         values = dict(values)
-        if isinstance(values.get("hidden_sizes"), (int, str)):
-            values["hidden_sizes"] = parse_hidden(values["hidden_sizes"])
-        if values.get("num_masks") == "sampling":
-            values["num_masks"] = None
-        elif values.get("num_masks") is not None:
-            values["num_masks"] = int(values["num_masks"])
-        own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
-        parts = {name: kind(**{k: v for k, v in values.items() if k not in own and k in kind.__dataclass_fields__})
-                 for name, kind in PARTS.items()}
-        return cls(**{k: v for k, v in values.items() if k in own}, **parts)
+        protocol = values.get("protocol")
+        if recipe and protocol is not None:
+            if protocol not in PROTOCOLS:
+                raise SettingsError(f"protocol must be one of {sorted(PROTOCOLS)} or None, got {protocol!r}")
+            values = {**PROTOCOLS[protocol], **values}
+        try:
+            if isinstance(values.get("hidden_sizes"), (int, str)):
+                values["hidden_sizes"] = parse_hidden(values["hidden_sizes"])
+            if values.get("num_masks") == "sampling":
+                values["num_masks"] = None
+            elif values.get("num_masks") is not None:
+                values["num_masks"] = int(values["num_masks"])
+            own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
+            parts = {name: kind(**{k: v for k, v in values.items() if k not in own and k in kind.__dataclass_fields__})
+                     for name, kind in PARTS.items()}
+            return cls(**{k: v for k, v in values.items() if k in own}, **parts)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(str(exc)) from None
 
     @classmethod
     def from_metrics(cls, row: Mapping) -> "ExperimentConfig":
-        """The settings a run's metrics.json records (its other keys are results)."""
+        """The settings a run's metrics.json records (its other keys are
+        results); a setting it does not record, added since, takes its default."""
         names = cls.names()
-        return cls.from_dict({k: v for k, v in row.items() if k in names})
+        return cls.from_dict({k: v for k, v in row.items() if k in names}, recipe=False)
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """Every setting at its default, by name."""
+        return cls.from_dict({}).settings()
 
     def settings(self) -> dict:
         """Every setting by name, in :meth:`names` order, as Python values
@@ -157,8 +204,14 @@ class ExperimentConfig:
         return out
 
     def replace(self, **changes) -> "ExperimentConfig":
-        """This config with some settings changed, by their flat names."""
-        return self.from_dict({**self.settings(), **changes})
+        """This config with some settings changed, by their flat names.  A new
+        ``protocol`` brings its recipe: the settings that were the old recipe's
+        (or defaults) take the new one's, those set apart from it stay."""
+        settings = self.settings()
+        if changes.get("protocol", self.protocol) != self.protocol:
+            before = ExperimentConfig.from_dict({"protocol": self.protocol}).settings()
+            settings = {k: v for k, v in settings.items() if v != before[k]}
+        return self.from_dict({**settings, **changes})
 
     def __getattr__(self, name: str):
         # Called only for names that are not fields: a part's setting, read by its own name.
@@ -172,12 +225,38 @@ class ExperimentConfig:
     def hidden_label(self) -> str:
         return "x".join(str(h) for h in self.model.hidden_sizes) or "none"
 
+    @property
+    def mode(self) -> str:
+        """``single``, ``order`` or ``connectivity``: see :func:`run_mode`."""
+        return run_mode(self.settings())
+
     def computation(self) -> dict:
-        """The settings that decide what is trained: every setting but NOT_COMPUTATION."""
-        return {k: v for k, v in self.settings().items() if k not in NOT_COMPUTATION}
+        """The settings that decide what is trained (fact ``computation``)."""
+        settings = self.settings()
+        return {k: settings[k] for k in self.names(computation=True)}
 
 
-def _unknown(unknown: list[str], names: list[str]) -> str:
+def run_mode(settings: Mapping) -> str:
+    """A run's mode from its settings (a config's, a grid point's, a row of
+    metrics.json or of a table): ``single`` with one mask, else ``order`` when
+    each mask has its own ordering, else ``connectivity`` (see MODES).
+
+    >>> run_mode({"num_masks": "sampling", "order_agnostic": False}), run_mode({"num_masks": 1})
+    ('connectivity', 'single')
+    """
+    k = settings.get("num_masks", ModelConfig.num_masks)
+    if k is not None and str(k) == "1":
+        return "single"
+    return "order" if bool(settings.get("order_agnostic", ModelConfig.order_agnostic)) else "connectivity"
+
+
+def may_change() -> str:
+    """The settings that may differ between the calls that train one run
+    directory, as a reader reads them: ``data_dir, max_epochs, ...``."""
+    return ", ".join(n for n in ExperimentConfig.names(computation=False) if n != "progress")
+
+
+def unknown_settings(unknown: list[str], names: list[str]) -> str:
     """``unknown setting 'lrr' (did you mean 'lr'?)``, for each name."""
     parts = []
     for name in unknown:
@@ -224,7 +303,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
 
     A directory records exactly what was trained there: the checkpoint keeps
     the settings that trained it, and a directory whose checkpoint or
-    ``metrics.json`` comes from other settings (other than NOT_COMPUTATION) is
+    ``metrics.json`` comes from other settings (fact ``computation``) is
     refused with a ValueError before anything is trained or written.
     """
     out_dir = Path(out_dir)
@@ -243,8 +322,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     # the init: skipping it saves a resumed wide run minutes of SVD.
     resuming = (out_dir / CHECKPOINT).exists()
     model = build_model(config, data.dim, init_weights=not resuming).to(device)
+    # A checkpoint from before a setting existed was trained at its default.
     result = fit(model, train, valid, config.train, checkpoint=out_dir / CHECKPOINT,
-                 meta={**config.computation(), DATA_SHA256: data.content_sha256})
+                 meta={**config.computation(), DATA_SHA256: data.content_sha256},
+                 meta_defaults=ExperimentConfig.from_dict({}).computation())
     write_csv(out_dir / HISTORY, pd.DataFrame(result.history))
     save_torch({"model_config": model.config, "state_dict": model.state_dict(), "mask_index": 0,
                 "experiment": config.settings()}, out_dir / BEST_MODEL)
@@ -300,7 +381,7 @@ def check_same_run(out_dir: Path, config: ExperimentConfig, data_sha256: str | N
         raise ValueError(
             f"{out_dir} holds a run trained with other settings or data ({settings_diff(before, now)}, "
             f"from its {METRICS}); use another run directory, or delete this one to train afresh "
-            "(only max_epochs, device, data_dir and test_masks may change between calls)")
+            f"(only {may_change()} may change between calls)")
 
 
 def recorded_difference(row: Mapping, config: ExperimentConfig, variant: str | None) -> str:

@@ -2,8 +2,11 @@
 
 A grid is a dict: ``base`` settings shared by every point, ``axes`` whose
 cartesian product gives the points, and ``seeds``: how many seeds each point
-gets (an int, or a dict keyed by ``num_masks`` with a ``"default"``).  The
-training ``mode`` axis names the paper's two kinds of mask resampling:
+gets (an int, or a dict keyed by ``num_masks`` or ``dataset`` with a
+``"default"``), and ``csv`` and ``reports``: the table it writes and the
+report notebooks (``notebooks/<name>.ipynb``) run on it.  The training
+``mode`` axis names the paper's two kinds of mask resampling
+(made.pipeline.experiment.MODES):
 
 * ``order``: order-agnostic training, orderings and connectivity resampled;
 * ``connectivity``: connectivity-agnostic, one fixed ordering, connectivity resampled.
@@ -11,9 +14,10 @@ training ``mode`` axis names the paper's two kinds of mask resampling:
 With one mask there is nothing to resample, so K = 1 is run once, as mode
 ``single``.
 
->>> [p.run_id for p in expand(GRIDS["figure2"])][:3]  # doctest: +NORMALIZE_WHITESPACE
-['binarized_mnist_h500_K1_single_seed0_adam', 'binarized_mnist_h500_K1_single_seed1_adam',
- 'binarized_mnist_h500_K2_order_seed0_adam']
+>>> [p.run_id for p in expand(GRIDS["figure2"])][:2]
+['binarized_mnist_h500_K1_single_seed0_adam', 'binarized_mnist_h500_K1_single_seed1_adam']
+>>> expand(GRIDS["figure2"])[-1].run_id, expand(GRIDS["figure2"])[-1].mode
+('binarized_mnist_h500_K32_connectivity_seed1_adam_valid_masks8', 'connectivity')
 """
 
 from __future__ import annotations
@@ -22,56 +26,9 @@ import copy
 import itertools
 from dataclasses import dataclass
 
-from .experiment import ExperimentConfig
-
-MODES = {
-    "order": dict(order_agnostic=True, connectivity_agnostic=True),
-    "connectivity": dict(order_agnostic=False, connectivity_agnostic=True),
-}
-MODES["single"] = MODES["order"]  # one mask: nothing is resampled, the flags only name it
-
-# The authors' architecture, from their MNIST and DNA commands (mgermain/MADE
-# README: "... hinge Orthogonal" with direct input-connect "Output"): ReLU
-# units, direct input-to-output connections, orthogonal initialization,
-# minibatches of 100, early stopping with a look-ahead of 30 epochs, no cap.
-AUTHORS_ARCHITECTURE = dict(direct_connections=True, init="orthogonal", activation="relu",
-                            batch_size=100, look_ahead=30, max_epochs=None)
-
-# Training recipes by name; a grid refers to one with its "protocol" key, and
-# `run_all.py --protocol NAME` swaps it.  Every setting of a recipe can still
-# be overridden by a grid's base or axes.
-PROTOCOLS: dict[str, dict] = {
-    # The authors' MNIST command at 1x500: Adagrad 0.01 until early stopping.
-    # On binarized MNIST it needs well over 1,000 epochs: for a GPU.
-    "paper": dict(**AUTHORS_ARCHITECTURE, optimizer="adagrad", lr=0.01),
-    # The same model with a recipe that converges in ~100-200 epochs on CPU,
-    # chosen on validation NLL (results/README.md): Adam 1e-3, weight decay
-    # 1e-4, the rate divided by 10 every 45 epochs; a new best must gain more
-    # than 0.02 nats to reset the look-ahead, so the run ends once the decayed
-    # rate leaves only gains far below the test NLL's standard error (~0.3).
-    "adam": dict(**AUTHORS_ARCHITECTURE, optimizer="adam", lr=1e-3, weight_decay=1e-4,
-                 lr_step_epochs=45, lr_step_gamma=0.1, min_delta=0.02),
-    # The optimizer of the authors' DNA command ("dna 1e-5 0.95 ... adadelta"):
-    # Adadelta with eps 1e-5 (their learning-rate slot) and rho 0.95 (their
-    # decrease-constant slot), until early stopping.
-    "adadelta": dict(**AUTHORS_ARCHITECTURE, optimizer="adadelta", lr=1.0, eps=1e-5, rho=0.95),
-    # The authors' adult command ("adult 0.01 0 -1 0 ? ... None ... tanh Orthogonal"):
-    # plain SGD at a constant 0.01 (update rule None, decrease constant 0) and
-    # tanh hidden units, with their architecture; one fixed mask.
-    "sgd_tanh": {**AUTHORS_ARCHITECTURE, "activation": "tanh", "optimizer": "sgd", "lr": 0.01, "decrease_constant": 0.0},
-}
-# K = 1's own recipe at the widths where it overfits in the first epochs under
-# "adam": the three changes a researcher tries first against early
-# overfitting, each one step from "adam", chosen among on validation NLL only
-# (made.reports: widths).  The authors' Adagrad 0.01 is not among them: at 500
-# units it was still improving after 150 epochs (the recipes grid), far beyond
-# what a CPU can give each candidate.
-K1_CANDIDATES = {
-    "adam_lr3e-4": dict(PROTOCOLS["adam"], lr=3e-4),  # a lower rate
-    "adam_wd1e-3": dict(PROTOCOLS["adam"], weight_decay=1e-3),  # ten times the weight decay
-    "adam_step10": dict(PROTOCOLS["adam"], lr_step_epochs=10),  # the rate's first step at epoch 10, not 45
-}
-PROTOCOLS.update(K1_CANDIDATES)
+from ..train import TrainConfig
+from .experiment import MODES, ExperimentConfig, run_mode
+from .protocols import AUTHORS_ARCHITECTURE, K1_CANDIDATES, PROTOCOLS  # noqa: F401 (the grids' recipes, by name)
 
 # The UCI datasets of the paper's Table; only those whose files are at hand run
 # without internet (the loader downloads the others, verified).
@@ -88,10 +45,6 @@ RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivit
 # runs of the row stand beside it and are not searched over.
 AS_PUBLISHED = {("dna", "sampling"): dict(protocol="adadelta", mode="order")}
 
-# The previous default protocol (Adagrad 0.01, no direct connections, PyTorch
-# init), which the UCI grid still uses; run ids of its runs omit these values.
-PAPER_MNIST = dict(dataset="binarized_mnist", hidden_sizes=[500], optimizer="adagrad", lr=0.01,
-                   batch_size=100, look_ahead=30)
 MNIST_1x500 = dict(dataset="binarized_mnist", hidden_sizes=[500])
 # The second binarization: MNIST rebuilt from the raw digits (made.data), on
 # which the protocol was chosen; its runs name the variant in their ids.
@@ -175,10 +128,9 @@ GRIDS: dict[str, dict] = {
     # {adagrad 0.01 (paper), adadelta 1e-5/0.95} and, under mask sampling, the
     # resampling mode {order, connectivity}.  Two seeds for the mask-sampling
     # rows of mushrooms and nips (400 training examples) in both optimizers with
-    # full resampling; for the other rows a second seed of the recipe their
-    # validation chose (adult: adadelta/order, and once the connectivity-only
-    # arm had run, adadelta/connectivity on adult and mushrooms; Adagrad under
-    # mask sampling takes thousands of epochs).
+    # full resampling, and for adult's and mushrooms' recipes that validation
+    # chose (adadelta, full resampling on adult and the connectivity only on
+    # both); Adagrad under mask sampling takes thousands of epochs.
     "uci": dict(
         parts=[
             dict(protocol="adadelta", base={"dataset": "dna", **MASK_SAMPLING},
@@ -209,10 +161,10 @@ GRIDS: dict[str, dict] = {
     ),
 }
 
-# Fields that do not change what is computed, so they stay out of run ids.
-# max_epochs is one of them on purpose: raising the cap extends the same run.
-_NOT_IN_ID = {"data_dir", "device", "progress", "max_epochs", "protocol"}
-_IN_NAME = {"dataset", "data_variant", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic", "seed"}
+# The tables a report notebook reads besides its grid's own: a grid's reports
+# run once the grid has complete runs, each once these tables exist too.  A
+# report that needs nothing else (a new figure's, say) needs no entry.
+REPORT_INPUTS: dict[str, tuple[str, ...]] = {"figure2": ("figure2.csv",), "compare": ("figure2.csv",)}
 
 
 def grid_outputs(name: str) -> tuple[str, tuple[str, ...], str]:
@@ -226,8 +178,11 @@ def grid_outputs(name: str) -> tuple[str, tuple[str, ...], str]:
 @dataclass(frozen=True)
 class RunPoint:
     run_id: str
-    mode: str
     params: dict  # the run's settings, by name (ExperimentConfig.from_dict)
+
+    @property
+    def mode(self) -> str:
+        return run_mode(self.params)
 
     def config(self, **overrides) -> ExperimentConfig:
         return ExperimentConfig.from_dict({**self.params, **overrides})
@@ -244,27 +199,38 @@ def _seeds_for(seeds, values: dict, mode: str) -> int:
     return seeds["default"]
 
 
-def run_id(params: dict, mode: str) -> str:
-    """``<dataset>[_<variant>]_h<hidden>_K<masks>_<mode>_seed<seed>[_<protocol>]``, plus any
-    setting that differs from the protocol's (or, without one, from the defaults)."""
+# The settings that the fixed part of a run id spells (fact id="name"), in run_id.
+_SPELLED = {"dataset", "data_variant", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic",
+            "seed", "protocol"}
+
+
+def run_id(params: dict) -> str:
+    """``<dataset>[_<variant>]_h<hidden>_K<masks>_<mode>_seed<seed>[_<protocol>]``
+    (the settings of fact ``id="name"``), then ``<name><value>`` for each
+    setting of fact ``id="value"`` that differs from the protocol's (or,
+    without one, from its default, as the default training resolves it:
+    Adagrad's lr 0.01)."""
+    unspelled = set(ExperimentConfig.names(id="name")) - _SPELLED
+    if unspelled:
+        raise NotImplementedError(f"run_id does not spell {sorted(unspelled)} (fact id='name')")
     cfg = ExperimentConfig.from_dict(params)
     k = "sampling" if cfg.num_masks is None else cfg.num_masks
     # Data other than the dataset's reference file names its variant, right
     # after the dataset: runs on two binarizations never share an id.
     data = cfg.dataset + (f"_{cfg.data_variant}" if cfg.data_variant else "")
-    parts = [data, f"h{cfg.hidden_label}", f"K{k}", mode, f"seed{cfg.seed}"]
-    default = ExperimentConfig().settings()
+    parts = [data, f"h{cfg.hidden_label}", f"K{k}", cfg.mode, f"seed{cfg.seed}"]
+    default = ExperimentConfig.defaults()
+    resolved = TrainConfig().resolved()
     if cfg.protocol:
         parts.append(cfg.protocol)
-    for name, value in cfg.settings().items():  # in ExperimentConfig.names() order
-        if name in _NOT_IN_ID | _IN_NAME or name in MODES[mode]:
-            continue
+    settings = cfg.settings()
+    for name in ExperimentConfig.names(id="value"):
         if cfg.protocol:
             usual = {PROTOCOLS[cfg.protocol].get(name, default[name])}
-        else:  # ids from before protocols: a default or the old MNIST setting is omitted
-            usual = {default[name], PAPER_MNIST.get(name, default[name])}
-        if value not in usual:
-            parts.append(f"{name}{value}")
+        else:
+            usual = {default[name], resolved.get(name, default[name])}
+        if settings[name] not in usual:
+            parts.append(f"{name}{settings[name]}")
     return "_".join(str(p) for p in parts).replace(" ", "")
 
 
@@ -292,8 +258,8 @@ def expand(grid: dict, seeds: int | None = None, protocol: str | None = None, **
             params = {**recipe, **grid["base"], **values, **MODES[mode], "seed": seed, **overrides}
             if params.get("valid_masks") and params.get("num_masks") and params["valid_masks"] >= params["num_masks"]:
                 params["valid_masks"] = None  # all K masks: the same thing, one id
-            rid = run_id(params, mode)
+            rid = run_id(params)
             if rid not in seen:
                 seen.add(rid)
-                points.append(RunPoint(rid, mode, params))
+                points.append(RunPoint(rid, params))
     return points

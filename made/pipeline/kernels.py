@@ -15,6 +15,7 @@ Signals are POSIX: on Windows a kernel is only killed.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -26,6 +27,17 @@ _kernels: dict[str, list["_RunKernelManager"]] = {}  # run key -> its live kerne
 _active: set[str] = set()  # keys of the runs under way in this process (begin ... forget)
 _stopped: set[str] = set()  # active keys asked to stop: a kernel that starts for one is stopped at once
 _stop_all = False
+
+
+def _quiet_while_stopping(record: logging.LogRecord) -> bool:
+    """A logging filter: once a stop was asked for, what papermill and Jupyter
+    log about the kernels being stopped ("Kernel died while waiting for
+    execute reply") is expected, and the driver says what stopped in one line."""
+    return not (_stop_all or _stopped)
+
+
+for _name in ("papermill", "nbclient", "traitlets", "jupyter_client"):
+    logging.getLogger(_name).addFilter(_quiet_while_stopping)
 
 
 class KernelStopped(RuntimeError):
@@ -59,12 +71,6 @@ def kernel_manager(key: str) -> type:
 def stopping(key: str) -> bool:
     """True once :func:`interrupt` was called for ``key`` (or for every key)."""
     return _stop_all or key in _stopped
-
-
-def running() -> list[str]:
-    """Keys whose kernels are alive now."""
-    with _lock:
-        return sorted(k for k, kms in _kernels.items() if any(_alive(km) for km in kms))
 
 
 def interrupt(keys=None) -> list[str]:

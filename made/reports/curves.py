@@ -4,7 +4,7 @@ before it stopped; would validating on fewer masks have stopped elsewhere;
 which recipe is ahead at equal wall time).
 
 Everything here reads *validation* curves (``<grid>_curves.csv``, written by
-:func:`made.pipeline.runner.aggregate`); nothing looks at test NLL.
+:func:`made.pipeline.results.aggregate`); nothing looks at test NLL.
 
 >>> early_stop([5.0, 4.0, 3.99, 3.98, 3.97, 3.96], look_ahead=3, min_delta=0.05)
 (2, 5)

@@ -1,0 +1,198 @@
+"""The notebooks: the kernel they run in, their parameters, executing and tidying them.
+
+Every training run is a papermill execution of ``notebooks/train_made.ipynb``
+(``made.pipeline.run.execute_run``) and every report one of its notebook
+(:func:`execute_report`).  Here: the Jupyter kernel that runs this very
+interpreter (:func:`ensure_kernel`), what the training notebook takes
+(:func:`notebook_parameters`, and :func:`training_config` for its own
+``config``), and the executed notebooks saved without times or this machine's
+paths (:func:`tidy_notebook`).  Stopping the kernels on Ctrl-C is
+:mod:`made.pipeline.kernels`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Mapping
+
+from ..io import atomic_path, write_json
+from .experiment import ExperimentConfig, SettingsError
+
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (made/pipeline/notebooks.py)
+NOTEBOOKS = ROOT / "notebooks"
+KERNEL = "made-python"
+_KERNEL_LAUNCHER = ("import signal, sys; del sys.path[0]; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                    "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
+
+
+def ensure_kernel() -> str:
+    """A Jupyter kernel that runs *this* interpreter, whatever else is installed.
+
+    Papermill would otherwise take whichever ``python3`` kernelspec it finds
+    first, which may belong to another environment without ``made``.  The spec
+    is written to a private folder put first on ``JUPYTER_PATH`` (inherited by
+    papermill), so nothing in the user's Jupyter setup changes.
+    """
+    # One folder per checkout and interpreter: two checkouts on one machine (a
+    # grid running from a frozen copy while another is edited) must not
+    # overwrite each other's spec, which would point the next kernel elsewhere.
+    tag = hashlib.sha256(f"{ROOT}\0{sys.executable}".encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}-{tag}"
+    spec_dir = folder / "kernels" / KERNEL
+    spec = {
+        # ipykernel_launcher's two lines, with SIGINT ignored until ipykernel
+        # takes it over (as it does, ignoring it between cells): a Ctrl-C while
+        # the kernel starts is then no traceback on the terminal, and the
+        # kernel is stopped as it starts (made.pipeline.kernels).  Log level
+        # CRITICAL: silences the kernel process's own log on the terminal (its
+        # start-up chatter, and "KeyboardInterrupt caught in kernel" when a
+        # Ctrl-C stops it between cells); errors inside cells still reach the
+        # executed notebook and papermill, and a kernel that dies is reported
+        # by papermill in the driver.
+        "argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}", "--log-level=CRITICAL"],
+        "display_name": f"Python ({sys.executable})",
+        "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+    }
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    write_json(spec_dir / "kernel.json", spec)
+    paths = os.environ.get("JUPYTER_PATH", "")
+    if str(folder) not in paths.split(os.pathsep):
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), paths]))
+    return KERNEL
+
+
+def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool = False,
+                  parameters: dict | None = None) -> None:
+    """Rewrite an executed notebook's papermill record without machine paths:
+    ``input_path`` and ``output_path`` as given (relative), each of
+    ``parameters`` shown with the given value instead of the one it ran with,
+    and printed text (warnings) with this machine's folders cut from its paths.
+    ``timeless`` also drops execution times; the injected parameters cell gets
+    a fixed id, so a report rerun on the same results is the same file."""
+    import nbformat
+
+    if not Path(path).exists():  # papermill always writes it; a stand-in in a test may not
+        return
+    nb = nbformat.read(path, as_version=4)
+    record = nb.metadata.setdefault("papermill", {})
+    record["input_path"], record["output_path"] = input_path, output_path
+    for name, value in (parameters or {}).items():
+        record.setdefault("parameters", {})[name] = value
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = "injected-parameters"
+            lines = cell.source.split("\n")
+            for name, value in (parameters or {}).items():
+                lines = [f"{name} = {json.dumps(value)}" if line.startswith(f"{name} = ") else line
+                         for line in lines]
+            cell.source = "\n".join(lines)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = strip_machine_paths(output["text"])
+    if timeless:
+        for meta in [record] + [c.metadata.get("papermill", {}) for c in nb.cells]:
+            for field in ("start_time", "end_time", "duration"):
+                meta.pop(field, None)
+        for cell in nb.cells:
+            cell.metadata.pop("execution", None)
+    with atomic_path(path) as tmp:
+        nbformat.write(nb, str(tmp))
+
+
+def _machine_prefixes() -> list[str]:
+    """Folders of this machine that warnings name: the installed packages,
+    this checkout, the interpreter's prefix and the home folder; longest first."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages(), str(ROOT), sys.prefix, sys.base_prefix,
+               str(Path.home())]
+    return sorted({f.rstrip(os.sep) + os.sep for f in folders if f and f != os.sep}, key=len, reverse=True)
+
+
+def strip_machine_paths(text: str) -> str:
+    """``text`` with this machine's folders cut from the paths it names: a
+    warning in a saved notebook then reads ``made/evaluate.py:38: ...``."""
+    for prefix in _machine_prefixes():
+        text = text.replace(prefix, "")
+    return text
+
+
+def notebook_parameters(params: dict, run_id: str, run_dir: Path, threads: int | None = None) -> dict:
+    """train_made.ipynb's papermill parameters: the run's settings as one
+    ``config`` dict (every setting, as ExperimentConfig.to_dict writes them;
+    an unknown one is a SettingsError here, before a kernel starts), and the
+    run's folder, name and CPU threads (how it executes, not a setting)."""
+    config = ExperimentConfig.from_dict(params)
+    return {"config": {**config.to_dict(), "progress": False}, "run_dir": str(run_dir), "run_id": run_id,
+            "threads": threads}
+
+
+def training_config(config, defaults: Mapping | None = None) -> ExperimentConfig:
+    """The training notebook's settings: ``config`` over the notebook's own
+    ``defaults`` (its quick run), so that a setting left out keeps the
+    notebook's value.  ``config`` is a dict (papermill ``-y``, or
+    run_all.py, which passes every setting) or its JSON text (papermill
+    ``-p config '{"max_epochs": 3}'``).  A SettingsError names what is wrong.
+
+    >>> training_config('{"max_epochs": 3}', {"protocol": "adam", "max_epochs": 15}).max_epochs
+    3
+    """
+    if isinstance(config, str):
+        try:
+            config = json.loads(config) if config.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"config is not JSON ({exc.msg}, at character {exc.pos}); give the settings "
+                                f"as a JSON object, e.g. '{{\"max_epochs\": 3}}'") from None
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise SettingsError(f"config must be a dict of settings (or its JSON text), not {type(config).__name__}")
+    return ExperimentConfig.from_dict({**(defaults or {}), **config})
+
+
+def interactive_run_dir(config: ExperimentConfig) -> Path:
+    """Where the training notebook, run on its own without a ``run_dir``,
+    keeps a run: ``<cache>/interactive/<run id>`` (made.data.cache_dir), the
+    same folder for the same settings whatever the working directory."""
+    from ..data import cache_dir
+    from .grid import run_id
+
+    return cache_dir() / "interactive" / run_id(config.settings())
+
+
+def execute_report(name: str, results_dir: Path, kernel: str | None = None, **parameters) -> Path:
+    """Execute the report notebook ``notebooks/<name>.ipynb`` (figure2,
+    compare, ...) into ``<results>/notebooks/``.
+
+    The notebook gets the results folder relative to its own and is saved
+    without times or machine paths: on unchanged results a rerun writes the
+    same bytes (a clean git tree after ``run_all.py`` on a clone).
+    """
+    import papermill as pm
+
+    from . import kernels
+
+    kernel = kernel or ensure_kernel()
+    out = Path(results_dir) / "notebooks" / f"{name}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    relative = os.path.relpath(Path(results_dir).resolve(), out.parent.resolve())
+    key = f"report {out.resolve()}"
+    kernels.begin(key)
+    try:
+        pm.execute_notebook(
+            str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+            parameters={"results_dir": Path(relative).as_posix(), **parameters},
+            kernel_name=kernel, cwd=str(out.parent), progress_bar=False,
+            kernel_manager_class=kernels.kernel_manager(key),
+        )
+    finally:
+        kernels.forget(key)
+    tidy_notebook(out, f"notebooks/{name}.ipynb", f"notebooks/{name}.ipynb", timeless=True)
+    return out

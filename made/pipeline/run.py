@@ -1,0 +1,313 @@
+"""Run a grid: one papermill execution of the training notebook per point,
+locked, resumable, and marked complete only when it is.
+
+Each grid point executes ``notebooks/train_made.ipynb`` with the point's
+settings into ``<results>/runs/<run-id>/``.  A run is complete only when its
+``DONE`` marker exists, and ``DONE`` is written last, after the notebook
+returned and ``metrics.json`` is in place: a run killed midway has no marker
+and is redone (resuming from its checkpoint) on the next call.
+
+Exactly one process trains a run at a time: ``execute_run`` holds the run's
+lock (:mod:`made.pipeline.lock`) around the notebook, and a run locked by a
+live process elsewhere (another driver, a Dask attempt still alive) is
+reported as ``locked`` and left to it.  Where the points execute is a
+backend (:mod:`made.pipeline.backends`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from .backends import Backend, RunOutcome, ThreadBackend, submission_id
+from .experiment import METRICS, recorded_difference
+from .grid import RunPoint
+from .notebooks import NOTEBOOKS, ensure_kernel, notebook_parameters, tidy_notebook
+
+DONE = "DONE"
+ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
+STARTS = "starts.log"  # one line per training start: host pid time (appended under the run's lock)
+# --force trains here, inside the run's folder and under its lock; the old run
+# stays complete until the new one is, then the new files replace it.
+STAGING = "staging"
+
+
+_REPORTED: set[str] = set()  # damaged files already named in this process
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """A run's metrics.json, or None when it is missing or damaged.
+
+    A damaged file (a truncated write from an older version, a disk problem)
+    is named once on stderr; the run then counts as incomplete, so it resumes
+    or retrains, and the other runs go on.
+    """
+    path = Path(run_dir) / METRICS
+    try:
+        row = json.loads(path.read_text())
+        if not isinstance(row, dict):
+            raise ValueError(f"holds a {type(row).__name__}, not a JSON object")
+        return row
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        if str(path) not in _REPORTED:
+            _REPORTED.add(str(path))
+            print(f"run {Path(run_dir).name}: {path} is damaged ({type(exc).__name__}: {exc}); "
+                  "the run counts as incomplete and is trained again", file=sys.stderr)
+        return None
+
+
+def is_complete(run_dir: Path, max_epochs: int | None = None) -> bool:
+    """DONE written, and trained as far as asked: stopped early, or up to ``max_epochs``.
+
+    A run finished under a smaller cap is not complete for a larger one: the
+    next call resumes it from its checkpoint instead of starting over.
+    """
+    if not (run_dir / DONE).exists():
+        return False
+    row = read_metrics(run_dir)
+    if row is None:
+        return False
+    if row.get("stopped_early"):
+        return True
+    cap = row.get("max_epochs")
+    return max_epochs is not None and cap is not None and cap >= max_epochs
+
+
+class RunMismatch(ValueError):
+    """Complete runs whose recorded settings or data are not those of the
+    points that would reuse them; the message names each run and setting."""
+
+
+def check_reuse(points: Sequence[RunPoint], runs_dir: Path) -> None:
+    """RunMismatch if a complete run of ``points`` was trained with other
+    settings (a changed recipe or default included) or on other data than its
+    point asks for now: its numbers would be reported under settings they do
+    not have.  Called before anything trains or is reported."""
+    from ..data import identify  # light: numpy only
+
+    variants: dict = {}
+    problems = []
+    for p in points:
+        run_dir = Path(runs_dir) / p.run_id
+        if not is_complete(run_dir, p.params.get("max_epochs")):
+            continue
+        config = p.config()
+        key = (config.dataset, config.data_dir, config.data_variant)
+        if key not in variants:
+            variants[key] = identify(*key)
+        diff = recorded_difference(read_metrics(run_dir), config, variants[key])
+        if diff:
+            problems.append(f"  {p.run_id}: {diff}")
+    if problems:
+        raise RunMismatch(
+            f"{len(problems)} complete run(s) in {runs_dir} were trained with other settings or data than "
+            "the grid asks for now (recorded -> now):\n" + "\n".join(problems) +
+            "\nTrain them again with --force (each old run is replaced once its new one is complete), "
+            "or use another --results-dir.")
+
+
+def pending(points: Sequence[RunPoint], runs_dir: Path, force: bool = False) -> list[RunPoint]:
+    """The points that would train: all with ``force``, else those not complete
+    (each point's params already hold the call's overrides, see with_overrides)."""
+    return [p for p in points
+            if force or not is_complete(Path(runs_dir) / p.run_id, p.params.get("max_epochs"))]
+
+
+def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, kernel: str | None = None,
+                force: bool = False, submitter: str | None = None, threads: int | None = None) -> RunOutcome:
+    """Execute train_made.ipynb for one point; DONE is the last thing written.
+
+    The notebook runs under the run's lock (``made.pipeline.lock.RunLock``), so no two
+    processes train one run at once; completeness is checked again once the
+    lock is ours, since another process may have finished the run meanwhile.
+    ``force`` trains from scratch in ``<run>/staging/`` and replaces the old
+    run's files only once the new run is complete (an interrupted ``force``
+    resumes its staging run on the next ``force`` call).
+    ``kernel`` None: make sure this machine has the kernel (a Dask worker).
+    ``submitter`` names the ``run_grid`` call: a retry of the same submission
+    waits for a lost attempt's lock to go stale (see RunLock).  ``threads``:
+    the kernel's torch CPU threads (None: torch's default); how the run
+    executes, not one of its settings.
+    """
+    import papermill as pm
+
+    from . import kernels
+    from .lock import LockHeld, RunLock, describe
+
+    run_dir = Path(runs_dir) / point.run_id
+    key = str(run_dir)
+    params = {**point.params, **(overrides or {})}
+    if not force and is_complete(run_dir, params.get("max_epochs")):
+        return RunOutcome(point.run_id, "skipped")
+    kernels.begin(key)
+    try:
+        if kernels.stopping(key):  # interrupted before it started
+            return RunOutcome(point.run_id, "interrupted")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(run_dir, submitter=submitter)
+        try:
+            lock.acquire()
+        except LockHeld as held:
+            return RunOutcome(point.run_id, "locked", error=f"locked by {describe(held.owner)}")
+        try:
+            return _train_locked(pm, point, run_dir, params, kernel, force, lock, key, threads)
+        finally:
+            lock.release()
+    finally:
+        kernels.forget(key)
+
+
+def _train_locked(pm, point, run_dir, params, kernel, force, lock, key, threads) -> RunOutcome:
+    """execute_run's part under the run's lock."""
+    from . import kernels
+    from .lock import RunLock, describe
+
+    if not force and is_complete(run_dir, params.get("max_epochs")):
+        return RunOutcome(point.run_id, "skipped")  # finished by another process meanwhile
+    kernel = kernel or ensure_kernel()
+    work = run_dir / STAGING if force else run_dir
+    work.mkdir(exist_ok=True)
+    if not force:
+        (run_dir / DONE).unlink(missing_ok=True)
+    _remove_partial_writes(work)
+    record_start(run_dir)
+    t0 = time.perf_counter()
+    try:
+        # No cwd: papermill's is a process-wide chdir, which concurrent runs
+        # would race for; the notebook gets its folder as an absolute path.
+        pm.execute_notebook(
+            str(NOTEBOOKS / "train_made.ipynb"), str(work / "train_made.ipynb"),
+            parameters=notebook_parameters(params, point.run_id, work, threads),
+            kernel_name=kernel, progress_bar=False, log_output=False,
+            kernel_manager_class=kernels.kernel_manager(key),
+        )
+        _tidy_run_notebook(work, point.run_id)
+        if not (work / METRICS).exists():
+            raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {work}")
+        if not lock.is_ours():
+            # Our heartbeat stalled past the stale timeout and another process took the
+            # run over: its DONE, not ours.
+            return RunOutcome(point.run_id, "locked", time.perf_counter() - t0,
+                              f"lock taken over during the run by {describe(RunLock.owner_of(run_dir) or {})}")
+        if force:
+            _replace_run(run_dir, work)
+        (run_dir / ERROR).unlink(missing_ok=True)  # from an earlier, failed attempt
+        (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
+        return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
+    except Exception as exc:  # a failed run is reported, the others go on
+        try:
+            _tidy_run_notebook(work, point.run_id)  # papermill saved it up to the error
+        except Exception:
+            pass  # cut short while being written: the next attempt writes it anew
+        if kernels.stopping(key):  # Ctrl-C: not a failure; the checkpoint resumes
+            return RunOutcome(point.run_id, "interrupted", time.perf_counter() - t0)
+        message = str(exc).strip().splitlines()
+        short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
+        (run_dir / ERROR).write_text(traceback.format_exc())
+        return RunOutcome(point.run_id, "failed", time.perf_counter() - t0, short[:500])
+
+
+def _tidy_run_notebook(work: Path, run_id: str) -> None:
+    """The executed notebook names its folder as "." (where it lies), not as
+    this machine's path."""
+    tidy_notebook(work / "train_made.ipynb", "notebooks/train_made.ipynb", f"runs/{run_id}/train_made.ipynb",
+                  parameters={"run_dir": "."})
+
+
+def _remove_partial_writes(folder: Path) -> None:
+    """Temporary files of atomic writes (made.io) cut short by a killed kernel:
+    never read, only clutter.  Called under the run's lock: no writer is alive."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _replace_run(run_dir: Path, staging: Path) -> None:
+    """Move a complete staging run over the old one.  DONE goes first and
+    metrics.json last: cut short, the run is incomplete and the next call
+    resumes whichever checkpoint is in place, which matches its settings."""
+    (run_dir / DONE).unlink(missing_ok=True)
+    names = sorted((p.name for p in staging.iterdir() if p.is_file() and not p.name.startswith(".")),
+                   key=lambda n: n == METRICS)
+    for name in names:
+        os.replace(staging / name, run_dir / name)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def record_start(run_dir: Path) -> None:
+    """Append ``host pid time`` to the run's starts.log: one line per training
+    start, so a resumed run shows how often it was started (and where)."""
+    line = f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+    fd = os.open(Path(run_dir) / STARTS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint]:
+    """The points with ``overrides`` merged into their parameters: what each
+    run will actually use (a backend reads its device from there)."""
+    return [dataclasses.replace(p, params={**p.params, **overrides}) for p in points]
+
+
+def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
+    """The order in which a grid's runs start: the widest models first, then
+    the largest K (mask sampling counts as largest), so that the longest runs
+    start early and concurrent jobs finish together.  Stable: ties keep the
+    grid's order."""
+    return sorted(points, key=lambda p: (-sum(p.params.get("hidden_sizes") or []),
+                                         -(p.params.get("num_masks") or 10**6)))
+
+
+def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
+             threads: int | None = None, jobs: int = 1, force: bool = False, progress: bool = True,
+             backend: Backend | None = None) -> list[RunOutcome]:
+    """Execute every point not yet complete, with a progress bar: ``jobs`` at
+    a time on local threads, or wherever ``backend`` puts them; ``overrides``
+    are settings for every point, ``threads`` each run's CPU threads."""
+    from tqdm.auto import tqdm
+
+    from . import kernels
+
+    overrides = overrides or {}
+    backend = backend or ThreadBackend(jobs)
+    runs_dir = Path(results_dir) / "runs"
+    ensure_kernel()  # here; a remote worker makes its own (kernel=None below)
+    kernels.reset()  # an earlier grid of this process may have been interrupted
+    # Overrides are merged into each point once; the submission id lets a
+    # retried attempt recognise the lock of its own lost attempt.
+    function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
+                                 submitter=submission_id(), threads=threads)
+    if not force:
+        check_reuse(with_overrides(points, overrides), runs_dir)
+    with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
+        ordered = schedule(with_overrides(points, overrides))
+        # Complete runs are skipped here, without a task (execute_run checks again).
+        todo = pending(ordered, runs_dir, force)
+        queued = {p.run_id for p in todo}
+        outcomes = [RunOutcome(p.run_id, "skipped") for p in ordered if p.run_id not in queued]
+        bar.update(len(outcomes))
+        for outcome in backend(function, todo) if todo else ():
+            outcomes.append(outcome)
+            bar.update(1)
+            if outcome.status == "failed":
+                bar.write(f"FAILED {outcome.run_id}: {outcome.error}")
+            elif outcome.status == "locked":
+                bar.write(f"locked {outcome.run_id}: {outcome.error}, left to it")
+            elif outcome.status == "done":
+                bar.write(f"done   {outcome.run_id} ({outcome.seconds:.0f} s)")
+            elif outcome.status == "interrupted":
+                bar.write(f"interrupted {outcome.run_id}")
+    return outcomes
