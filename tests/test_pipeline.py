@@ -868,7 +868,7 @@ def test_force_retrains_a_real_run_from_scratch(smoke):
 @pytest.mark.slow
 @needs_data
 def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
-    # The case: train_made.ipynb run again into a finished run's folder with
+    # train_made.ipynb run again into a finished run's folder with
     # another lr, max_epochs and training subset: an error, and the old files unchanged.
     import papermill as pm
 
