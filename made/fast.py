@@ -13,11 +13,6 @@ either path.  It keeps one piece of speed machinery, the one that pays on CPUs:
   (``train_k1_fast_vs_plain``), and ``benchmarks/width_checks.py fast-vs-plain``
   at 500 to 8000 hidden units: it was faster at every width measured, so
   :func:`made.train.fit` uses it whenever K = 1 (benchmarks/RESULTS.md).
-
-Removed, because the benchmark showed they did not pay on that machine: a
-reused buffer for ``W * M`` with a custom autograd function, one such buffer
-per thread (runs are separate processes) and a cache of mask views
-(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -43,10 +38,6 @@ class FastMaskedLinear(MaskedLinear):
             raise RuntimeError("cannot switch masks inside fixed_mask(): the weights hold W * M "
                                "of the fixed mask; leave the block first")
         super().set_mask(k)
-
-    def set_masks(self, masks: torch.Tensor) -> None:
-        self._check_not_premasked()
-        super().set_masks(masks)
 
     def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
         self._check_not_premasked()

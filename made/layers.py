@@ -4,10 +4,9 @@ The plain reference layer, as in the paper: ``y = x (W * M)^T + b``.  The
 fast path (:mod:`made.fast`) computes the same numbers with less memory
 traffic; a test checks that the two agree, outputs and gradients.
 
-The K masks are kept as what determines them: MADE's as the degrees of the
-units on either side (:meth:`MaskedLinear.set_degrees`, see :mod:`made.masks`),
-any others as booleans (:meth:`MaskedLinear.set_masks`).  From these a layer
-builds its masks in the weight's dtype, either all K at once, when that stack
+The K masks are kept as what determines them: the degrees of the units on
+either side (:meth:`MaskedLinear.set_degrees`, see :mod:`made.masks`).  From
+these a layer builds its masks in the weight's dtype, either all K at once, when that stack
 takes at most :data:`STACK_MAX_BYTES`, or only the selected one, at each mask
 switch.  A small layer thus reads a ready mask at each switch, as it always
 did, and a wide one needs one (out, in) mask instead of K: at 2x8000 hidden
@@ -15,7 +14,7 @@ units and K = 32, a stack of all the masks would take about 10 GB.
 
 >>> import torch
 >>> layer = MaskedLinear(3, 2, num_masks=2)
->>> layer.set_masks(torch.tensor([[[1., 0, 0], [1, 1, 0]], [[0., 0, 1], [0, 1, 1]]]))
+>>> layer.set_degrees(torch.tensor([[0, 1], [0, 1]]), torch.tensor([[0, 1, 2], [2, 1, 0]]), strict=False)
 >>> layer.set_mask(1)
 >>> layer.mask
 tensor([[0., 0., 1.],
@@ -64,7 +63,6 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("in_degrees", torch.zeros(num_masks, in_features, dtype=torch.long),
                              persistent=False)
         self.strict = False
-        self.register_buffer("bool_masks", None, persistent=False)  # (K, out, in) after set_masks
         self.register_buffer("stack", None, persistent=False)  # all K masks built, or None
         self.register_buffer("selected", None, persistent=False)  # the selected mask when no stack
         self.index = 0
@@ -73,12 +71,10 @@ class MaskedLinear(nn.Linear):
 
     def _build(self, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
         """Mask ``k`` (out, in) in the weight's dtype: built afresh, or into ``out``."""
-        if self.bool_masks is not None:
-            return self.bool_masks[k].to(self.weight.dtype) if out is None else out.copy_(self.bool_masks[k])
         return degree_mask(self.out_degrees[k], self.in_degrees[k], self.strict, self.weight.dtype, out)
 
     def _build_masks(self) -> None:
-        """After new degrees or masks: the stack of all K, or the selected one."""
+        """After new degrees: the stack of all K, or the selected one."""
         self.stack = self.selected = None
         size = self.num_masks * self.weight.numel() * self.weight.element_size()
         if size <= STACK_MAX_BYTES:
@@ -97,14 +93,6 @@ class MaskedLinear(nn.Linear):
         """Mask ``k`` (out, in): a view of the stack, or built afresh."""
         return self.stack[k] if self.stack is not None else self._build(k)
 
-    @property
-    def masks(self) -> torch.Tensor:
-        """All K masks (K, out, in): the stack, or built on demand (K times the
-        memory of one mask)."""
-        if self.stack is not None:
-            return self.stack
-        return torch.stack([self._build(k) for k in range(self.num_masks)])
-
     def set_degrees(self, out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: bool) -> None:
         """Store the K masks as degrees: ``out_degrees`` (K, out) and
         ``in_degrees`` (K, in); mask k keeps weight (o, i) when
@@ -117,18 +105,6 @@ class MaskedLinear(nn.Linear):
             self.out_degrees.copy_(out_degrees)
             self.in_degrees.copy_(in_degrees)
         self.strict = bool(strict)
-        self.bool_masks = None
-        self._build_masks()
-
-    def set_masks(self, masks: torch.Tensor) -> None:
-        """Store ``masks`` (K, out, in) of zeros and ones, 1 = connection kept."""
-        shape = (self.num_masks, self.out_features, self.in_features)
-        if masks.shape != shape:
-            raise ValueError(f"masks shape {tuple(masks.shape)} != {shape}")
-        kept = masks == 1
-        if not bool((kept | (masks == 0)).all()):
-            raise ValueError("masks must hold only zeros and ones")
-        self.bool_masks = kept.to(self.out_degrees.device)
         self._build_masks()
 
     def set_mask(self, k: int) -> None:

@@ -18,8 +18,8 @@ fresh during mask sampling (``num_masks=None``).
 >>> spec = mask_spec(4, [3], index=0, seed=0)
 >>> sorted(spec.ordering.tolist())
 [0, 1, 2, 3]
->>> [m.shape for m in layer_masks(spec, [3], nout=4)]
-[torch.Size([3, 4]), torch.Size([4, 3])]
+>>> [tuple(o.shape + i.shape) + (strict,) for o, i, strict in layer_degrees(spec, nout=4)]
+[(3, 4, False), (4, 3, True)]
 
 The degrees are all a mask needs (:func:`layer_degrees`): the layers keep
 them, (K, units) integers per layer, and build the selected mask from them
@@ -155,24 +155,3 @@ def degree_mask(out_degrees: torch.Tensor, in_degrees: torch.Tensor, strict: boo
         raise ValueError(f"out must be float32 or float64 and of dtype {dtype}, got {out.dtype}")
     shifted = out_degrees.to(work) + (0.0 if strict else 1.0)
     return torch.sub(shifted[:, None], in_degrees.to(work)[None, :], out=out).clamp_(0, 1).to(dtype)
-
-
-def layer_masks(
-    spec: MaskSpec, hidden_sizes: Sequence[int], nout: int, device=None
-) -> list[torch.Tensor]:
-    """Boolean masks (out_features, in_features) for each layer, input to output.
-
-    ``nout`` is k * D: the output degrees are the ordering repeated k times,
-    one chunk of D per output parameter.  ``hidden_sizes`` must be the spec's.
-    """
-    if [h.numel() for h in spec.hidden_degrees] != list(hidden_sizes):
-        raise ValueError(f"hidden_sizes {list(hidden_sizes)} do not match the spec's "
-                         f"{[h.numel() for h in spec.hidden_degrees]}")
-    return [degree_mask(o.to(device), i.to(device), strict) for o, i, strict in layer_degrees(spec, nout)]
-
-
-def direct_mask(spec: MaskSpec, nout: int, device=None) -> torch.Tensor:
-    """Mask of the direct input-to-output weights: strict, like the output layer."""
-    out_degrees, in_degrees, strict = layer_degrees(spec, nout, direct=True)[-1]
-    return degree_mask(out_degrees.to(device), in_degrees.to(device), strict)
-

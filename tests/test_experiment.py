@@ -76,7 +76,7 @@ def test_a_resumed_run_skips_the_init_and_matches_one_run_through(toy_data, tmp_
 
 @pytest.mark.parametrize("reuse", ["checkpoint", "metrics only"])
 def test_a_run_directory_refuses_other_settings(toy_data, tmp_path, reuse):
-    # The case: a finished run directory trained again with lr 0.01 and a
+    # A finished run directory trained again with lr 0.01 and a
     # training subset must not write a metrics.json that says so beside the old numbers.
     run = tmp_path / "run"
     cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=2,

@@ -102,7 +102,7 @@ def test_plain_layers_ignore_fixed_mask():
 def test_fixed_mask_masks_the_weight_gradient_and_undoes_itself_on_exit():
     torch.manual_seed(0)
     layer = FastMaskedLinear(6, 4, condition_on_mask=True).double()
-    layer.set_masks((torch.rand(1, 4, 6) < 0.5).double())
+    layer.set_degrees(torch.randint(0, 3, (1, 4)), torch.randint(0, 3, (1, 6)), strict=False)
     x = torch.randn(5, 6, dtype=torch.float64)
     with layer.fixed_mask():
         assert (layer.weight[layer.mask == 0] == 0).all()  # premasked on entry
@@ -120,12 +120,12 @@ def test_fixed_mask_masks_the_weight_gradient_and_undoes_itself_on_exit():
 def test_plain_layer_is_the_papers_formula():
     layer = MaskedLinear(3, 2, num_masks=2)
     masks = torch.tensor([[[1., 0, 0], [1, 1, 0]], [[0., 0, 1], [0, 1, 1]]])
-    layer.set_masks(masks)
+    layer.set_degrees(torch.tensor([[0, 1], [0, 1]]), torch.tensor([[0, 1, 2], [2, 1, 0]]), strict=False)
     x = torch.randn(4, 3)
     for k in range(2):
         layer.set_mask(k)
         torch.testing.assert_close(layer(x), x @ (layer.weight * masks[k]).T + layer.bias)
     with pytest.raises(IndexError):
         layer.set_mask(2)
-    with pytest.raises(ValueError, match="masks shape"):
-        layer.set_masks(torch.ones(3, 2, 3))
+    with pytest.raises(ValueError, match="degree shapes"):
+        layer.set_degrees(torch.zeros(3, 2, dtype=torch.long), torch.zeros(3, 3, dtype=torch.long), strict=False)

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from made import MADE
-from made.masks import degree_mask, direct_mask, draw_hidden_degrees, layer_masks, mask_spec
+from made.masks import degree_mask, draw_hidden_degrees, layer_degrees, mask_spec
+
+
+def layer_masks(spec, nout: int, direct: bool = False) -> list[torch.Tensor]:
+    """Spec's boolean masks (out, in), one per layer, input to output (the
+    direct connections' last, with ``direct``), from its degrees."""
+    return [degree_mask(o, i, strict) for o, i, strict in layer_degrees(spec, nout, direct=direct)]
 
 
 def specs(k, seed=7, **flags):
@@ -18,9 +24,9 @@ def test_masks_deterministic_from_seed():
     a, b, c = specs(4, seed=7), specs(4, seed=7), specs(4, seed=8)
     for sa, sb in zip(a, b):
         assert torch.equal(sa.ordering, sb.ordering)
-        for ma, mb in zip(layer_masks(sa, [30, 30], 12), layer_masks(sb, [30, 30], 12)):
+        for ma, mb in zip(layer_masks(sa, 12), layer_masks(sb, 12)):
             assert torch.equal(ma, mb)
-    assert not torch.equal(layer_masks(a[0], [30, 30], 12)[0], layer_masks(c[0], [30, 30], 12)[0])
+    assert not torch.equal(layer_masks(a[0], 12)[0], layer_masks(c[0], 12)[0])
 
 
 def test_update_masks_cycles_with_period_k():
@@ -34,7 +40,7 @@ def test_update_masks_cycles_with_period_k():
     assert not torch.equal(seen[0], seen[1])
     # the model's mask k is spec k of made.masks
     for k in range(3):
-        want = layer_masks(mask_spec(10, [20], k, 0), [20], 10)[0].float()
+        want = layer_masks(mask_spec(10, [20], k, 0), 10)[0].float()
         assert torch.equal(seen[k], want)
 
 
@@ -50,7 +56,7 @@ def test_order_agnostic_only_changes_ordering_keeps_hidden_degrees():
     for x in s:
         assert all(torch.equal(h, h0) for h, h0 in zip(x.hidden_degrees, s[0].hidden_degrees))
     # same hidden degrees: each hidden unit keeps its number of out-links under any ordering
-    fan_out = [layer_masks(x, [30, 30], 12)[-1].sum(0) for x in s]
+    fan_out = [layer_masks(x, 12)[-1].sum(0) for x in s]
     assert all(torch.equal(f, fan_out[0]) for f in fan_out)
 
 
@@ -86,17 +92,17 @@ def test_connectivity_is_strictly_autoregressive():
     spec = mask_spec(7, [15, 15], 0, seed=2)
     pos = spec.ordering
     allowed = pos[:, None] > pos[None, :]
-    paths = connectivity(layer_masks(spec, [15, 15], nout=7))
+    paths = connectivity(layer_masks(spec, nout=7))
     assert not (paths & ~allowed).any()
     # and not trivially empty: with enough hidden units most allowed paths exist
     assert paths.sum() > 0
     # direct connections: exactly the allowed pairs
-    assert torch.equal(direct_mask(spec, 7), allowed)
+    assert torch.equal(layer_masks(spec, 7, direct=True)[-1], allowed)
 
 
 # --- the masks are exactly those the code built before the layers kept degrees
 def old_layer_masks(spec, hidden_sizes, nout):
-    """made.masks.layer_masks and direct_mask as they were before the layers kept
+    """The layer and direct masks as made.masks built them before the layers kept
     degrees (commit 8461ef7), verbatim: (layer masks, direct mask)."""
     nin = spec.ordering.numel()
     degrees = [spec.ordering] + list(spec.hidden_degrees)
@@ -141,7 +147,7 @@ def test_every_mask_is_the_old_formulas_bit_for_bit(mode, num_masks, seed, mask_
         assert not any(torch.signbit(l.mask).any() for l in model.masked_layers)  # +0., as the old casts
         assert all(torch.equal(m, w) for m, w in zip(model._masks_of(k), want, strict=True))
         if num_masks is not None:
-            assert all(torch.equal(l.masks[k], w) for l, w in zip(model.masked_layers, want))
+            assert all(torch.equal(l.mask_of(k), w) for l, w in zip(model.masked_layers, want))
         assert torch.equal(model.ordering, mask_spec(nin, hidden, k, seed, **flags).ordering)
 
 
@@ -199,7 +205,7 @@ def mask_digest(model: MADE, n_sampled: int = 5) -> str:
             per_k.append([layer.mask.clone() for layer in model.masked_layers])
         stacks = [torch.stack([m[i] for m in per_k]) for i in range(len(per_k[0]))]
     else:
-        stacks = [layer.masks for layer in model.masked_layers]
+        stacks = [torch.stack([layer.mask_of(k) for k in range(model.num_masks)]) for layer in model.masked_layers]
     h = hashlib.sha256()
     for m in stacks:
         h.update(str(tuple(m.shape)).encode())

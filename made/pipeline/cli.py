@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from .estimate import elapsed
 from .experiment import ExperimentConfig, SettingsError, unknown_settings
 from .grid import GRIDS, PROTOCOLS, REPORT_INPUTS, expand, grid_outputs
 
@@ -198,20 +199,6 @@ def main(argv=None) -> int:
     if code != 2:  # 2: refused before any work
         print(f"{PROG}: {'done' if code == 0 else 'finished with errors'} in {elapsed(time.monotonic() - t0)}")
     return code
-
-
-def elapsed(seconds: float) -> str:
-    """``47 s``, ``12 min 5 s``, ``1 h 58 min``.
-
-    >>> elapsed(47.2), elapsed(725), elapsed(7080)
-    ('47 s', '12 min 5 s', '1 h 58 min')
-    """
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 _STOP_SIGNAL = [signal.SIGINT]  # the exit status says which signal stopped us (130 or 143)

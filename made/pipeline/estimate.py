@@ -128,6 +128,20 @@ def concurrent_load(n: int, dim: int, hidden_sizes: list[int], threads: int):
                 proc.join()
 
 
+def elapsed(seconds: float) -> str:
+    """``47 s``, ``12 min 5 s``, ``1 h 58 min``.
+
+    >>> elapsed(47.2), elapsed(725), elapsed(7080)
+    ('47 s', '12 min 5 s', '1 h 58 min')
+    """
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def makespan(durations: list[float], jobs: int) -> float:
     """Wall time of runs taken in this order by ``jobs`` workers, each taking
     the next run as soon as it is free (what ``run_grid``'s thread pool does).
@@ -349,5 +363,5 @@ def recorded_estimate(points: list, runs_dir: Path, jobs: int) -> str:
         row = read_metrics(Path(runs_dir) / p.run_id) or {}
         seconds.append(sum(float(row.get(k) or 0.0) for k in ("train_seconds", "valid_seconds", "eval_seconds")))
     return (f"a rerun from scratch (--force) of these {len(points)} runs would take about "
-            f"{makespan(seconds, jobs) / 3600:.2f} h with {jobs} job(s), from the seconds they recorded "
-            f"({sum(seconds) / 3600:.1f} h of run time, on the machines that trained them)")
+            f"{elapsed(makespan(seconds, jobs))} with {jobs} job(s), from the seconds they recorded "
+            f"({elapsed(sum(seconds))} of run time, on the machines that trained them)")
