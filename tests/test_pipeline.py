@@ -1084,3 +1084,23 @@ def test_a_ctrl_c_while_the_kernels_start_is_one_line(tmp_path):
     for noise in ("Traceback", "KeyboardInterrupt", "Kernel died", "ERROR"):
         assert noise not in text, text
     assert len([l for l in text.splitlines() if l.startswith("run_all.py: interrupted")]) == 1, text
+
+
+def test_only_selects_the_grids_runs_by_setting(tmp_path, capsys):
+    from made.pipeline import cli
+
+    points = grid_module.expand(grid_module.GRIDS["widths"])
+    only = [cli._only("hidden_sizes=2000"), cli._only("num_masks=1")]
+    chosen = [p.run_id for p in points if cli._matches(p, only)]
+    assert sorted(chosen) == sorted(p.run_id for p in points
+                                    if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1)
+    assert len(chosen) == 4  # adam and the three K = 1 candidates
+    chosen = [p.run_id for p in points if cli._matches(p, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")])]
+    assert len(chosen) == 2 and all("_h8000_" in i and "_order_" in i for i in chosen)
+    run_all = load_run_all()
+    argv = ["--grid", "widths", "--results-dir", str(tmp_path), "--dry-run"]
+    assert run_all.main([*argv, "--only", "hidden_sizes=123"]) == 2
+    assert "no run of grid widths has hidden_sizes=123" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run_all.main([*argv, "--only", "hiden_sizes=2000"])
+    assert "did you mean 'hidden_sizes'" in capsys.readouterr().err

@@ -7,6 +7,7 @@
     python run_all.py --reports-only    # rebuild CSV and reports from the complete runs, train nothing
     python run_all.py --grid uci        # the UCI table: all eight datasets, the authors' protocols
     python run_all.py --set lr=3e-3     # one setting changed in every run (repeatable; the run ids say so)
+    python run_all.py --grid widths --only hidden_sizes=2000   # only the grid's runs with this setting
     python run_all.py --scheduler tcp://HOST:8786   # each run a task on a Dask cluster
 
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
@@ -104,6 +105,37 @@ def _setting(text: str) -> tuple[str, object]:
         return name, value
 
 
+def _only(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for --only: a setting's name (or ``mode``) and a value
+    read as --set reads it."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if sep and name == "mode":
+        return name, value.strip()
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE; e.g. --only hidden_sizes=2000")
+    names = ExperimentConfig.names()
+    if name not in names:
+        raise argparse.ArgumentTypeError(unknown_settings([name], names))
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def _matches(point, only: list[tuple[str, object]]) -> bool:
+    """Whether ``point`` has every setting of ``only`` (values compared as a run's
+    settings hold them: --only hidden_sizes=2000 is [2000], num_masks=sampling is None)."""
+    settings = point.config().settings()
+    for name, value in only:
+        if name == "mode":
+            if point.mode != value:
+                return False
+        elif settings[name] != ExperimentConfig.from_dict({name: value}).settings()[name]:
+            return False
+    return True
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--grid", choices=sorted(GRIDS), default=None, help="which grid (default: figure2)")
@@ -112,6 +144,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "so not with --grid)")
     p.add_argument("--datasets", default=None, metavar="A,B",
                    help="only the grid's runs on these datasets (e.g. --grid uci --datasets adult,dna,mushrooms,nips)")
+    p.add_argument("--only", type=_only, action="append", default=[], metavar="NAME=VALUE",
+                   help="only the grid's runs with this setting (repeatable, all must hold; NAME is a setting "
+                        "or mode), e.g. --grid widths --only hidden_sizes=2000; the table keeps the others")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
                    help="training recipe (default: the grid's own; figure2: adam)")
     p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="NAME=VALUE",
@@ -249,6 +284,11 @@ def _main(args) -> int:
             return _error(f"argument --datasets: {','.join(unknown)!r} not in grid {grid_name}; "
                           f"use some of {','.join(known)}")
         points = [p for p in points if p.params["dataset"] in names]
+    if args.only:
+        points = [p for p in points if _matches(p, args.only)]
+        if not points:
+            shown = " ".join(f"{n}={v}" for n, v in args.only)
+            return _error(f"argument --only: no run of grid {grid_name} has {shown}")
     results = (args.results_dir / subdir).resolve()
     if results.exists() and not results.is_dir():
         return _error(f"{results} is a file, not a directory; move it, or give another --results-dir")
