@@ -155,7 +155,7 @@ def check_reuse(points: Sequence[RunPoint], runs_dir: Path) -> None:
         run_dir = Path(runs_dir) / p.run_id
         if not is_complete(run_dir, p.params.get("max_epochs")):
             continue
-        config = p.config()
+        config = ExperimentConfig.from_dict({k: v for k, v in p.params.items() if k != "threads"})
         key = (config.dataset, config.data_dir, config.data_variant)
         if key not in variants:
             variants[key] = identify(*key)
