@@ -104,7 +104,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "when its new run is complete")
     p.add_argument("--dry-run", action="store_true",
                    help="print the grid and an estimated wall time of the runs still to train, run nothing")
-    p.add_argument("--no-reports", action="store_true", help="skip the figure2 and compare notebooks")
+    p.add_argument("--no-reports", action="store_true", help="skip the grid's report notebooks")
     p.add_argument("--reports-only", action="store_true",
                    help="train nothing: rebuild the grid's CSV and reports from its complete runs "
                         "(a missing run is a gap in them)")
@@ -281,10 +281,9 @@ def _main(args) -> int:
     frame = aggregate(results, csv_name, table_ids)
     print(f"{len(frame)} complete runs -> {results / csv_name}")
     if not args.no_reports and len(frame):
-        for name in reports:
-            if not (results / "figure2.csv").exists():
-                continue  # both reports read the Figure 2 table
+        for name in reports:  # each report reads the tables it needs, whichever exist
             print(f"report: {execute_report(name, results)}")
+        _update_readmes(results)
     for o in locked:
         print(f"LOCKED {o.run_id}: being trained elsewhere ({o.error}); left to that process "
               "(run run_all.py again once it is done to include it)")
@@ -293,6 +292,19 @@ def _main(args) -> int:
     for name, message in missing.items():
         print(f"SKIPPED every {name} run still to train: {message}", file=sys.stderr)
     return 1 if failed or missing else 0
+
+
+def _update_readmes(results: Path) -> None:
+    """Copy the reports' generated sections into results/README.md and, for the
+    checkout's own results folder, README.md (made.reports.sections)."""
+    from made.reports.sections import update_readmes
+
+    root = Path(__file__).resolve().parent
+    readmes = [results / "README.md"]
+    if results.resolve() == (root / "results").resolve():
+        readmes.append(root / "README.md")
+    for path, missing in update_readmes(results, readmes).items():
+        print(f"README sections -> {path}" + (f" (no report has {', '.join(missing)} yet)" if missing else ""))
 
 
 def _dry_run(grid_name, points, done, results, overrides, jobs, threads, device) -> int:
