@@ -464,8 +464,8 @@ def test_widths_figure_bars_from_real_seeds_and_a_note_where_k1_stopped_in_its_f
     _, _, bars = _line(fig, "K = 1")
     drawn = [seg for seg in bars if len(seg) and np.isfinite(seg).all()]
     assert sorted(_width([seg[0][0] for seg in drawn])) == [500, 8000]  # five seeds: bars; one: none
-    notes = [t.get_text() for t in fig.axes[0].texts]
-    assert any("kept epoch 8" in t for t in notes)
+    assert [t.get_text() for t in fig.axes[0].texts].count("‡") == 1  # on the 8000-unit K = 1 point
+    assert "‡ K = 1 kept an early epoch (8 at 8000 units)" in fig.axes[0].get_title(loc="left")
 
 
 def test_widths_table_and_paragraph_before_the_8000_unit_runs():
@@ -526,3 +526,86 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     assert "not done yet" in report_markdown(table)
 
 
+
+
+def _two_files(shift=-2.5, k8_rebuild=0.0):
+    """Figure 2 on the paper's file (5 seeds at K <= 4, 2 above) and on the rebuild (2 seeds), the
+    rebuild ``shift`` nats above the paper's file everywhere but K = 8, where it is ``k8_rebuild`` more."""
+    paper = fake_runs({1: 5, 2: 5, 4: 5, 8: 2, 32: 2}).assign(data_variant="larochelle")
+    for i, noise in enumerate(NOISE):
+        paper.loc[paper.seed == i, ["test_nll_single_mask", "test_nll_ensemble"]] += noise
+    rebuild = fake_runs({1: 2, 2: 2, 4: 2, 8: 2, 32: 2})
+    rebuild[["test_nll_single_mask", "test_nll_ensemble"]] -= shift
+    rebuild.loc[rebuild.seed == 1, ["test_nll_single_mask", "test_nll_ensemble"]] += 0.05
+    rebuild.loc[(rebuild.num_masks == 8), "test_nll_ensemble"] += k8_rebuild
+    rebuild["run_id"] = [f"other{i}" for i in range(len(rebuild))]
+    return pd.concat([paper, rebuild], ignore_index=True)
+
+
+def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold_on_both():
+    from made.reports.binarizations import binarizations_markdown, conclusions, paired_differences
+
+    runs = _two_files(k8_rebuild=6.0)  # on the rebuild, K = 8 hurts the ensemble badly
+    table = paired_differences(runs)
+    k1 = table[(table.K == 1) & (table.evaluation == "mask 0")].iloc[0]
+    # seeds 0 and 1 on both files: paired over the 2 shared seeds (the rebuild has no seed 2-4)
+    assert k1["method"] == "paired" and k1["seeds"] == "2 pairs" and k1["difference"] == pytest.approx(-2.4, abs=0.2)
+    assert set(table["width"]) == {500} and len(table) == (1 + 4 * 2) * 2
+    text = conclusions(runs)
+    lines = text.strip().splitlines()
+    assert len(lines) == 6  # one sentence per conclusion: 2 modes x (ensemble, mask 0), 2 mode comparisons
+    ensemble = [line for line in lines if line.startswith("- **Does training with K masks help the ensemble")]
+    assert "differs at K = 8" in ensemble[0] and "on `static-seed0`" in ensemble[0]
+    assert "K = 32 (better (clear) / better (clear))" in ensemble[0].split("; differs")[0]
+    md = binarizations_markdown(runs)
+    assert "<!-- generated: binarizations-conclusions -->" in md and "<!-- generated: rebuild-figure2-table -->" in md
+    # the same runs under other ids in a second table are one run each, not more seeds
+    doubled = pd.concat([runs, runs.assign(run_id=runs.run_id + "_copy")])
+    assert paired_differences(doubled).equals(table)
+
+
+def test_binarizations_before_the_papers_file_has_runs():
+    from made.reports.binarizations import binarizations_markdown
+
+    md = binarizations_markdown(fake_runs())
+    assert "No setting has complete runs on both" in md and "are not complete yet" in md
+    assert "<!-- generated: rebuild-figure2-findings -->" in md
+
+
+def test_recipes_pair_runs_by_their_settings_not_their_ids():
+    from made.reports.recipes import equal_time_table, recipes_markdown
+
+    base = dict(dataset="binarized_mnist", data_variant="static-seed0", hidden_sizes="500", num_masks=1,
+                mode="single", seed=0, valid_masks=None, min_delta=0.02, test_nll_single_mask=91.0,
+                test_nll_ensemble=91.0)
+    recipes = pd.DataFrame([dict(base, run_id="a", protocol="paper", epochs=4, best_epoch=4, stopped_early=False)])
+    pool = pd.DataFrame([dict(base, run_id="zz", protocol="adam", epochs=6, best_epoch=3, stopped_early=True),
+                         dict(base, run_id="b_paper", protocol="adam", seed=1, epochs=6, best_epoch=3,
+                              stopped_early=True)])
+    rows = []
+    for rid, curve in (("a", [10, 9, 8.5, 8.2]), ("zz", [9, 8, 7.5, 7.4, 7.3, 7.3]), ("b_paper", [1, 1, 1, 1, 1, 1])):
+        rows += [dict(run_id=rid, epoch=e, valid_nll=v, seconds=2.0, valid_seconds=0.0) for e, v in enumerate(curve, 1)]
+    table = equal_time_table(recipes, pool, pd.DataFrame(rows))
+    assert len(table) == 1 and table.iloc[0]["Adam's best in the same time"] == pytest.approx(7.4)  # seed 0's
+    assert table.iloc[0]["Adam matched it at epoch"] == 2 and table.iloc[0]["Adagrad capped"]
+    assert "ran to their 4-epoch cap" in recipes_markdown(recipes, pool, pd.DataFrame(rows))
+
+
+def test_no_report_spells_out_a_run_id_or_imports_the_runner():
+    import ast
+    from pathlib import Path
+
+    import made.reports
+
+    folder = Path(made.reports.__file__).parent
+    for module in folder.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not any("pipeline" in m for m in imported), module  # the notebooks pass the grids' facts
+        assert "binarized_mnist_h" not in module.read_text() and ".replace(\"_paper\"" not in module.read_text()
+    for notebook in (folder.parent.parent / "notebooks").glob("*.ipynb"):
+        if notebook.name != "train_made.ipynb":
+            text = notebook.read_text()
+            assert "binarized_mnist_h" not in text and "_paper\\\", \\\"_adam" not in text, notebook
+            assert "pipeline.runner" not in text, notebook

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .figure2 import COMPARISONS, WORDS, figure2_differences, figure2_runs, figure2_sections
-from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, markdown, select
+from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, markdown, select, unique_runs
 from .sections import section
 from .statistics import difference, judgement, rule_text
 from .widths import widths_sections
@@ -29,6 +29,7 @@ def paired_differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD
     with runs on both (same protocol and validation masks), judged."""
     rows = []
     keys = ["hidden_sizes", "num_masks", "mode", "protocol", "valid_masks"]
+    runs = unique_runs(runs)
     runs = runs.assign(**{k: runs[k].map(as_text) for k in keys if k in runs})
     on_a, on_b = select(runs, data_variant=a), select(runs, data_variant=b)
     for point, part_a in on_a.groupby([k for k in keys if k in runs], dropna=False):
@@ -58,6 +59,7 @@ def _agree(da, db) -> bool:
 def conclusions(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> str:
     """One sentence per Figure 2 conclusion (comparison and mode): at which K
     it holds on both binarizations, and where the two differ."""
+    runs = unique_runs(runs)
     da = figure2_differences(figure2_runs(select(runs, data_variant=a)))
     db = figure2_differences(figure2_runs(select(runs, data_variant=b)))
     if not len(da) or not len(db):
@@ -91,7 +93,7 @@ def binarizations_markdown(runs: pd.DataFrame, curves: pd.DataFrame | None = Non
                            b: str = REBUILD, widths: list[int] | None = None) -> str:
     """binarizations.md: the paired differences, Figure 2's conclusions on both
     files, and the rebuild's own Figure 2 and widths, each a named section."""
-    runs = runs.drop_duplicates("run_id") if "run_id" in runs else runs
+    runs = unique_runs(runs)
     table = paired_differences(runs, a, b)
     head = (f"Test NLL on the paper's file (`{a}`) minus the same setting on the rebuild (`{b}`), in nats, "
             "paired by seed where both have the seed. " + rule_text())

@@ -167,8 +167,8 @@ def run_time(runs: pd.DataFrame) -> str:
     seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
                   if c in runs)
     minutes = seconds / 60
-    device = describe(runs, "device") or "a device not recorded"
-    return (f"The {len(runs)} runs took {seconds.sum() / 3600:.1f} h of run time on {device} (training, "
+    device = describe(runs, "device") or "not recorded"
+    return (f"The {len(runs)} runs took {seconds.sum() / 3600:.1f} h of run time (device {device}; training, "
             f"validation and test, summed over runs; {minutes.min():.0f}–{minutes.max():.0f} min a run) and "
             f"stopped after {int(runs['epochs'].min())}–{int(runs['epochs'].max())} epochs. Run time is each "
             "run's own, whatever else shared the machine; wall time of a whole grid is in benchmarks/RESULTS.md.")

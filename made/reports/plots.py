@@ -172,6 +172,7 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     series += [(k, m, e, MODE_COLORS[m], EVAL_STYLES[e], f"K = {k}, {MODE_LABEL[m]}, {EVAL_NAME[e]}")
                for m in TRAINING_MODES for e in EVAL_STYLES]
     column = {"mask 0": "test_nll_single_mask", "ensemble": "test_nll_ensemble"}
+    early = []  # K = 1 runs kept before the rate first stepped down
     for offset, (masks, mode, evaluation, color, style, label) in zip(_dodge(len(series), 0.16), series):
         shift = 2 ** offset
         part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)
@@ -182,10 +183,11 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
                 seeds["width"].to_numpy(float) * shift * 2 ** 0.03, seeds[column[evaluation]].astype(float).to_numpy(),
                 color, label, **style)
         if masks == 1:
-            for run in early_stops(seeds).itertuples():
-                ax.annotate(f"kept epoch {run.best_epoch}:\noverfit early", (run.width * shift, run.test_nll_single_mask),
-                            textcoords="offset points", xytext=(-7, -5), ha="right", va="top", fontsize=7,
-                            color="0.3")
+            for width, stopped in early_stops(seeds).groupby("width"):  # one mark a width, at the mean
+                ax.annotate("‡", (width * shift, part.loc[width, "mean"]), textcoords="offset points",
+                            xytext=(0, 5), ha="center", va="bottom", fontsize=9)
+                epochs = "/".join(str(e) for e in sorted(set(stopped["best_epoch"].astype(int))))
+                early.append(f"{epochs} at {width} units")
     for offset, (masks, color, what) in zip((0.55, 0.95), ((1, "black", "K = 1"),
                                                            (k, MODE_COLORS["order"], f"K = {k}, ensemble"))):
         if not np.isnan(paper_nll(masks)):
@@ -205,7 +207,9 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     from .runs import describe, seeds_text
     _title(fig, ax, title, f"binarized MNIST ({describe(runs, 'data_variant')}), protocol "
                            f"{describe(runs, 'protocol')}, {seeds_text(seeds)} seed(s) a point\n{SEEDS_NOTE}\n"
-                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled")
+                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled"
+                           + (f"\n‡ K = 1 kept an early epoch ({', '.join(early)}): it overfit in its first epochs"
+                              if early else ""))
     _legend_ours_first(ax)
     fig.tight_layout()
     return fig

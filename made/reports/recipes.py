@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .curves import equal_time, fewer_masks_check, median_epoch_seconds
-from .runs import as_text, markdown, select
+from .runs import as_text, markdown, select, unique_runs
 from .sections import section
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -108,7 +108,7 @@ def recipes_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
     """recipes.md: both checks, each a named section.  ``pool``: every table
     that may hold the Adam counterparts (the recipes' own and Figure 2's);
     ``curves``: the curves of all of them."""
-    pool = pd.concat([recipes, pool], ignore_index=True).drop_duplicates("run_id")
+    pool = unique_runs(pd.concat([recipes, pool], ignore_index=True))
     return "\n".join([
         "# Choosing the recipe\n",
         "## Against the authors' Adagrad at equal wall time\n",

@@ -231,7 +231,7 @@ def uci_findings(table: pd.DataFrame) -> str:
 
     def name(r):
         setting = r.setting + (f", {r.resampling}" if r.resampling else "")
-        return f"{r.dataset} ({setting}; {r.role}): {r.test_nll:.2f} against {r.paper:.2f}, {r.judgement}"
+        return f"{r.dataset}, {setting}, {r.role}: {r.test_nll:.2f} against {r.paper:.2f}, {r.judgement}"
 
     near = table[table["difference"].abs() <= 1]
     far = table[table["difference"].abs() > 1]
