@@ -123,3 +123,30 @@ def test_the_readmes_sections_are_the_reports_own(readme):
 def test_the_number_check_catches_a_hand_typed_result():
     assert _numbers(_prose("the ensemble reached 91.43 nats (`torch==2.13.0`, arXiv:1502.03509)")) == {"91.43"}
     assert _numbers(_prose("see [x](https://a.b/1.5) and 127.0.0.1 or 2.13.0")) == set()
+
+
+def test_the_reports_step_runs_a_grids_reports_without_figure2_csv_and_fills_the_readme(tmp_path, monkeypatch):
+    # a fresh results folder with only the rebuild grid's table: its reports run (whatever other
+    # CSVs exist), and the sections they write reach the results folder's README
+    import importlib.util
+
+    import made.pipeline.runner as runner
+
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "run_all.py")
+    run_all = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_all)
+    ran = []
+
+    def report(name, results):
+        ran.append(name)
+        (results / f"{name}.md").write_text(section(f"{name}-x", f"{name} wrote 1.25\n"))
+        return results / f"{name}.md"
+
+    monkeypatch.setattr(runner, "check_reuse", lambda points, runs_dir: None)
+    monkeypatch.setattr(runner, "pending", lambda points, runs_dir, force=False: [])
+    monkeypatch.setattr(runner, "aggregate", lambda results, csv, ids: pd.DataFrame([{"run_id": "r"}]))
+    monkeypatch.setattr(runner, "execute_report", report)
+    (tmp_path / "README.md").write_text("a\n" + section("binarizations-x", "old") + "b\n")
+    assert run_all.main(["--grid", "rebuild", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert ran == ["binarizations", "recipes"] and not (tmp_path / "figure2.csv").exists()
+    assert sections_of((tmp_path / "README.md").read_text()) == {"binarizations-x": "binarizations wrote 1.25\n"}
