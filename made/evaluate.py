@@ -59,7 +59,7 @@ def mean_and_stderr(values) -> tuple[float, float]:
     """Mean and standard error of the mean: the sample standard deviation
     (n - 1) over sqrt(n), in float64; NaN with one value, which says nothing
     about the spread.  The one definition for NLLs over test examples and for
-    test NLLs over seeds (:func:`made.reports.compare.mean_se`).
+    test NLLs over seeds (:func:`made.reports.statistics.mean_se`).
 
     >>> mean_and_stderr([1.0, 2.0, 3.0])
     (2.0, 0.5773502691896258)

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+# Plain tqdm, not tqdm.auto: in a Jupyter kernel without ipywidgets (every
+# report and training notebook here) tqdm.auto warns on import; text bars work everywhere.
+from tqdm import tqdm
 
 from .device import flush_denormals
 from .evaluate import validation_curve, validation_masks

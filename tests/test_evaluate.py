@@ -177,22 +177,23 @@ def figure2_runs() -> pd.DataFrame:
 
 def test_figure2_summary_stderr_over_seeds_is_stdev_over_sqrt_n():
     # the README's headline "mean ± se" comes from this summary (notebooks/figure2.ipynb)
-    from made.reports.plots import figure2_summary
+    from made.reports.runs import summary
 
-    s = figure2_summary(figure2_runs()).set_index(["training", "num_masks", "evaluation"])
+    s = summary(figure2_runs()).set_index(["training", "num_masks", "evaluation"])
     for training in ("order", "connectivity"):  # K = 1 belongs to both curves
-        row = s.loc[(training, 1, "single mask")]
+        row = s.loc[(training, 1, "mask 0")]
         assert row["seeds"] == 4
         assert row["mean"] == pytest.approx(statistics.mean(SEED_VALUES), rel=1e-12)
         assert row["stderr"] == pytest.approx(se_over_seeds(SEED_VALUES), rel=1e-12)
         ens = [v - 2 * seed for seed, v in enumerate(SEED_VALUES)]
-        assert s.loc[(training, 1, "ensemble of training masks")]["stderr"] == pytest.approx(se_over_seeds(ens))
-    assert s.loc[("order", 32, "single mask")]["stderr"] == pytest.approx(se_over_seeds([99.3, 99.2, 98.6]))
-    assert math.isnan(s.loc[("connectivity", 2, "single mask")]["stderr"])  # one seed: none
+        assert s.loc[(training, 1, "ensemble")]["stderr"] == pytest.approx(se_over_seeds(ens))
+    assert s.loc[("order", 32, "mask 0")]["stderr"] == pytest.approx(se_over_seeds([99.3, 99.2, 98.6]))
+    assert math.isnan(s.loc[("connectivity", 2, "mask 0")]["stderr"])  # one seed: none
 
 
 def test_comparison_tables_stderr_over_seeds_is_stdev_over_sqrt_n():
-    from made.reports.compare import mean_se, uci_table
+    from made.reports.statistics import mean_se
+    from made.reports.uci import uci_table
 
     mean, se, n = mean_se(pd.Series(SEED_VALUES + [float("nan")]))  # a missing run is not a seed
     assert n == 4 and mean == pytest.approx(statistics.mean(SEED_VALUES))

@@ -898,7 +898,7 @@ def test_reports_on_finished_results_are_the_same_files_on_a_rerun(tmp_path):
     assert snapshot(results) == first
     # what the reports write (the runs' own files are not rewritten: they were trained elsewhere)
     outputs = [name for name in first if not name.startswith("runs/")]
-    assert "notebooks/figure2.ipynb" in outputs
+    assert "notebooks/recipes.ipynb" in outputs and "recipes.md" in outputs
     for name in outputs:
         assert machine_paths(first[name]) == [], name
 

@@ -366,6 +366,7 @@ def _main(args) -> int:
                 print(f"report {name}: not run, it reads {', '.join(absent)}, which {results} does not hold yet")
                 continue
             print(f"report: {execute_report(name, results)}")
+        _update_readmes(results)
     for o in locked:
         print(f"LOCKED {o.run_id}: being trained elsewhere ({o.error}); left to that process "
               f"(run {PROG} again once it is done to include it)")
@@ -374,6 +375,19 @@ def _main(args) -> int:
     for name, message in missing.items():
         print(f"SKIPPED every {name} run still to train: {message}", file=sys.stderr)
     return 1 if failed or missing else 0
+
+
+def _update_readmes(results: Path) -> None:
+    """Copy the reports' generated sections into results/README.md and, for the
+    checkout's own results folder, README.md (made.reports.sections)."""
+    from ..reports.sections import update_readmes
+    from .notebooks import ROOT
+
+    readmes = [results / "README.md"]
+    if results.resolve() == (ROOT / "results").resolve():
+        readmes.append(ROOT / "README.md")
+    for path, missing in update_readmes(results, readmes).items():
+        print(f"README sections -> {path}" + (f" (no report has {', '.join(missing)} yet)" if missing else ""))
 
 
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:

@@ -39,7 +39,6 @@ UCI_DATASETS = ["adult", "connect4", "dna", "mushrooms", "nips", "ocr_letters", 
 # shuffling_type Full), "connectivity" the connectivity under one ordering
 # (their shuffling_type Connectivity).
 MASK_SAMPLING = dict(num_masks=None, valid_masks=300)
-RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivity only", "single": ""}
 # UCI rows whose recipe is the authors' published command, run as published:
 # (dataset, K) -> its recipe.  The row reports that command; the grid's other
 # runs of the row stand beside it and are not searched over.
@@ -61,7 +60,7 @@ GRIDS: dict[str, dict] = {
         axes=dict(num_masks=[1, 2, 4, 8, 16, 32], mode=["order", "connectivity"]),
         # 5 seeds where the ensemble's gains over K = 1 are small (K <= 4), 2 elsewhere
         seeds={1: 5, 2: 5, 4: 5, "default": 2},
-        csv="figure2.csv", reports=("figure2", "compare"),
+        csv="figure2.csv", reports=("figure2", "compare", "binarizations"),
     ),
     # Figure 2's question at the paper's width: one hidden layer of 500, 2000
     # and 8000 units, K = 32 in both modes under Figure 2's recipe against
@@ -81,7 +80,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(mode=["order", "connectivity"]), seeds={"order": 2, "default": 1}),
         ],
         # compare: comparison.md sets the 1x8000 runs beside the paper's rows
-        csv="widths.csv", reports=("widths", "compare"),
+        csv="widths.csv", reports=("widths", "compare", "binarizations"),
     ),
     # The evidence behind Figure 2's protocol (results/README.md), as two parts:
     # * the authors' Adagrad recipe at K = 1 and 32 for 150 epochs, against the
@@ -95,7 +94,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(num_masks=[1, 32], mode=["order"]), seeds=1),
             dict(protocol="adam", base=REBUILD_1x500, axes=dict(num_masks=[32], mode=["order"]), seeds=1),
         ],
-        csv="recipes.csv", reports=("figure2",),
+        csv="recipes.csv", reports=("recipes",),
     ),
     # Figure 2 and the widths on the second binarization, MNIST rebuilt from
     # the raw digits: the runs that chose the protocol, set beside the paper's
@@ -108,7 +107,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(hidden_sizes=[[500], [2000], [8000]], num_masks=[1, 32],
                            mode=["order", "connectivity"]), seeds=1),
         ],
-        csv="rebuild.csv", reports=(),
+        csv="rebuild.csv", reports=("binarizations", "recipes"),
     ),
     # The whole pipeline in about a minute: a small subset, a few epochs, K in {1, 2}.
     "smoke": dict(
@@ -124,7 +123,7 @@ GRIDS: dict[str, dict] = {
     # with dna resampling the connectivity only reported beside it), and adult
     # with one mask (sgd_tanh, which joins that row's search).  Elsewhere the
     # recipe is searched, and chosen per row on validation NLL only, mean over
-    # seeds (made.reports.compare.select_on_validation): the optimizer
+    # seeds (made.reports.uci.select_on_validation): the optimizer
     # {adagrad 0.01 (paper), adadelta 1e-5/0.95} and, under mask sampling, the
     # resampling mode {order, connectivity}.  Two seeds for the mask-sampling
     # rows of mushrooms and nips (400 training examples) in both optimizers with
@@ -149,7 +148,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(dataset=UCI_DATASETS, protocol=["paper", "adadelta"])),
             dict(protocol="sgd_tanh", base={"dataset": "adult", "num_masks": 1}, axes={}, seeds=1),
         ],
-        csv="uci.csv", reports=("compare",),
+        csv="uci.csv", reports=("uci", "compare"),
     ),
     # The paper's large MNIST models: far beyond 2 CPU cores; for a GPU.
     "large": dict(

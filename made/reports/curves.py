@@ -14,16 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .runs import TRAINING_MODES, rows_of_mode
 from ..train import improves, stops
-
-TRAINING_MODES = ("order", "connectivity")
-
-
-def rows_of_mode(frame: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """The rows of one training mode's curve: its own runs and the K = 1 runs
-    (mode ``single``), which start both modes' curves, as in the paper's Figure 2."""
-    return frame[frame["mode"].isin([mode, "single"])]
-
 
 def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Validation NLL per (K, epoch), the mean over seeds, for each training

@@ -1,7 +1,11 @@
 """Figures: learning curves, sample grids, the paper's Figure 2, its runs' curves and
 Figure 2's question across widths.
 
-Everything returns a matplotlib Figure; :func:`save_figure` writes PNG and PDF.
+Every figure of results shows each seed as a faint point (or line) beside the
+mean over seeds, error bars of one standard error over seeds only where
+there are at least two, and names in its title the data variant, the recipe
+and the number of seeds.  Everything returns a matplotlib Figure;
+:func:`save_figure` writes PNG and PDF.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .compare import (TRAINING_LABEL, widths_grid, figure2_summary, paper_one_hidden_layer,
-                      widths_summary)
-from .curves import mean_curves
+from .figure2 import figure2_runs, what_was_run
+from .references import PAPER_WIDTH, paper_nll
+from .runs import MODE_LABEL, TRAINING_MODES, rows_of_mode, summary
+from .widths import early_stops, many_masks, widths_runs
 from ..io import atomic_path
 
 
@@ -64,43 +69,85 @@ def plot_samples(samples: np.ndarray, image_shape: tuple[int, int] | None = None
     return fig
 
 
-def _errorbar(ax, x, mean, stderr, **style):
-    """A line with error bars of one standard error over seeds; a point of one
-    seed (stderr NaN) gets no bar, and a missing point (mean NaN) leaves a gap."""
-    return ax.errorbar(x, mean, yerr=stderr, capsize=3, **style)
+# Shared by Figure 2 and the widths figure: a colour per training mode, a style per evaluation.
+MODE_COLORS = {"order": "#1f77b4", "connectivity": "#d95f02"}
+EVAL_STYLES = {"mask 0": dict(ls="--", marker="o", mfc="white"),
+               "ensemble": dict(ls="-", marker="s")}
+EVAL_NAME = {"mask 0": "mask 0 alone", "ensemble": "ensemble"}
+PAPER_STYLE = dict(marker="*", s=160, edgecolor="white", linewidth=0.5, zorder=5)
+SEEDS_NOTE = "faint dots: one seed each; bars: ± 1 standard error over seeds (none: one seed)"
 
 
-# Error bars and line styles shared by Figure 2 and the widths figure.
-MODE_COLORS = {"order": "tab:blue", "connectivity": "tab:orange"}
-EVAL_STYLES = {"single mask": dict(ls="--", marker="o", mfc="white"),
-               "ensemble of training masks": dict(ls="-", marker="s")}
-ERRORBAR_NOTE = "error bars: ± 1 standard error over seeds\n(none: one seed)"
+def _series(ax, x, mean, stderr, seeds_x, seeds_y, color, label, **style):
+    """A mean line with error bars of one standard error over seeds (a point
+    of one seed, stderr NaN, gets no bar; a missing point leaves a gap), and
+    each seed's value as a faint point of the same colour beside it."""
+    import seaborn as sns
+
+    if len(seeds_x):
+        sns.scatterplot(x=seeds_x, y=seeds_y, ax=ax, color=color, alpha=0.5, s=16, linewidth=0, legend=False,
+                        marker=style.get("marker", "o"), zorder=2)
+    return ax.errorbar(x, mean, yerr=stderr, capsize=3, color=color, label=label, lw=1.4, ms=5, zorder=3, **style)
+
+
+def _dodge(n: int, step: float) -> list[float]:
+    """``n`` offsets (in log2 units of the x axis) centred on 0, ``step`` apart."""
+    return [(i - (n - 1) / 2) * step for i in range(n)]
+
+
+def _legend_ours_first(ax):
+    """One legend below the axes, this project's series first, the paper's marks last."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("paper"))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7.5, frameon=True,
+              loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
+
+
+def _title(fig, ax, title: str | None, subtitle: str):
+    ax.set_title(subtitle, fontsize=9, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=11, x=0.02, ha="left")
 
 
 def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
-    """Test NLL against the number of training masks (log2 axis), four curves.
+    """Test NLL against the number of training masks (log2 axis): four curves,
+    training mode (order- or connectivity-agnostic) crossed with evaluation
+    (mask 0 alone or the ensemble of the training masks), each seed a faint
+    point beside its mean; the paper's recalled one-hidden-layer numbers (1
+    mask and the 32-mask ensemble, most likely 8000 units) as reference marks.
 
-    Training mode (order- or connectivity-agnostic) crossed with evaluation
-    (mask 0 alone or the ensemble of training masks).  Only test NLL is on
-    this axis: the seed project's 94.5 is a validation NLL, compared in
-    comparison.md with this project's validation NLL instead.
+    Only test NLL is on this axis: the seed project's 94.5 is a validation
+    NLL, compared in comparison.md with this project's validation NLL instead.
     """
     _style()
-    summary = figure2_summary(runs)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for (mode, evaluation), part in summary.groupby(["training", "evaluation"], sort=False):
-        part = part.sort_values("num_masks")
-        which = "mask 0 alone" if evaluation == "single mask" else evaluation
-        _errorbar(ax, part["num_masks"], part["mean"], part["stderr"], color=MODE_COLORS[mode],
-                  label=f"{TRAINING_LABEL[mode]}, {which}", **EVAL_STYLES[evaluation])
+    runs = figure2_runs(runs)
+    points = summary(runs)
+    fig, ax = plt.subplots(figsize=(6.4, 5.0))
+    offsets = iter(_dodge(4, 0.1))
+    for mode in TRAINING_MODES:
+        part_runs = rows_of_mode(runs, mode)
+        for column, evaluation in (("test_nll_single_mask", "mask 0"), ("test_nll_ensemble", "ensemble")):
+            shift = 2 ** next(offsets)
+            part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)].sort_values("num_masks")
+            _series(ax, part["num_masks"] * shift, part["mean"], part["stderr"],
+                    part_runs["num_masks"].astype(float).to_numpy() * shift * 2 ** 0.06,
+                    part_runs[column].astype(float).to_numpy(), MODE_COLORS[mode],
+                    f"{MODE_LABEL[mode]}, {EVAL_NAME[evaluation]}", **EVAL_STYLES[evaluation])
+    for k, color, what in ((1, "black", "1 mask"), (32, MODE_COLORS["order"], "32 masks, ensemble")):
+        if k in set(points["num_masks"]):
+            x = k * 2 ** -0.35
+            ax.scatter([x], [paper_nll(k)], color=color, label=f"paper (recalled), {what}", **PAPER_STYLE)
+            ax.annotate(f"{paper_nll(k):.2f}", (x, paper_nll(k)), textcoords="offset points", xytext=(0, 7),
+                        ha="center", fontsize=7, color=color)
     ax.set_xscale("log", base=2)
-    ks = sorted(summary["num_masks"].unique())
+    ks = sorted(points["num_masks"].unique())
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.minorticks_off()
+    ax.set_xlim(min(ks) / 1.6, max(ks) * 1.4)
     ax.set(xlabel="number of masks used in training (K)", ylabel="test NLL (nats)")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8, frameon=True, title=ERRORBAR_NOTE, title_fontsize=8, alignment="left")
+    _title(fig, ax, title, f"{what_was_run(runs)}\n{SEEDS_NOTE}\n"
+                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled")
+    _legend_ours_first(ax)
     fig.tight_layout()
     return fig
 
@@ -108,57 +155,62 @@ def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
 def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | None = None,
                   title: str | None = None) -> plt.Figure:
     """Test NLL against the width of the one hidden layer (log axis): K = 1,
-    and at K = ``k`` mask 0 alone and the ensemble, in both training modes;
-    the paper's 1-hidden-layer rows as recalled points at their likely width.
-
-    Every width of the grid is on the axis; a width whose runs are missing
-    leaves a gap in the lines.
+    and at K = ``k`` mask 0 alone and the ensemble in both training modes,
+    each series moved a little sideways so that no marker hides another, each
+    seed a faint point; the paper's recalled rows as stars to the right of
+    their likely width.  A width of ``widths`` without runs says so; a K = 1
+    run kept before its first learning-rate step (it overfit in its first
+    epochs) is labelled with its kept epoch.
     """
     _style()
-    grid_widths, grid_k = widths_grid()
-    k = k or grid_k
-    summary = widths_summary(runs)
-    axis = sorted(set(widths or grid_widths) | set(summary["width"]))
-    fig, ax = plt.subplots(figsize=(7.5, 6.2))
-
-    def line(mode, evaluation, masks):
-        part = summary[(summary["training"] == mode) & (summary["evaluation"] == evaluation)
-                       & (summary["num_masks"] == masks)].set_index("width").reindex(axis)
-        return part["mean"].to_numpy(float), part["stderr"].to_numpy(float)
-
-    mean, se = line("order", "single mask", 1)  # K = 1: mask 0 is the whole model, in both modes
-    _errorbar(ax, axis, mean, se, color="black", ls="-", marker="D", label="K = 1")
-    for mode in TRAINING_LABEL:
-        for evaluation, style in EVAL_STYLES.items():
-            mean, se = line(mode, evaluation, k)
-            which = "mask 0 alone" if evaluation == "single mask" else "ensemble"
-            _errorbar(ax, axis, mean, se, color=MODE_COLORS[mode], label=f"K = {k}, {TRAINING_LABEL[mode]}, {which}",
-                      **style)
-    for paper in paper_one_hidden_layer().itertuples():
-        if paper.masks not in (1, k):
-            continue
-        width = f"width most likely {paper.width}" if "likely" in str(paper.hidden) else f"width {paper.width}"
-        # drawn a little right of its width, so that it does not hide this project's points there
-        ax.scatter([paper.width * 1.15], [paper.test_nll], s=170, zorder=4, marker="*",
-                   color="tab:blue" if paper.masks > 1 else "black", edgecolor="white", linewidth=0.5,
-                   label=f"paper, {'K = 1' if paper.masks == 1 else f'K = {paper.masks}, ensemble'} "
-                         f"(recalled; {width})")
-    for width in sorted(set(axis) - set(summary["width"])):  # say why a width has no points
+    runs = widths_runs(runs)
+    k = k or many_masks(runs)
+    points = summary(runs, by=("width",))
+    axis = sorted(set(widths or []) | set(points["width"]))
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    series = [(1, "order", "mask 0", "black", dict(ls="-", marker="D"), "K = 1")]
+    series += [(k, m, e, MODE_COLORS[m], EVAL_STYLES[e], f"K = {k}, {MODE_LABEL[m]}, {EVAL_NAME[e]}")
+               for m in TRAINING_MODES for e in EVAL_STYLES]
+    column = {"mask 0": "test_nll_single_mask", "ensemble": "test_nll_ensemble"}
+    early = []  # K = 1 runs kept before the rate first stepped down
+    for offset, (masks, mode, evaluation, color, style, label) in zip(_dodge(len(series), 0.16), series):
+        shift = 2 ** offset
+        part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)
+                      & (points["num_masks"] == masks)].set_index("width").reindex(axis)
+        seeds = rows_of_mode(runs, mode)
+        seeds = seeds[seeds["num_masks"].astype(int) == masks]
+        _series(ax, np.asarray(axis, float) * shift, part["mean"].to_numpy(float), part["stderr"].to_numpy(float),
+                seeds["width"].to_numpy(float) * shift * 2 ** 0.03, seeds[column[evaluation]].astype(float).to_numpy(),
+                color, label, **style)
+        if masks == 1:
+            for width, stopped in early_stops(seeds).groupby("width"):  # one mark a width, at the mean
+                ax.annotate("‡", (width * shift, part.loc[width, "mean"]), textcoords="offset points",
+                            xytext=(0, 5), ha="center", va="bottom", fontsize=9)
+                epochs = "/".join(str(e) for e in sorted(set(stopped["best_epoch"].astype(int))))
+                early.append(f"{epochs} at {width} units")
+    for offset, (masks, color, what) in zip((0.55, 0.95), ((1, "black", "K = 1"),
+                                                           (k, MODE_COLORS["order"], f"K = {k}, ensemble"))):
+        if not np.isnan(paper_nll(masks)):
+            x = PAPER_WIDTH * 2 ** offset
+            ax.scatter([x], [paper_nll(masks)], color=color, label=f"paper (recalled), {what}", **PAPER_STYLE)
+            ax.annotate(f"{paper_nll(masks):.2f}", (x, paper_nll(masks)), textcoords="offset points", xytext=(0, 7),
+                        ha="center", fontsize=7, color=color)
+    for width in sorted(set(axis) - set(points["width"])):  # say why a width has no points
         ax.text(width, 0.97, "not run yet", transform=ax.get_xaxis_transform(), ha="center", va="top", color="grey",
                 fontsize=9)
     ax.set_xscale("log")
     ax.set_xticks(axis, [str(w) for w in axis])
     ax.minorticks_off()
-    ax.set_xlim(axis[0] / 1.5, axis[-1] * 1.5)
+    ax.set_xlim(axis[0] / 1.6, max(axis[-1], PAPER_WIDTH) * 2.6)
     ax.set(xlabel="hidden units (one hidden layer)", ylabel="test NLL (nats)")
-    if title:
-        ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
-    ours = [i for i, label in enumerate(labels) if not label.startswith("paper")]
-    order = ours + [i for i in range(len(labels)) if i not in ours]  # the paper's points last
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, frameon=True,
-              title=ERRORBAR_NOTE.replace("\n", " "), title_fontsize=8, alignment="left",
-              loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    seeds = runs.groupby(["width", "num_masks", "mode"])["seed"].nunique()
+    from .runs import describe, seeds_text
+    _title(fig, ax, title, f"binarized MNIST ({describe(runs, 'data_variant')}), protocol "
+                           f"{describe(runs, 'protocol')}, {seeds_text(seeds)} seed(s) a point\n{SEEDS_NOTE}\n"
+                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled"
+                           + (f"\n‡ K = 1 kept an early epoch ({', '.join(early)}): it overfit in its first epochs"
+                              if early else ""))
+    _legend_ours_first(ax)
     fig.tight_layout()
     return fig
 
@@ -177,6 +229,9 @@ def _decay_epochs(runs: pd.DataFrame | None, last_epoch: int) -> tuple[list[int]
     return list(range(step, last_epoch, step)), (gammas.pop() if len(gammas) == 1 else None)
 
 
+K_COLORS = ["black", "#1f77b4", "#d95f02", "#2ca02c", "#9467bd", "#e7298a", "#8c564b"]
+
+
 def _k_label(k: int, runs: pd.DataFrame | None) -> str:
     """``K = 16, validated on 8 masks`` where the runs at K validate on fewer than K."""
     if runs is None or "valid_masks" not in runs:
@@ -186,43 +241,57 @@ def _k_label(k: int, runs: pd.DataFrame | None) -> str:
 
 
 def learning_curves(curves: pd.DataFrame, runs: pd.DataFrame | None = None, title: str | None = None) -> plt.Figure:
-    """Validation NLL against epoch, one line per K, one panel per training mode.
-
-    A line is the mean over seeds up to the last epoch every seed reached
-    (:func:`made.reports.curves.mean_curves`), so its tail is never one seed alone.
-    With ``runs`` (the grid's table), the legend says which K validate on
-    fewer masks, and dotted lines mark the learning-rate steps.  The y axis
-    leaves out the first epochs' fall so that the end of training, where the
-    curves separate, can be read.
+    """Validation NLL against epoch, one panel per training mode (K = 1 in
+    both), each seed's own curve to its own last epoch, a colour per K, and a
+    marker at each run's kept (best) epoch.  With ``runs`` (the grid's table),
+    the legend says which K validate on fewer masks and dotted lines mark the
+    learning-rate steps.  One legend for both panels.  The y axis leaves out
+    the first epochs' fall, so that the end of training can be read.
     """
     _style()
-    by_mode = mean_curves(curves)
     ks = sorted(set(curves["num_masks"].astype(int)))
-    colors = dict(zip(ks, plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ks)))))
-    fig, axes = plt.subplots(1, len(by_mode), figsize=(11, 4.4), sharey=True, squeeze=False)
+    colors = {k: K_COLORS[i % len(K_COLORS)] for i, k in enumerate(ks)}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True, sharex=True, squeeze=False)
     decays, gamma = _decay_epochs(runs, int(curves["epoch"].max()) if len(curves) else 0)
+    best = runs.set_index("run_id")["best_epoch"] if runs is not None and "best_epoch" in runs else {}
     lows, highs = [], []
-    for ax, (mode, means) in zip(axes[0], by_mode.items()):
-        for k, part in means.groupby("num_masks"):
-            ax.plot(part["epoch"], part["valid_nll"], color=colors[k], label=_k_label(k, runs))
-            lows.append(part["valid_nll"].min())
-            late = part[part["epoch"] >= max(2, 0.1 * part["epoch"].max())]["valid_nll"]
-            highs.append(late.max() if len(late) else part["valid_nll"].max())
+    start = max(2, 0.1 * curves["epoch"].max()) if len(curves) else 2  # the first epochs' fall is left out
+    for ax, mode in zip(axes[0], TRAINING_MODES):
+        part = rows_of_mode(curves, mode)
+        for k, runs_k in part.groupby(part["num_masks"].astype(int)):
+            for i, (run_id, curve) in enumerate(runs_k.groupby("run_id", sort=True)):
+                curve = curve.sort_values("epoch")
+                ax.plot(curve["epoch"], curve["valid_nll"], color=colors[k], lw=1.0, alpha=0.75,
+                        label=_k_label(k, runs) if i == 0 else "_nolegend_")
+                kept = int(best[run_id]) if run_id in best else int(curve.loc[curve["valid_nll"].idxmin(), "epoch"])
+                at = curve[curve["epoch"] == kept]["valid_nll"]
+                if len(at):
+                    ax.plot([kept], [at.iloc[0]], ls="none", marker="o", ms=4, color=colors[k], mec="black",
+                            mew=0.6, zorder=4, label="_nolegend_")
+                lows.append(curve["valid_nll"].min())
+                late = curve[curve["epoch"] >= start]["valid_nll"]
+                highs.append(late.max() if len(late) else curve["valid_nll"].max())
         for i, epoch in enumerate(decays):
             factor = f"÷ {1 / gamma:g}" if gamma else "steps down"
             ax.axvline(epoch, color="grey", ls=":", lw=1,
                        label=f"learning rate {factor} after epoch {', '.join(map(str, decays))}" if i == 0 else None)
-        ax.set(xlabel="epoch", title=f"{TRAINING_LABEL[mode]} training")
+        ax.set(xlabel="epoch", title=f"{MODE_LABEL[mode]} training (K = 1 in both panels)")
     axes[0][0].set_ylabel("validation NLL (nats)")
     if lows:
         pad = 0.03 * (max(highs) - min(lows) + 1e-9)
         axes[0][0].set_ylim(min(lows) - pad, max(highs) + pad)
-    seeds = curves.groupby("num_masks")["seed"].nunique().max() if len(curves) else 1
-    note = "mean over seeds, up to the last epoch\nevery seed reached" if seeds > 1 else None
-    axes[0][-1].legend(title=note, fontsize=8, title_fontsize=8, alignment="left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    for ax in axes[0][1:]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    from matplotlib.lines import Line2D
+    seen["kept epoch of a run"] = Line2D([], [], ls="none", marker="o", ms=4, color="white", mec="black", mew=0.6)
+    rows = -(-len(seen) // 4)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=4, fontsize=8, frameon=False)
+    note = "each line one seed" if runs is None else f"{what_was_run(runs)}; each line one seed"
+    fig.suptitle(f"{title}\n{note}" if title else note, fontsize=10)
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.02, 1, 1))
     return fig
 
 

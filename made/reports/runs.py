@@ -1,0 +1,132 @@
+"""Runs chosen by their recorded settings, summarized over seeds, and tables as markdown.
+
+A grid's CSV has one row per run, with the settings the run recorded
+(``data_variant``, ``protocol``, ``hidden_sizes``, ``num_masks``, ``mode``,
+``valid_masks``, ...).  The reports pick runs by those columns, never by how a
+run id is spelled.
+
+>>> runs = pd.DataFrame(dict(hidden_sizes=["500", "8000"], num_masks=[1, 32], valid_masks=[None, 8.0]))
+>>> len(select(runs, hidden_sizes=500)), len(select(runs, valid_masks=None)), len(select(runs, num_masks=[1, 32]))
+(1, 1, 2)
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .statistics import mean_se
+
+MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
+EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"}
+TRAINING_MODES = tuple(MODE_LABEL)
+
+
+# The recorded settings that tell two runs apart (those of them a table has).
+SETTINGS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "protocol", "optimizer", "lr",
+            "weight_decay", "lr_step_epochs", "min_delta", "direct_connections", "init", "activation", "valid_masks",
+            "train_subset", "max_epochs")
+
+
+def unique_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: rows with the same recorded settings (and seed) are
+    the same computation, whichever tables they came from or ids they carry."""
+    keys = [c for c in SETTINGS if c in table]
+    return table.loc[~table[keys].map(as_text).duplicated()] if keys else table
+
+
+def as_text(value) -> str:
+    """A setting as text, so that 500, 500.0 and "500" are one value and
+    None, NaN and "" are "no value"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def matches(runs: pd.DataFrame, **settings) -> pd.Series:
+    """Rows whose recorded settings equal ``settings`` (a list: any of its
+    values; None: not set).  A column the table lacks counts as not set."""
+    keep = pd.Series(True, index=runs.index)
+    for column, wanted in settings.items():
+        wanted = [as_text(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
+        have = runs[column].map(as_text) if column in runs else pd.Series("", index=runs.index)
+        keep &= have.isin(wanted)
+    return keep
+
+
+def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
+    """The runs of :func:`matches`."""
+    return runs[matches(runs, **settings)]
+
+
+def values_of(runs: pd.DataFrame, column: str) -> list[str]:
+    """The distinct recorded values of a setting, as text, sorted (empty ones left out)."""
+    if column not in runs:
+        return []
+    return sorted({as_text(v) for v in runs[column]} - {""})
+
+
+def describe(runs: pd.DataFrame, column: str) -> str:
+    """``static-seed0`` or ``adam/paper``: what a set of runs recorded for a setting."""
+    return "/".join(values_of(runs, column))
+
+
+def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """The runs of one training mode's curve: its own and the K = 1 runs (mode
+    ``single``), which start both modes' curves, as in the paper's Figure 2."""
+    return select(runs, mode=[mode, "single"])
+
+
+def by_seed(runs: pd.DataFrame, column: str) -> pd.Series:
+    """A column's values indexed by seed (what :func:`..statistics.difference` pairs by)."""
+    seeds = runs["seed"].astype(int).to_numpy() if "seed" in runs else range(len(runs))
+    return pd.Series(runs[column].astype(float).to_numpy(), index=seeds)
+
+
+def summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean and standard error over seeds per training mode, K and evaluation
+    (and per ``by`` column, e.g. the width); K = 1 runs belong to both modes.
+
+    >>> r = pd.DataFrame(dict(num_masks=[1, 1], mode="single", seed=[0, 1], test_nll_single_mask=[90.0, 91.0],
+    ...                       test_nll_ensemble=[90.0, 91.0]))
+    >>> print(summary(r).head(2).to_string(index=False))
+    training evaluation  num_masks  mean  stderr  seeds
+       order     mask 0          1  90.5     0.5      2
+       order   ensemble          1  90.5     0.5      2
+    """
+    rows = []
+    runs = runs.assign(num_masks=runs["num_masks"].astype(int))
+    for mode in TRAINING_MODES:
+        for keys, group in rows_of_mode(runs, mode).groupby([*by, "num_masks"]):
+            for column, evaluation in EVALUATIONS.items():
+                mean, se, n = mean_se(group[column])
+                rows.append(dict(zip([*by, "num_masks"], keys), training=mode, evaluation=evaluation,
+                                 mean=mean, stderr=se, seeds=n))
+    return pd.DataFrame(rows, columns=[*by, "training", "evaluation", "num_masks", "mean", "stderr", "seeds"])
+
+
+def seeds_text(counts) -> str:
+    """``2`` or ``2-5``: how many seeds the points of a table row have."""
+    counts = sorted({int(c) for c in counts if c})
+    return "-".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else "".join(map(str, counts))
+
+
+def markdown(table: pd.DataFrame, digits: int = 2) -> str:
+    """A GitHub markdown table (``DataFrame.to_markdown``): floats to
+    ``digits`` decimals, NaN and None empty, text as it is.
+
+    >>> print(markdown(pd.DataFrame(dict(K=[1], nll=[91.234]))), end="")
+    | K   | nll   |
+    |-----|-------|
+    | 1   | 91.23 |
+    """
+    def cell(v):
+        if isinstance(v, float):
+            return "" if math.isnan(v) else f"{v:.{digits}f}"
+        return "" if v is None else str(v).replace("|", "/")
+
+    text = table.map(cell) if len(table) else table.astype(str)
+    return text.to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"

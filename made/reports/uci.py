@@ -1,0 +1,274 @@
+"""The paper's UCI table: per dataset and setting, the recipe chosen on validation, against the paper.
+
+Per dataset and setting (one mask; mask sampling) the recipe with the lowest
+*validation* NLL, averaged over its seeds, is the row (never test, never a
+run that did not stop early); where the authors published a command it is
+the row as published, and the others stand beside it.  Each row is set
+against the paper's number with :func:`made.reports.statistics.against_reference`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .references import reference, reference_numbers
+from .runs import by_seed, markdown
+from .sections import section
+from .statistics import against_reference, judgement, mean_se, rule_text
+
+# What mask sampling resamples at every minibatch, by training mode.
+RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivity only", "single": ""}
+
+
+def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
+    """What distinguishes the recipes searched over: the protocol and the
+    resampling mode where either varies (in the runs or the grid's
+    ``expected`` points), else the learning rate."""
+    def known(column):
+        return column in runs and runs[column].notna().all()
+
+    def varies(column, frame):
+        return frame is not None and column in frame and frame[column].nunique() > 1
+
+    named = [c for c in ("protocol", "mode") if known(c)]
+    if any(varies(c, f) for c in named for f in (runs, expected)):
+        return named
+    return ["lr"] if known("lr") and varies("lr", runs) else []
+
+
+def recipe_name(values: dict) -> str:
+    """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
+    resampling = RESAMPLING
+    parts = [str(values[c]) for c in ("protocol", "lr") if c in values and not pd.isna(values[c])]
+    label = resampling.get(str(values.get("mode", "")), "")
+    return ", ".join(parts[:1] + ([label] if label else []))
+
+
+def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group, the recipe (protocol and resampling mode, or learning rate)
+    with the lowest validation NLL, averaged over its seeds, with all its
+    seeds; never test, and never a recipe with a run that did not stop early.
+    Without competing recipes, the best run per group and seed."""
+    return _select(runs, by)[0]
+
+
+def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
+            published: dict | None = None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """:func:`select_on_validation`, plus the recipes not chosen (with their
+    mean validation NLL, "did not stop early", or, from ``expected`` (the
+    grid's points as rows), "not finished") and the runs reported beside a
+    published command: ``published`` maps a group to the recipe that stands
+    as published, whatever the validation NLL of the others."""
+    recipe = _recipe_columns(runs, expected)
+    if not recipe:
+        keys = [*by, "seed"] if "seed" in runs else by
+        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0]
+    stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else pd.Series(True, index=runs.index)
+    means = (runs.assign(_stopped=stopped).groupby([*by, *recipe], dropna=False)
+             .agg(valid_nll=("valid_nll", "mean"), stopped=("_stopped", "all")).reset_index())
+    published = published or {}
+    chosen_keys, others, beside_keys = [], {}, []
+    for key, sub in means.groupby(by, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        names = {i: recipe_name(dict(zip(recipe, sub.loc[i, recipe]))) for i in sub.index}
+        fixed = {c: v for c, v in published.get(key, {}).items() if c in recipe} or None
+        if fixed is not None:
+            pick = [i for i in sub.index if all(str(sub.loc[i, c]) == str(v) for c, v in fixed.items())]
+            beside_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in sub.index if i not in pick]
+            texts = []
+        else:
+            eligible = sub[sub["stopped"]]
+            pick = [eligible["valid_nll"].idxmin()] if len(eligible) else []
+            texts = [f"{names[i]} {sub.loc[i, 'valid_nll']:.2f}" + ("" if sub.loc[i, "stopped"] else
+                                                                   " (did not stop early)")
+                     for i in sub.index if i not in pick]
+        chosen_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in pick]
+        if expected is not None and fixed is None:
+            want = expected[(expected[by].astype(str) == pd.Series(map(str, key), index=by)).all(axis=1)]
+            have = {tuple(map(str, sub.loc[i, recipe])) for i in sub.index}
+            missing = sorted({tuple(map(str, r)) for r in want[recipe].values} - have)
+            texts += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
+        if texts:
+            others[key] = "; ".join(texts)
+    index = runs.set_index([*by, *recipe]).index
+    chosen = runs[index.isin(pd.MultiIndex.from_tuples(chosen_keys) if chosen_keys else [])]
+    beside = runs[index.isin(pd.MultiIndex.from_tuples(beside_keys) if beside_keys else [])]
+    return chosen, others, beside
+
+
+def chosen_note(sub: pd.DataFrame, published: bool = False) -> str:
+    """Which recipe the row's runs used, and how it was chosen."""
+    how = "the authors' command, as published" if published else "chosen on validation NLL"
+    if "protocol" in sub and sub["protocol"].notna().all():
+        label = recipe_name(sub.iloc[0].to_dict())
+        return f"protocol {label} ({how})" if published else f"protocol {label} {how}"
+    if "lr" in sub:
+        return f"lr {', '.join(str(v) for v in sub['lr'])} {how}"
+    return ""
+
+
+def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None):
+    """(dataset, K, role, runs) per row of the UCI table: the chosen (or
+    published) recipe of each dataset and K, then the runs beside a published
+    command, one row per recipe; and the recipes not chosen."""
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
+    if expected is not None:
+        expected = expected.assign(num_masks=expected["num_masks"].astype(str))
+    if "valid_nll" not in runs:
+        return [(d, k, "chosen", sub) for (d, k), sub in runs.groupby(["dataset", "num_masks"])], {}
+    published = published or {}
+    chosen, others, beside = _select(runs, ["dataset", "num_masks"], expected, published)
+    groups = []
+    for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
+        groups.append((dataset, k, "published" if (dataset, k) in published else "chosen", sub))
+        near = beside[(beside["dataset"] == dataset) & (beside["num_masks"] == k)]
+        for _, other in near.groupby([c for c in ("protocol", "mode") if c in near], dropna=False):
+            groups.append((dataset, k, "beside", other))
+    return groups, others
+
+
+_ROLE_NOTE = {"beside": "beside the authors' command, not searched over"}
+
+
+def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
+    if not sampling:
+        return "1 mask"
+    resampling = RESAMPLING
+    mode = resampling.get(str(sub["mode"].iloc[0]), "") if "mode" in sub else ""
+    return "mask sampling" + (f" ({mode})" if mode else "")
+
+
+def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None):
+    """The UCI table's rows before formatting, each as (dataset, K, role, runs,
+    mask sampling?, the test column read, the paper's row); and the recipes not chosen."""
+    refs = reference_numbers()
+    groups, others = _uci_groups(runs, expected, published)
+    entries = []
+    for dataset, k, role, sub in groups:
+        sampling = k == "sampling"
+        entries.append((dataset, k, role, sub, sampling, "test_nll_ensemble" if sampling else "test_nll_single_mask",
+                        reference(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")))
+    return entries, others
+
+
+def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None) -> pd.DataFrame:
+    """The UCI comparison, one row per dataset and setting (single mask; mask sampling).
+
+    Per dataset and setting the recipe (protocol and, under mask sampling,
+    the resampling mode) with the lowest *validation* NLL (mean over its
+    seeds) is kept, never test; ``protocol`` and ``resampling`` say which
+    won and ``not_chosen_valid_nll`` what the others reached (and, given the
+    grid's points as ``expected``, which did not finish).  Where the authors
+    published a command (``published``: (dataset, K) -> its recipe, the
+    grid's ``AS_PUBLISHED``) it is the row, and
+    the row's other runs follow it as rows of their own (``role`` beside).
+    Columns: test NLL (mean over seeds) with its standard error over test
+    examples, the spread over seeds, the paper's number and the difference,
+    best epoch(s), and the run time of the kept runs (training, validation
+    and test, summed over seeds).
+    """
+    resampling = RESAMPLING
+    entries, others = uci_entries(runs, expected, published)
+    rows = []
+    for dataset, k, role, sub, sampling, col, ref in entries:
+        mean, se_seeds, n = mean_se(sub[col])
+        paper = float(ref["test_nll"]) if ref is not None else float("nan")
+        seconds = sum(sub.get(c, pd.Series(0.0, index=sub.index)).fillna(0).astype(float).sum()
+                      for c in ("train_seconds", "valid_seconds", "eval_seconds"))
+        protocols = sorted(str(p) for p in sub["protocol"].dropna().unique()) if "protocol" in sub else []
+        modes = sorted({resampling.get(str(m), "") for m in sub["mode"]}) if "mode" in sub else []
+        rows.append({
+            "dataset": dataset,
+            "setting": f"mask sampling ({int(sub['ensemble_masks'].iloc[0])} test masks)" if sampling else "1 mask",
+            "resampling": "/".join(m for m in modes if m),
+            "role": {"chosen": "chosen on validation", "published": "authors' command",
+                     "beside": "beside the authors' command"}[role],
+            "test_nll": mean,
+            "stderr_over_examples": float(sub[f"{col}_stderr"].astype(float).mean()) if f"{col}_stderr" in sub else float("nan"),
+            "stderr_over_seeds": se_seeds,
+            "seeds": n,
+            "paper": paper,
+            "difference": mean - paper,
+            "judgement": judgement(against_reference(by_seed(sub, col), paper)),
+            "protocol": "/".join(protocols) or "",
+            "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
+            "not_chosen_valid_nll": others.get((dataset, k), "") if role == "chosen" else "",
+            "best_epoch": "/".join(str(int(b)) for b in sub["best_epoch"]),
+            "stopped_early": bool(sub["stopped_early"].all()) if "stopped_early" in sub else False,
+            "run_minutes": seconds / 60,
+            "data_variant": ", ".join(sorted(sub["data_variant"].unique())),
+        })
+    return pd.DataFrame(rows)
+
+
+def uci_expected(points) -> pd.DataFrame:
+    """The ``uci`` grid's points (objects with ``params`` and ``mode``, as
+    ``made.pipeline.grid.expand`` gives them) as rows (dataset, num_masks,
+    protocol, mode): what :func:`uci_table` lists as not finished when a run is missing."""
+    return pd.DataFrame([dict(dataset=p.params["dataset"], protocol=p.params.get("protocol"), mode=p.mode,
+                              num_masks="sampling" if p.params.get("num_masks") is None else str(p.params["num_masks"]))
+                         for p in points]).drop_duplicates()
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The UCI table as uci.md shows it."""
+    return pd.DataFrame({
+        "dataset": table["dataset"],
+        "setting": [s if not r else f"{s}, {r}" for s, r in zip(table["setting"], table["resampling"])],
+        "role": table["role"], "test NLL": table["test_nll"], "± examples": table["stderr_over_examples"],
+        "± seeds": table["stderr_over_seeds"], "seeds": table["seeds"], "paper": table["paper"],
+        "difference": [f"{d:+.2f}" for d in table["difference"]], "judgement": table["judgement"],
+        "protocol": table["protocol"], "validation NLL": table["valid_nll"],
+        "validation NLL of the recipes not chosen": table["not_chosen_valid_nll"],
+        "best epoch": table["best_epoch"], "run minutes": table["run_minutes"],
+    })
+
+
+def uci_findings(table: pd.DataFrame) -> str:
+    """Which rows are within 1 nat of the paper, and which are not, each with its judgement."""
+    if not len(table):
+        return "No UCI run is complete yet.\n"
+
+    def name(r):
+        setting = r.setting + (f", {r.resampling}" if r.resampling else "")
+        return f"{r.dataset}, {setting}, {r.role}: {r.test_nll:.2f} against {r.paper:.2f}, {r.judgement}"
+
+    near = table[table["difference"].abs() <= 1]
+    far = table[table["difference"].abs() > 1]
+    lines = [f"- **Within 1 nat of the paper ({len(near)} of {len(table)} rows):** "
+             + ("; ".join(name(r) for r in near.itertuples()) or "none") + ".",
+             f"- **More than 1 nat from it:** " + ("; ".join(name(r) for r in far.itertuples()) or "none") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def runs_markdown(runs: pd.DataFrame) -> str:
+    """Every UCI run: recipe, seed, epochs, validation and test NLL, chosen or not."""
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str)).sort_values(
+        [c for c in ("dataset", "num_masks", "protocol", "mode", "seed") if c in runs])
+    sampling = runs["num_masks"] == "sampling"
+    shown = pd.DataFrame({
+        "dataset": runs["dataset"], "setting": ["mask sampling" if s else "1 mask" for s in sampling],
+        "protocol": runs.get("protocol", ""), "resampling": [RESAMPLING.get(str(m), "") if s else ""
+                                                              for m, s in zip(runs["mode"], sampling)],
+        "seed": runs["seed"], "epochs": runs["epochs"], "kept epoch": runs["best_epoch"],
+        "stopped early": runs["stopped_early"], "validation NLL": runs["valid_nll"],
+        "test NLL": [e if s else m for e, m, s in zip(runs["test_nll_ensemble"], runs["test_nll_single_mask"], sampling)],
+    })
+    return markdown(shown)
+
+
+def uci_markdown(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None) -> str:
+    """uci.md: the table, which rows are near the paper, and every run; each a named section."""
+    table = uci_table(runs, expected, published)
+    head = ("Test NLL in nats, per dataset and setting the recipe chosen on validation NLL (mean over its seeds; "
+            "never test, never a run that did not stop early), or the authors' published command where there "
+            "is one, with the runs beside it. `± examples` is the standard error over test examples, `± seeds` "
+            "over seeds; `judgement` sets the mean over seeds against the paper's recalled number. "
+            + rule_text())
+    return "\n".join([
+        "# The paper's UCI table\n",
+        section("uci-table", head + "\n\n" + markdown(_shown(table))),
+        section("uci-findings", uci_findings(table)),
+        "## Every run\n",
+        section("uci-runs", runs_markdown(runs)),
+    ])

@@ -1,0 +1,176 @@
+"""Figure 2's question across widths: does training with many masks help once
+the one hidden layer is as wide as the paper's?
+
+The runs are the ``widths`` grid's table (K = 1 and K = 32 in both modes at
+each width), chosen by their recorded settings; each width's K = 32 points
+are judged against its K = 1 by :func:`made.reports.statistics.difference`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .references import PAPER_WIDTH, paper_nll
+from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, by_seed, describe, markdown, rows_of_mode, seeds_text
+from .sections import section
+from .statistics import difference, fmt_mean, mean_se, say_mean
+
+
+def widths_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs of one hidden layer, with their width as a number (``width``)."""
+    one_layer = table[[str(h).isdigit() for h in table["hidden_sizes"]]]
+    return one_layer.assign(width=[int(str(h)) for h in one_layer["hidden_sizes"]])
+
+
+def many_masks(runs: pd.DataFrame) -> int:
+    """The K the widths set against K = 1: the largest K of the runs (32 in the grid)."""
+    ks = runs["num_masks"].astype(int)
+    return int(ks.max()) if len(ks) else 32
+
+
+def _point(runs, width, mode, k, column) -> pd.Series:
+    part = rows_of_mode(runs[runs["width"] == width], mode)
+    return by_seed(part[part["num_masks"].astype(int) == k], column)
+
+
+def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None) -> pd.DataFrame:
+    """One row per width (those of ``widths`` without runs say "not run yet"):
+    test NLL at K = 1 and, at K = ``k``, of mask 0 and of the ensemble in both
+    modes; then the paper's recalled rows."""
+    runs = widths_runs(table)
+    k = k or many_masks(runs)
+    columns = {"K = 1": (1, "order", "test_nll_single_mask")}
+    columns.update({f"K = {k}, {MODE_LABEL[m]}, {e}": (k, m, c) for m in TRAINING_MODES for c, e in EVALUATIONS.items()})
+    rows = []
+    for width in sorted(set(widths or []) | set(runs["width"])):
+        cells = {name: mean_se(_point(runs, width, m, kk, c)) for name, (kk, m, c) in columns.items()}
+        rows.append({"hidden units": str(width),
+                     **{name: fmt_mean(m, s) if n else "not run yet" for name, (m, s, n) in cells.items()},
+                     "seeds": seeds_text(n for _, _, n in cells.values()) or "0"})
+    paper = {name: "" for name in columns}
+    paper["K = 1"] = f"{paper_nll(1):.2f}"
+    if not math.isnan(paper_nll(k)):
+        paper[f"K = {k}, {MODE_LABEL['order']}, ensemble"] = f"{paper_nll(k):.2f}"
+    rows.append({"hidden units": f"paper ({PAPER_WIDTH}, most likely; recalled)", **paper, "seeds": ""})
+    return pd.DataFrame(rows)
+
+
+def widths_differences(table: pd.DataFrame, k: int | None = None) -> pd.DataFrame:
+    """At each width, K = ``k`` minus K = 1, per mode and evaluation, judged
+    (with one seed: the difference, not judged)."""
+    runs = widths_runs(table)
+    k = k or many_masks(runs)
+    rows = []
+    for width in sorted(runs["width"].unique()):
+        base = _point(runs, width, "order", 1, "test_nll_single_mask")
+        for mode in TRAINING_MODES:
+            for column, evaluation in EVALUATIONS.items():
+                d = difference(_point(runs, width, mode, k, column), base)
+                rows.append(dict(width=int(width), mode=mode, evaluation=evaluation, K=k, difference=d.delta,
+                                 low95=d.interval()[0], high95=d.interval()[1], seeds=d.seeds, verdict=d.verdict,
+                                 judged=d))
+    return pd.DataFrame(rows, columns=["width", "mode", "evaluation", "K", "difference", "low95", "high95",
+                                       "seeds", "verdict", "judged"])
+
+
+def _across(diffs: pd.DataFrame, mode: str, evaluation: str) -> str:
+    """``+3.26 at 500, -0.04 at 2000, -1.77 at 8000``."""
+    part = diffs[(diffs["mode"] == mode) & (diffs["evaluation"] == evaluation) & (diffs["verdict"] != "missing")]
+    return ", ".join(f"{r.difference:+.2f} at {r.width}" for r in part.itertuples()) or "none yet"
+
+
+def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH) -> str:
+    """At ``width`` hidden units: does training with K masks help the ensemble,
+    and does it help or hurt mask 0 alone?  And how each gap moves with width."""
+    runs = widths_runs(table)
+    k = many_masks(runs)
+    diffs = widths_differences(table, k)
+    base = mean_se(_point(runs, width, "order", 1, "test_nll_single_mask"))
+    if not base[2]:
+        return (f"The {width}-unit K = 1 run is not done yet (`python run_all.py --grid widths`): whether training "
+                f"with {k} masks helps at the paper's width cannot be answered yet.\n")
+    paper = " (the paper's width, most likely)" if width == PAPER_WIDTH else ""
+    text = [f"At {width} hidden units{paper}, K = 1 gives {say_mean(*base[:2])}."]
+    here = diffs[diffs["width"] == width]
+    for evaluation, question in (("ensemble", f"Does training with {k} masks help the ensemble?"),
+                                 ("mask 0", "Does it help or hurt a single mask (mask 0 alone)?")):
+        answers = []
+        for mode in TRAINING_MODES:
+            row = here[(here["mode"] == mode) & (here["evaluation"] == evaluation)].iloc[0]
+            d = row["judged"]
+            value = mean_se(_point(runs, width, mode, k, "test_nll_ensemble" if evaluation == "ensemble"
+                                   else "test_nll_single_mask"))
+            if d.verdict == "missing":
+                answer = "not run yet"
+            elif d.verdict == "one seed":
+                answer = (f"{fmt_mean(*value[:2])}, {abs(d.delta):.2f} nats {'below' if d.delta < 0 else 'above'} "
+                          "K = 1 (one seed: stated, not judged)")
+            elif d.verdict == "within the spread":
+                answer = f"within the spread ({fmt_mean(*value[:2])}; {d.short()})"
+            else:
+                side = "helps" if d.delta < 0 else "hurts"
+                answer = f"{side} ({d.verdict}; {fmt_mean(*value[:2])}; {d.short()})"
+            answers.append(f"{MODE_LABEL[mode].capitalize()}: {answer}.")
+        text.append(f"**{question}** " + " ".join(answers))
+    text.append(f"The paper (recalled) reports {paper_nll(1):.2f} at 1 mask and {paper_nll(k):.2f} at {k} masks.")
+    moves = []
+    for mode in TRAINING_MODES:
+        for evaluation in EVALUATIONS.values():
+            moves.append(f"{MODE_LABEL[mode]} {evaluation}: {_across(diffs, mode, evaluation)}")
+    text.append(f"**Across widths**, K = {k} minus K = 1 in nats: " + "; ".join(moves) + ".")
+    return " ".join(text) + "\n"
+
+
+def early_stops(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose kept epoch came before the learning rate first stepped
+    down: they stopped in their first epochs (overfitting early)."""
+    runs = widths_runs(table)
+    if "lr_step_epochs" not in runs:
+        return runs.iloc[:0]
+    return runs[runs["best_epoch"].astype(float) <= runs["lr_step_epochs"].astype(float)]
+
+
+def runs_markdown(table: pd.DataFrame) -> str:
+    """Every run of the widths: kept and last epoch, validation and test NLL, run time."""
+    runs = widths_runs(table).sort_values(["width", "num_masks", "mode", "seed"])
+    seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
+                  if c in runs)
+    shown = pd.DataFrame({
+        "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "seed": runs["seed"],
+        "kept epoch": runs["best_epoch"], "last epoch": runs["epochs"], "validation NLL": runs["valid_nll"],
+        "test NLL, mask 0": runs["test_nll_single_mask"], "test NLL, ensemble": runs["test_nll_ensemble"],
+        "run time (h)": seconds / 3600,
+        "threads": runs["torch_threads"] if "torch_threads" in runs else "",
+    })
+    early = early_stops(table)
+    note = ""
+    if len(early):
+        note = ("Kept before the learning rate first stepped down (they overfit in their first epochs): "
+                + ", ".join(f"{r.width} units K = {r.num_masks} {r.mode} seed {r.seed} (kept epoch {r.best_epoch})"
+                            for r in early.itertuples()) + ".\n\n")
+    return note + markdown(shown)
+
+
+def widths_sections(table: pd.DataFrame, widths: list[int] | None = None, prefix: str = "widths") -> list[str]:
+    """The table, the answer at the paper's width and the runs, each a named section."""
+    runs = widths_runs(table)
+    head = (f"Binarized MNIST ({describe(runs, 'data_variant')}), one hidden layer, protocol "
+            f"{describe(runs, 'protocol')}. Test NLL in nats, mean ± standard error over seeds (no ±: one seed); "
+            "mask 0 is one forward pass, the ensemble averages the probabilities of the training masks. The "
+            "paper's rows are recalled, and their width is not stated in what was recalled.")
+    return [section(f"{prefix}-table", head + "\n\n" + markdown(widths_table(table, widths))),
+            section(f"{prefix}-answer", widths_answer(table)),
+            "## The runs\n",
+            section(f"{prefix}-runs", runs_markdown(table))]
+
+
+def widths_markdown(table: pd.DataFrame, widths: list[int] | None = None) -> str:
+    """widths.md (:func:`widths_sections`)."""
+    return "\n".join(["# Figure 2's question at the paper's width\n", *widths_sections(table, widths)])
+
+
+def widths_csv(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`widths_differences` as written to ``widths_differences.csv``."""
+    return widths_differences(table).drop(columns="judged")
