@@ -435,7 +435,7 @@ def test_widths_figure_leaves_a_gap_for_a_missing_width(tmp_path):
     assert _width(x) == GRID_WIDTHS and math.isnan(y[1]) and y[2] == pytest.approx(92.0 - 2 - 1)
     _, y, _ = _line(fig, "K = 32, connectivity-agnostic, mask 0 alone")
     assert y[0] == pytest.approx(93.0) and math.isnan(y[1])
-    _, y, _ = _line(fig, "K = 1")
+    _, y, _ = _line(fig, "K = 1 (its recipe)")
     assert y[0] == pytest.approx(92.0)
     # no marker hides under another: every series at its own x
     xs = [x for c in fig.axes[0].containers for x in _line(fig, c.get_label())[0]]
@@ -450,7 +450,7 @@ def test_widths_figure_leaves_a_gap_for_a_missing_width(tmp_path):
     again = save_figure(widths_figure(runs, GRID_WIDTHS, title="test"), tmp_path / "again")
     assert [p.read_bytes() for p in again] == first
     # only the 500-unit runs (Figure 2's): still every width on the axis, no crash
-    x, y, _ = _line(widths_figure(wide_runs(widths=(500,)), GRID_WIDTHS), "K = 1")
+    x, y, _ = _line(widths_figure(wide_runs(widths=(500,)), GRID_WIDTHS), "K = 1 (its recipe)")
     assert _width(x) == GRID_WIDTHS and np.isnan(y[1:]).all()
 
 
@@ -461,7 +461,7 @@ def test_widths_figure_bars_from_real_seeds_and_a_note_where_k1_stopped_in_its_f
     runs = runs[~((runs.hidden_sizes == "2000") & (runs.seed < 5))]  # 2000 units: one seed; elsewhere five
     runs.loc[(runs.hidden_sizes == "8000") & (runs.num_masks == 1), "best_epoch"] = 8
     fig = widths_figure(runs.assign(lr_step_epochs=45), GRID_WIDTHS)
-    _, _, bars = _line(fig, "K = 1")
+    _, _, bars = _line(fig, "K = 1 (its recipe)")
     drawn = [seg for seg in bars if len(seg) and np.isfinite(seg).all()]
     assert sorted(_width([seg[0][0] for seg in drawn])) == [500, 8000]  # five seeds: bars; one: none
     assert [t.get_text() for t in fig.axes[0].texts].count("‡") == 1  # on the 8000-unit K = 1 point
@@ -473,10 +473,10 @@ def test_widths_table_and_paragraph_before_the_8000_unit_runs():
 
     runs = wide_runs(widths=(500, 2000))
     table = widths_table(runs, GRID_WIDTHS).set_index("hidden units")
-    assert table.loc["8000", "K = 1"] == "not run yet" and table.loc["8000", "seeds"] == "0"
+    assert table.loc["8000", "K = 1 (its recipe)"] == "not run yet" and table.loc["8000", "seeds"] == "0"
     assert table.loc["500", "K = 32, order-agnostic, ensemble"] == "91.00"  # one seed: no ±
     paper = table.loc[[i for i in table.index if i.startswith("paper")][0]]
-    assert paper["K = 1"] == "88.40" and paper["K = 32, order-agnostic, ensemble"] == "88.04"
+    assert paper["K = 1 (its recipe)"] == "88.40" and paper["K = 32, order-agnostic, ensemble"] == "88.04"
     text = widths_answer(runs)
     assert "not done yet" in text and "help" in text
     assert "not done yet" in widths_markdown(runs)
@@ -487,7 +487,7 @@ def test_widths_answer_at_8000_units_by_the_difference_rule():
 
     # two seeds, seed 1 0.2 nats above seed 0 everywhere: the pairs agree exactly
     text = widths_answer(wide_runs(seeds=(0, 1)))
-    assert "At 8000 hidden units" in text and "K = 1 gives 90.10 ± 0.10." in text
+    assert "At 8000 hidden units" in text and "K = 1 under its recipe chosen on validation (adam) gives 90.10 ± 0.10" in text
     ensemble, single = text.split("**Does it help or hurt a single mask")
     assert "Order-agnostic: helps (clear; 89.10 ± 0.10; -1.00 [-1.00, -1.00], 2 pairs)" in ensemble
     assert "Connectivity-agnostic: helps (clear; 89.60 ± 0.10; -0.50" in ensemble
@@ -609,3 +609,29 @@ def test_no_report_spells_out_a_run_id_or_imports_the_runner():
             text = notebook.read_text()
             assert "binarized_mnist_h" not in text and "_paper\\\", \\\"_adam" not in text, notebook
             assert "pipeline.runner" not in text, notebook
+
+
+def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
+    # At 2000 units K = 1 ran under four recipes.  The one of lowest validation NLL is
+    # chosen, although another has the lowest test NLL (planted): test plays no part.
+    from made.reports.widths import k1_recipes, k1_search_markdown, widths_answer, widths_runs, widths_table
+
+    def run(width, k, mode, protocol, seed, valid, test, **extra):
+        return dict(run_id=f"w{width}{k}{mode}{protocol}{seed}", dataset="binarized_mnist", data_variant="larochelle",
+                    hidden_sizes=str(width), num_masks=k, mode=mode, seed=seed, protocol=protocol, valid_nll=valid,
+                    test_nll_single_mask=test, test_nll_ensemble=test, best_epoch=20, epochs=50,
+                    lr=extra.get("lr", 1e-3), weight_decay=extra.get("weight_decay", 1e-4),
+                    lr_step_epochs=extra.get("lr_step_epochs", 45), optimizer="adam")
+    rows = [run(2000, 1, "single", "adam", 0, 92.0, 90.0),
+            run(2000, 1, "single", "adam_lr3e-4", 0, 91.0, 89.0, lr=3e-4),
+            run(2000, 1, "single", "adam_wd1e-3", 0, 90.5, 89.9, weight_decay=1e-3),
+            run(2000, 1, "single", "adam_step10", 0, 91.5, 80.0, lr_step_epochs=10),  # best test: not chosen
+            run(2000, 32, "order", "adam", 0, 91.0, 89.5), run(2000, 32, "connectivity", "adam", 0, 90.9, 89.4)]
+    table = pd.DataFrame(rows)
+    assert k1_recipes(widths_runs(table)) == {2000: "adam_wd1e-3"}
+    row = widths_table(table).iloc[0]
+    assert row["K = 1 (its recipe)"] == "89.90"  # the chosen recipe's test NLL, not a mean over recipes
+    text = k1_search_markdown(table)
+    chosen = [line for line in text.splitlines() if "| yes" in line]
+    assert len(chosen) == 1 and "adam_wd1e-3" in chosen[0] and "test NLL plays no part" in text
+    assert "favours K = 1" in widths_answer(table, width=2000) and "adam_wd1e-3" in widths_answer(table, width=2000)

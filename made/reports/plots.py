@@ -20,7 +20,7 @@ import pandas as pd
 from .figure2 import figure2_runs, what_was_run
 from .references import PAPER_WIDTH, paper_nll
 from .runs import MODE_LABEL, TRAINING_MODES, rows_of_mode, summary
-from .widths import early_stops, many_masks, widths_runs
+from .widths import early_stops, many_masks, widths_runs, with_k1_recipe
 from ..io import atomic_path
 
 
@@ -163,12 +163,12 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     epochs) is labelled with its kept epoch.
     """
     _style()
-    runs = widths_runs(runs)
+    runs = with_k1_recipe(widths_runs(runs))  # K = 1 under its recipe chosen on validation
     k = k or many_masks(runs)
     points = summary(runs, by=("width",))
     axis = sorted(set(widths or []) | set(points["width"]))
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
-    series = [(1, "order", "mask 0", "black", dict(ls="-", marker="D"), "K = 1")]
+    series = [(1, "order", "mask 0", "black", dict(ls="-", marker="D"), "K = 1 (its recipe)")]
     series += [(k, m, e, MODE_COLORS[m], EVAL_STYLES[e], f"K = {k}, {MODE_LABEL[m]}, {EVAL_NAME[e]}")
                for m in TRAINING_MODES for e in EVAL_STYLES]
     column = {"mask 0": "test_nll_single_mask", "ensemble": "test_nll_ensemble"}
