@@ -635,3 +635,23 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     chosen = [line for line in text.splitlines() if "| yes" in line]
     assert len(chosen) == 1 and "adam_wd1e-3" in chosen[0] and "test NLL plays no part" in text
     assert "favours K = 1" in widths_answer(table, width=2000) and "adam_wd1e-3" in widths_answer(table, width=2000)
+
+
+@pytest.mark.parametrize("dataset", ["connect4", "adult"])
+def test_the_uci_search_never_reads_test_numbers(dataset):
+    # Planted: the recipe that loses on validation has by far the best test NLL. Were the
+    # search to read test numbers the choice would flip; it must not, and changing every
+    # test number (even to nonsense) must leave the choice as it was.
+    from made.reports.uci import select_on_validation
+
+    def arm(protocol, mode, seed, valid, test):
+        return dict(dataset=dataset, num_masks="sampling", seed=seed, protocol=protocol, mode=mode,
+                    valid_nll=valid, test_nll_ensemble=test, test_nll_single_mask=test, stopped_early=True)
+    runs = pd.DataFrame([arm("adadelta", "order", 0, 11.0, 12.0), arm("adadelta", "connectivity", 0, 10.5, 11.5),
+                         arm("paper", "order", 0, 12.0, 2.0), arm("paper", "connectivity", 0, 11.5, 3.0),
+                         arm("adadelta", "connectivity", 1, 10.6, 11.4)])
+    kept = select_on_validation(runs, ["dataset", "num_masks"])
+    assert set(zip(kept["protocol"], kept["mode"])) == {("adadelta", "connectivity")} and len(kept) == 2
+    scrambled = runs.assign(test_nll_ensemble=-runs["test_nll_ensemble"] * 7, test_nll_single_mask=float("nan"))
+    again = select_on_validation(scrambled, ["dataset", "num_masks"])
+    assert list(again.index) == list(kept.index)
