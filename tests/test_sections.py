@@ -130,7 +130,7 @@ def test_the_reports_step_runs_a_grids_reports_without_figure2_csv_and_fills_the
     # CSVs exist), and the sections they write reach the results folder's README
     import importlib.util
 
-    import made.pipeline.runner as runner
+    from made.pipeline import notebooks, results, run
 
     spec = importlib.util.spec_from_file_location("run_all", ROOT / "run_all.py")
     run_all = importlib.util.module_from_spec(spec)
@@ -142,10 +142,10 @@ def test_the_reports_step_runs_a_grids_reports_without_figure2_csv_and_fills_the
         (results / f"{name}.md").write_text(section(f"{name}-x", f"{name} wrote 1.25\n"))
         return results / f"{name}.md"
 
-    monkeypatch.setattr(runner, "check_reuse", lambda points, runs_dir: None)
-    monkeypatch.setattr(runner, "pending", lambda points, runs_dir, force=False: [])
-    monkeypatch.setattr(runner, "aggregate", lambda results, csv, ids: pd.DataFrame([{"run_id": "r"}]))
-    monkeypatch.setattr(runner, "execute_report", report)
+    monkeypatch.setattr(run, "check_reuse", lambda points, runs_dir: None)
+    monkeypatch.setattr(run, "pending", lambda points, runs_dir, force=False: [])
+    monkeypatch.setattr(results, "aggregate", lambda results, csv, ids: pd.DataFrame([{"run_id": "r"}]))
+    monkeypatch.setattr(notebooks, "execute_report", report)
     (tmp_path / "README.md").write_text("a\n" + section("binarizations-x", "old") + "b\n")
     assert run_all.main(["--grid", "rebuild", "--reports-only", "--results-dir", str(tmp_path)]) == 0
     assert ran == ["binarizations", "recipes"] and not (tmp_path / "figure2.csv").exists()

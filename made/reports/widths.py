@@ -26,7 +26,8 @@ from .statistics import difference, fmt_mean, mean_se, say_mean
 
 def widths_runs(table: pd.DataFrame) -> pd.DataFrame:
     """The runs of one hidden layer, with their width as a number (``width``)."""
-    one_layer = table[[str(h).isdigit() for h in table["hidden_sizes"]]]
+    # a boolean Series, not a list: an empty list would select columns, not rows
+    one_layer = table[pd.Series([str(h).isdigit() for h in table["hidden_sizes"]], index=table.index, dtype=bool)]
     return one_layer.assign(width=[int(str(h)) for h in one_layer["hidden_sizes"]])
 
 
