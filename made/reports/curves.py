@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .runs import TRAINING_MODES, rows_of_mode
+from .runs import TRAINING_MODES, check_one_setting, rows_of_mode
 from ..train import improves, stops
 
 def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -28,6 +28,9 @@ def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out = {}
     for mode in TRAINING_MODES:
         part = rows_of_mode(curves, mode)
+        for _, group in part.groupby("num_masks"):
+            # each run's first epoch: a history's lr column is the epoch's rate, which steps down
+            check_one_setting(group[group["epoch"] == group["epoch"].min()])
         shortest = part.groupby(["num_masks", "seed"])["epoch"].max().groupby(level="num_masks").min()
         part = part[part["epoch"] <= part["num_masks"].map(shortest)]
         out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()

@@ -80,8 +80,38 @@ def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
     return select(runs, mode=[mode, "single"])
 
 
+def computation_settings() -> list[str]:
+    """The recorded settings that change what a run computes, its seed aside:
+    each field of the model's and the training's configs whose facts say so
+    (made.settings), so that a new one counts with no other edit, and the
+    run's own data settings."""
+    import dataclasses
+
+    from ..model import ModelConfig
+    from ..settings import facts
+    from ..train import TrainConfig
+
+    names = [f.name for config in (ModelConfig, TrainConfig) for f in dataclasses.fields(config)
+             if facts(f)["setting"] and facts(f)["computation"] and f.name != "seed"]
+    return ["dataset", "data_variant", "train_subset", *names]
+
+
+def check_one_setting(runs: pd.DataFrame) -> None:
+    """ValueError when ``runs``, about to be averaged over seeds, differ in a
+    setting that changes the computation: a mean over them would mix two
+    settings (a new one, say, once a grid varies it) under one row."""
+    varying = {c: sorted(set(runs[c].map(as_text))) for c in computation_settings()
+               if c in runs and runs[c].map(as_text).nunique() > 1}
+    if varying:
+        shown = "; ".join(f"{c}: {', '.join(v)}" for c, v in varying.items())
+        raise ValueError(f"these runs differ in more than their seed ({shown}); a mean over them would mix "
+                         "settings: select the runs by that setting first, or make the report key by it")
+
+
 def by_seed(runs: pd.DataFrame, column: str) -> pd.Series:
-    """A column's values indexed by seed (what :func:`..statistics.difference` pairs by)."""
+    """A column's values indexed by seed (what :func:`..statistics.difference`
+    pairs by), from runs that differ in their seed alone (:func:`check_one_setting`)."""
+    check_one_setting(runs)
     seeds = runs["seed"].astype(int).to_numpy() if "seed" in runs else range(len(runs))
     return pd.Series(runs[column].astype(float).to_numpy(), index=seeds)
 
@@ -101,6 +131,7 @@ def summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     runs = runs.assign(num_masks=runs["num_masks"].astype(int))
     for mode in TRAINING_MODES:
         for keys, group in rows_of_mode(runs, mode).groupby([*by, "num_masks"]):
+            check_one_setting(group)
             for column, evaluation in EVALUATIONS.items():
                 mean, se, n = mean_se(group[column])
                 rows.append(dict(zip([*by, "num_masks"], keys), training=mode, evaluation=evaluation,
