@@ -19,6 +19,7 @@ urlopen-and-progress-bar loop, for a dependency the core (torch, numpy, tqdm) av
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import os
@@ -102,10 +103,11 @@ class Dataset:
         """Each split's :func:`content_sha256`."""
         return {s: content_sha256(getattr(self, s)) for s in SPLITS}
 
-    @property
+    @functools.cached_property
     def content_sha256(self) -> str:
         """One SHA-256 for the three splits' content: what a run and its
-        checkpoint record, so that a run never resumes or is reused on other data."""
+        checkpoint record, so that a run never resumes or is reused on other data.
+        Computed once (the splits are not meant to change after loading)."""
         lines = "".join(f"{s} {h}\n" for s, h in self.split_sha256().items())
         return hashlib.sha256(lines.encode()).hexdigest()
 
