@@ -86,41 +86,38 @@ def _results_dir(text: str) -> Path:
     return path
 
 
-def _setting(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` for --set: the name checked as the notebook's config
-    checks it, the value read as JSON where it is JSON (``0.05``, ``true``,
-    ``null``, ``[500, 500]``), else kept as text (``adam``)."""
+def _name_value(text: str, option: str, example: str) -> tuple[str, object]:
+    """``NAME=VALUE``: the name checked as the notebook's config checks it, the
+    value read as JSON where it is JSON (``0.05``, ``true``, ``null``, ``[500,
+    500]``), else kept as text (``adam``)."""
     name, sep, value = text.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE; e.g. --set lr=0.05")
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE; e.g. {option} {example}")
     names = ExperimentConfig.names()
     if name not in names:
         raise argparse.ArgumentTypeError(unknown_settings([name], names))
-    if name in _OWN_OPTION:
-        raise argparse.ArgumentTypeError(f"{text!r}: {name} is set with {_OWN_OPTION[name]}, not --set")
     try:
         return name, json.loads(value)
     except ValueError:
         return name, value
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` for --set (:func:`_name_value`); a setting with an option
+    of its own is left to it."""
+    name, value = _name_value(text, "--set", "lr=0.05")
+    if name in _OWN_OPTION:
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} is set with {_OWN_OPTION[name]}, not --set")
+    return name, value
 
 
 def _only(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` for --only: a setting's name (or ``mode``) and a value
-    read as --set reads it."""
+    """``NAME=VALUE`` for --only: a setting (:func:`_name_value`) or ``mode``."""
     name, sep, value = text.partition("=")
-    name = name.strip()
-    if sep and name == "mode":
-        return name, value.strip()
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE; e.g. --only hidden_sizes=2000")
-    names = ExperimentConfig.names()
-    if name not in names:
-        raise argparse.ArgumentTypeError(unknown_settings([name], names))
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
+    if sep and name.strip() == "mode":
+        return "mode", value.strip()
+    return _name_value(text, "--only", "hidden_sizes=2000")
 
 
 def _matches(point, only: list[tuple[str, object]]) -> bool:

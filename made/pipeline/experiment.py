@@ -307,7 +307,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     refused with a ValueError before anything is trained or written.
     """
     out_dir = Path(out_dir)
-    check_same_run(out_dir, config)
+    check_same_run(out_dir, config)  # settings first: no data is loaded (or downloaded) for a refusal
     from ..data import load_dataset  # keeps `import made.pipeline.experiment` light
 
     device = resolve_device(config.device)
@@ -368,32 +368,33 @@ def check_same_run(out_dir: Path, config: ExperimentConfig, data_sha256: str | N
     settings.  (The checkpoint, which also stores both, is checked by ``fit``
     when it resumes.)"""
     try:
-        row = json.loads((Path(out_dir) / METRICS).read_text())
-        before = ExperimentConfig.from_metrics(row).computation()
+        diff = recorded_difference(json.loads((Path(out_dir) / METRICS).read_text()), config,
+                                   data_sha256=data_sha256)
     except FileNotFoundError:
         return
     except (OSError, ValueError, TypeError):
         return  # damaged: it describes nothing, and this run rewrites it
-    now = config.computation()
-    if data_sha256 is not None and row.get(DATA_SHA256) not in (None, data_sha256):
-        before, now = {**before, DATA_SHA256: row[DATA_SHA256]}, {**now, DATA_SHA256: data_sha256}
-    if before != now:
+    if diff:
         raise ValueError(
-            f"{out_dir} holds a run trained with other settings or data ({settings_diff(before, now)}, "
+            f"{out_dir} holds a run trained with other settings or data ({diff}, "
             f"from its {METRICS}); use another run directory, or delete this one to train afresh "
             f"(only {may_change()} may change between calls)")
 
 
-def recorded_difference(row: Mapping, config: ExperimentConfig, variant: str | None) -> str:
-    """What differs between a complete run's ``metrics.json`` row and the run
-    ``config`` asks for (``variant``: the data variant it would train on now,
-    None when unknown here), as "name: recorded -> now, ..."; "" when nothing
-    does.  Settings a row does not record take their defaults: a setting added
+def recorded_difference(row: Mapping, config: ExperimentConfig, variant: str | None = None,
+                        data_sha256: str | None = None) -> str:
+    """What differs between a run's ``metrics.json`` row and the run ``config``
+    asks for, as "name: recorded -> now, ..."; "" when nothing does.  Given
+    ``variant`` (the data variant it would train on now) or ``data_sha256``
+    (the content hash of the data it would train on), the row's are compared
+    too.  Settings a row does not record take their defaults: a setting added
     since keeps the behaviour the run was trained with."""
     before = ExperimentConfig.from_metrics(row).computation()
     now = config.computation()
     if variant is not None:
         before["data_variant (loaded)"], now["data_variant (loaded)"] = row.get("data_variant"), variant
+    if data_sha256 is not None and row.get(DATA_SHA256) is not None:
+        before[DATA_SHA256], now[DATA_SHA256] = row[DATA_SHA256], data_sha256
     return settings_diff(before, now) if before != now else ""
 
 
