@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import GRIDS, K1_CANDIDATES, MODES, PROTOCOLS, expand, grid_outputs, run_id
+from made.pipeline.grid import GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, PROTOCOLS, expand, grid_outputs, run_id
 
 
 def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_two_beyond():
@@ -175,6 +175,7 @@ def test_uci_grid_expands_the_published_command_and_the_search():
                 seeds[("adadelta", True)] = 2  # the second seed of its chosen recipe
             if dataset in ("adult", "mushrooms"):
                 seeds[("adadelta", False)] = 2  # the same, once the connectivity-only arm had run
+                del seeds[("adagrad", False)]  # left out of the search (LEFT_OUT_OF_SEARCH)
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
         if (dataset, k) == ("adult", 1):
             want = sorted(want + [("sgd", True, 0)])
@@ -184,7 +185,8 @@ def test_uci_grid_expands_the_published_command_and_the_search():
         assert all(c.valid_masks == (300 if k is None else None) for c in cfgs)
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in ids
     assert "mushrooms_h500_K1_single_seed0_paper" in ids
-    assert "adult_h500_Ksampling_connectivity_seed0_paper_valid_masks300" in ids
+    assert "nips_h500_Ksampling_connectivity_seed0_paper_valid_masks300" in ids
+    assert "adult_h500_Ksampling_connectivity_seed0_paper_valid_masks300" not in ids
     assert "adult_h500_K1_single_seed0_sgd_tanh" in ids
 
 
@@ -216,8 +218,11 @@ def test_every_grid_keeps_its_run_ids():
                 for name, grid in GRIDS.items() for protocol in [None, *PROTOCOLS]}
     # Dropped since: the 8000-unit K = 1 run under the grid's one recipe, whose place K = 1's
     # own recipe takes (the K = 1 search at 2000 units picks the 8000-unit candidates).
+    # And the UCI arms taken out of a row's search (LEFT_OUT_OF_SEARCH), which never ran.
+    left_out = {f"{d}_h500_Ksampling_{m}_seed0_{o}_valid_masks300" for d, _, o, m in LEFT_OUT_OF_SEARCH}
     for key, ids in fixture.items():
         ids = [i for i in ids if not (key.startswith("widths/") and "_h8000_K1_single_" in i)]
+        ids = [i for i in ids if not (key == "uci/own" and i in left_out)]
         kept = [i for i in expanded[key] if i in set(ids)]
         assert kept == ids, key
 
@@ -244,3 +249,14 @@ def test_uci_grid_expands_connect4_as_a_searched_row():
     assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
     sampling = [p.config() for p in points if p.params["num_masks"] is None]
     assert all(c.valid_masks == 300 and c.max_epochs is None for c in sampling)
+
+
+def test_the_uci_arms_left_out_of_a_search_are_not_in_the_grid_and_say_why():
+    ids = {p.run_id for p in expand(GRIDS["uci"])}
+    assert LEFT_OUT_OF_SEARCH
+    for (dataset, k, protocol, mode), why in LEFT_OUT_OF_SEARCH.items():
+        assert k == "sampling" and why.strip()
+        assert f"{dataset}_h500_Ksampling_{mode}_seed0_{protocol}_valid_masks300" not in ids
+        # the row's other arms are still searched
+        assert f"{dataset}_h500_Ksampling_{mode}_seed0_adadelta_valid_masks300" in ids
+        assert f"{dataset}_h500_Ksampling_order_seed0_{protocol}_valid_masks300" in ids

@@ -500,7 +500,6 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
 
 def finish(run_dir: Path, point, **metrics) -> None:
     """A complete run as run_all leaves it: metrics.json, history.csv, DONE."""
-    from made.data import DATASETS
 
     run_dir.mkdir(parents=True, exist_ok=True)
     config = point.config()

@@ -313,12 +313,12 @@ def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
 def _uci_run(dataset, protocol, mode, valid, test, seed=0, stopped=True):
     return dict(dataset=dataset, hidden_sizes="500", num_masks="sampling", ensemble_masks=1000, seed=seed,
                 data_variant="v", protocol=protocol, mode=mode, valid_nll=valid, test_nll_ensemble=test,
-                test_nll_single_mask=test + 2, best_epoch=100, stopped_early=stopped)
+                test_nll_single_mask=test + 2, best_epoch=100, epochs=130, stopped_early=stopped)
 
 
 def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test():
     from made.reports.comparison import uci_rows
-    from made.reports.uci import uci_expected, uci_table
+    from made.reports.uci import uci_expected, uci_markdown, uci_table
 
     runs = pd.DataFrame([
         _uci_run("mushrooms", "paper", "order", 12.9, 12.8),
@@ -343,10 +343,23 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     flipped = runs.copy()
     flipped.loc[4, "test_nll_ensemble"] = 50.0
     assert uci_table(flipped, expected).iloc[0]["protocol"] == "adadelta"
-    # a recipe of the grid without a finished run is said so
-    partial = uci_table(runs[runs["protocol"] != "paper"], expected).iloc[0]["not_chosen_valid_nll"]
-    assert "paper, ordering and connectivity: not finished" in partial
-    assert "paper, connectivity only: not finished" in partial
+    # a recipe of the grid without a finished run is said so, and the row does
+    # not say it chose on validation
+    partial = uci_table(runs[runs["protocol"] != "paper"], expected).iloc[0]
+    assert "paper, ordering and connectivity: not finished" in partial["not_chosen_valid_nll"]
+    assert partial["role"] == "best of the finished recipes (search incomplete)"
+    assert "search incomplete" in uci_rows(runs[runs["protocol"] != "paper"], expected)[0]["note"]
+    # a recipe taken out of the grid's search (mushrooms: Adagrad resampling the
+    # connectivity only), with why: the row is complete without it
+    left_out = {("mushrooms", "sampling", "paper", "connectivity"): "too slow here"}
+    without = runs[~((runs["protocol"] == "paper") & (runs["mode"] == "connectivity"))]
+    row = uci_table(without, expected, left_out=left_out).iloc[0]
+    assert row["role"] == "chosen on validation" and row["data_variant"] == "v"
+    assert "paper, connectivity only: left out of the search" in row["not_chosen_valid_nll"]
+    assert uci_table(without, expected).iloc[0]["role"] == "chosen on validation"
+    text = uci_markdown(without, expected, left_out=left_out)
+    assert "- mushrooms, mask sampling, paper, connectivity only: too slow here" in text
+    assert "| dataset   | data   |" in text
     # the comparison table's label says which resampling the row used
     setting = uci_rows(runs)[0]["setting"]
     assert "mask sampling (connectivity only)" in setting

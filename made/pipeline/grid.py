@@ -43,6 +43,15 @@ MASK_SAMPLING = dict(num_masks=None, valid_masks=300)
 # (dataset, K) -> its recipe.  The row reports that command; the grid's other
 # runs of the row stand beside it and are not searched over.
 AS_PUBLISHED = {("dna", "sampling"): dict(protocol="adadelta", mode="order")}
+# Recipes taken out of a UCI row's search, each with why (the UCI report
+# prints it): (dataset, K, protocol, mode) -> why.
+LEFT_OUT_OF_SEARCH = {
+    (dataset, "sampling", "paper", "connectivity"): (
+        "under mask sampling Adagrad 0.01 ran thousands of epochs on this dataset before it stopped early, and "
+        "resampling ordering and connectivity it validated behind Adadelta; its connectivity-only arm, hours of a "
+        "CPU core, is left to a GPU.")
+    for dataset in ("adult", "mushrooms")
+}
 
 MNIST_1x500 = dict(dataset="binarized_mnist", hidden_sizes=[500])
 # The second binarization: MNIST rebuilt from the raw digits (made.data), on
@@ -137,9 +146,9 @@ GRIDS: dict[str, dict] = {
             dict(base={**MASK_SAMPLING}, seeds={"mushrooms": 2, "nips": 2, "default": 1},
                  axes=dict(dataset=[d for d in UCI_DATASETS if d != "dna"], protocol=["paper", "adadelta"],
                            mode=["order"])),
-            dict(base={**MASK_SAMPLING}, seeds=1,
-                 axes=dict(dataset=[d for d in UCI_DATASETS if d != "dna"], protocol=["paper", "adadelta"],
-                           mode=["connectivity"])),
+            *(dict(base={"dataset": d, **MASK_SAMPLING}, seeds=1, axes=dict(
+                protocol=[o for o in ("paper", "adadelta") if (d, "sampling", o, "connectivity") not in LEFT_OUT_OF_SEARCH],
+                mode=["connectivity"])) for d in UCI_DATASETS if d != "dna"),
             dict(protocol="adadelta", base={"dataset": "adult", **MASK_SAMPLING}, axes=dict(mode=["order"]),
                  seeds=2),
             dict(protocol="adadelta", base={**MASK_SAMPLING}, axes=dict(dataset=["adult", "mushrooms"],

@@ -99,27 +99,30 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[d
     return rows
 
 
-def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None) -> list[dict]:
+def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
+             left_out: dict | None = None) -> list[dict]:
     """The UCI table's rows (:func:`..uci.uci_entries`) as comparison rows."""
     rows = []
-    entries, _ = uci_entries(runs, expected, published)
+    entries, _ = uci_entries(runs, expected, published, left_out)
     for dataset, k, role, sub, sampling, col, ref in entries:
         test = f", ensemble of {sub['ensemble_masks'].iloc[0]} test masks" if sampling else ""
         mode = RESAMPLING.get(str(sub["mode"].iloc[0]), "") if sampling and "mode" in sub else ""
         label = ("mask sampling" + (f" ({mode})" if mode else "")) if sampling else "1 mask"
         note = ("beside the authors' command, not searched over" if role == "beside"
-                else chosen_note(sub, published=role == "published"))
+                else chosen_note(sub, published=role == "published", incomplete=role == "incomplete"))
         rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, {label}{test}", sub, col, ref, note=note))
     return rows
 
 
 def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
-                     widths: pd.DataFrame | None = None, published: dict | None = None) -> pd.DataFrame:
+                     widths: pd.DataFrame | None = None, published: dict | None = None,
+                     expected: pd.DataFrame | None = None, left_out: dict | None = None) -> pd.DataFrame:
     """One row per setting, this project beside the paper and the seed project;
-    ``widths`` (the widths grid's table) adds the 1x8000 rows."""
+    ``widths`` (the widths grid's table) adds the 1x8000 rows; the UCI rows
+    as :func:`..uci.uci_table` chooses them."""
     rows = mnist_rows(mnist_runs, widths)
     if uci_runs is not None and len(uci_runs):
-        rows += uci_rows(uci_runs, published=published)
+        rows += uci_rows(uci_runs, expected, published, left_out)
     return pd.DataFrame(rows)
 
 

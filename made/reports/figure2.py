@@ -12,7 +12,7 @@ import pandas as pd
 
 from .curves import convergence_table, fewer_masks_check
 from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, by_seed, describe, markdown, rows_of_mode, select,
-                   seeds_text, summary)
+                   seeds_text)
 from .sections import section
 from .statistics import Difference, difference, fmt_mean, mean_se, rule_text
 

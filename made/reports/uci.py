@@ -53,21 +53,24 @@ def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
-            published: dict | None = None) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+            published: dict | None = None, left_out: dict | None = None
+            ) -> tuple[pd.DataFrame, dict, pd.DataFrame, set]:
     """:func:`select_on_validation`, plus the recipes not chosen (with their
     mean validation NLL, "did not stop early", or, from ``expected`` (the
-    grid's points as rows), "not finished") and the runs reported beside a
-    published command: ``published`` maps a group to the recipe that stands
-    as published, whatever the validation NLL of the others."""
+    grid's points as rows), "not finished"; from ``left_out``, "left out of
+    the search"), the runs reported beside a published command (``published``
+    maps a group to the recipe that stands as published, whatever the
+    validation NLL of the others), and the groups whose search has an
+    unfinished recipe (their choice is not yet the validation's)."""
     recipe = _recipe_columns(runs, expected)
     if not recipe:
         keys = [*by, "seed"] if "seed" in runs else by
-        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0]
+        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0], set()
     stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else pd.Series(True, index=runs.index)
     means = (runs.assign(_stopped=stopped).groupby([*by, *recipe], dropna=False)
              .agg(valid_nll=("valid_nll", "mean"), stopped=("_stopped", "all")).reset_index())
     published = published or {}
-    chosen_keys, others, beside_keys = [], {}, []
+    chosen_keys, others, beside_keys, incomplete = [], {}, [], set()
     for key, sub in means.groupby(by, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         names = {i: recipe_name(dict(zip(recipe, sub.loc[i, recipe]))) for i in sub.index}
@@ -88,17 +91,34 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
             have = {tuple(map(str, sub.loc[i, recipe])) for i in sub.index}
             missing = sorted({tuple(map(str, r)) for r in want[recipe].values} - have)
             texts += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
+            if missing:
+                incomplete.add(key)
+        if fixed is None:
+            texts += [f"{recipe_name(dict(zip(recipe, arm)))}: left out of the search (why: below)"
+                      for arm in _left_out_arms(left_out, key, recipe)]
         if texts:
             others[key] = "; ".join(texts)
     index = runs.set_index([*by, *recipe]).index
     chosen = runs[index.isin(pd.MultiIndex.from_tuples(chosen_keys) if chosen_keys else [])]
     beside = runs[index.isin(pd.MultiIndex.from_tuples(beside_keys) if beside_keys else [])]
-    return chosen, others, beside
+    return chosen, others, beside, incomplete
 
 
-def chosen_note(sub: pd.DataFrame, published: bool = False) -> str:
+def _left_out_arms(left_out: dict | None, key: tuple, recipe: list[str]) -> list[tuple]:
+    """The recipes (values of ``recipe``'s columns) that ``left_out`` takes out of group ``key``'s search."""
+    arms = []
+    for (dataset, k, *arm), _ in sorted((left_out or {}).items()):
+        values = dict(zip(("protocol", "mode"), arm))
+        if tuple(map(str, key)) == (str(dataset), str(k)) and all(c in values for c in recipe):
+            arms.append(tuple(values[c] for c in recipe))
+    return arms
+
+
+def chosen_note(sub: pd.DataFrame, published: bool = False, incomplete: bool = False) -> str:
     """Which recipe the row's runs used, and how it was chosen."""
-    how = "the authors' command, as published" if published else "chosen on validation NLL"
+    how = ("the authors' command, as published" if published else
+           "the best on validation NLL of the recipes finished so far (search incomplete)" if incomplete else
+           "chosen on validation NLL")
     if "protocol" in sub and sub["protocol"].notna().all():
         label = recipe_name(sub.iloc[0].to_dict())
         return f"protocol {label} ({how})" if published else f"protocol {label} {how}"
@@ -107,27 +127,35 @@ def chosen_note(sub: pd.DataFrame, published: bool = False) -> str:
     return ""
 
 
-def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None):
+def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
+                left_out: dict | None = None):
     """(dataset, K, role, runs) per row of the UCI table: the chosen (or
-    published) recipe of each dataset and K, then the runs beside a published
-    command, one row per recipe; and the recipes not chosen."""
+    published) recipe of each dataset and K ("incomplete" where a recipe of
+    its search has not finished), then the runs beside a published command,
+    one row per recipe; and the recipes not chosen."""
     runs = runs.assign(num_masks=runs["num_masks"].astype(str))
     if expected is not None:
         expected = expected.assign(num_masks=expected["num_masks"].astype(str))
     if "valid_nll" not in runs:
         return [(d, k, "chosen", sub) for (d, k), sub in runs.groupby(["dataset", "num_masks"])], {}
     published = published or {}
-    chosen, others, beside = _select(runs, ["dataset", "num_masks"], expected, published)
+    chosen, others, beside, incomplete = _select(runs, ["dataset", "num_masks"], expected, published, left_out)
     groups = []
     for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
-        groups.append((dataset, k, "published" if (dataset, k) in published else "chosen", sub))
+        role = ("published" if (dataset, k) in published else
+                "incomplete" if (dataset, k) in incomplete else "chosen")
+        groups.append((dataset, k, role, sub))
         near = beside[(beside["dataset"] == dataset) & (beside["num_masks"] == k)]
         for _, other in near.groupby([c for c in ("protocol", "mode") if c in near], dropna=False):
             groups.append((dataset, k, "beside", other))
     return groups, others
 
 
-_ROLE_NOTE = {"beside": "beside the authors' command, not searched over"}
+# A row's role, as the tables say it: a row whose search has an unfinished
+# recipe does not say it chose on validation.
+ROLES = {"chosen": "chosen on validation", "published": "authors' command",
+         "beside": "beside the authors' command",
+         "incomplete": "best of the finished recipes (search incomplete)"}
 
 
 def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
@@ -138,11 +166,12 @@ def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
     return "mask sampling" + (f" ({mode})" if mode else "")
 
 
-def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None):
+def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
+                left_out: dict | None = None):
     """The UCI table's rows before formatting, each as (dataset, K, role, runs,
     mask sampling?, the test column read, the paper's row); and the recipes not chosen."""
     refs = reference_numbers()
-    groups, others = _uci_groups(runs, expected, published)
+    groups, others = _uci_groups(runs, expected, published, left_out)
     entries = []
     for dataset, k, role, sub in groups:
         sampling = k == "sampling"
@@ -151,7 +180,8 @@ def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publis
     return entries, others
 
 
-def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None) -> pd.DataFrame:
+def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
+              left_out: dict | None = None) -> pd.DataFrame:
     """The UCI comparison, one row per dataset and setting (single mask; mask sampling).
 
     Per dataset and setting the recipe (protocol and, under mask sampling,
@@ -162,13 +192,15 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
     published a command (``published``: (dataset, K) -> its recipe, the
     grid's ``AS_PUBLISHED``) it is the row, and
     the row's other runs follow it as rows of their own (``role`` beside).
+    ``left_out`` ((dataset, K, protocol, mode) -> why, the grid's
+    ``LEFT_OUT_OF_SEARCH``) names the recipes taken out of a row's search.
     Columns: test NLL (mean over seeds) with its standard error over test
     examples, the spread over seeds, the paper's number and the difference,
     best epoch(s), and the run time of the kept runs (training, validation
     and test, summed over seeds).
     """
     resampling = RESAMPLING
-    entries, others = uci_entries(runs, expected, published)
+    entries, others = uci_entries(runs, expected, published, left_out)
     rows = []
     for dataset, k, role, sub, sampling, col, ref in entries:
         mean, se_seeds, n = mean_se(sub[col])
@@ -181,8 +213,7 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "dataset": dataset,
             "setting": f"mask sampling ({int(sub['ensemble_masks'].iloc[0])} test masks)" if sampling else "1 mask",
             "resampling": "/".join(m for m in modes if m),
-            "role": {"chosen": "chosen on validation", "published": "authors' command",
-                     "beside": "beside the authors' command"}[role],
+            "role": ROLES[role],
             "test_nll": mean,
             "stderr_over_examples": float(sub[f"{col}_stderr"].astype(float).mean()) if f"{col}_stderr" in sub else float("nan"),
             "stderr_over_seeds": se_seeds,
@@ -192,7 +223,7 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "judgement": judgement(against_reference(by_seed(sub, col), paper)),
             "protocol": "/".join(protocols) or "",
             "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
-            "not_chosen_valid_nll": others.get((dataset, k), "") if role == "chosen" else "",
+            "not_chosen_valid_nll": others.get((dataset, k), "") if role in ("chosen", "incomplete") else "",
             "best_epoch": "/".join(str(int(b)) for b in sub["best_epoch"]),
             "stopped_early": bool(sub["stopped_early"].all()) if "stopped_early" in sub else False,
             "run_minutes": seconds / 60,
@@ -213,7 +244,7 @@ def uci_expected(points) -> pd.DataFrame:
 def _shown(table: pd.DataFrame) -> pd.DataFrame:
     """The UCI table as uci.md shows it."""
     return pd.DataFrame({
-        "dataset": table["dataset"],
+        "dataset": table["dataset"], "data": table["data_variant"],
         "setting": [s if not r else f"{s}, {r}" for s, r in zip(table["setting"], table["resampling"])],
         "role": table["role"], "test NLL": table["test_nll"], "± examples": table["stderr_over_examples"],
         "± seeds": table["stderr_over_seeds"], "seeds": table["seeds"], "paper": table["paper"],
@@ -237,7 +268,7 @@ def uci_findings(table: pd.DataFrame) -> str:
     far = table[table["difference"].abs() > 1]
     lines = [f"- **Within 1 nat of the paper ({len(near)} of {len(table)} rows):** "
              + ("; ".join(name(r) for r in near.itertuples()) or "none") + ".",
-             f"- **More than 1 nat from it:** " + ("; ".join(name(r) for r in far.itertuples()) or "none") + "."]
+             "- **More than 1 nat from it:** " + ("; ".join(name(r) for r in far.itertuples()) or "none") + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -257,17 +288,30 @@ def runs_markdown(runs: pd.DataFrame) -> str:
     return markdown(shown)
 
 
-def uci_markdown(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None) -> str:
+def left_out_markdown(left_out: dict | None) -> str:
+    """Each recipe taken out of a row's search, and why, one line each."""
+    if not left_out:
+        return ""
+    lines = [f"- {dataset}, {'mask sampling' if str(k) == 'sampling' else f'{k} mask(s)'}, "
+             f"{recipe_name(dict(zip(('protocol', 'mode'), arm)))}: {why}"
+             for (dataset, k, *arm), why in sorted(left_out.items())]
+    return "Left out of the search, and why:\n\n" + "\n".join(lines) + "\n"
+
+
+def uci_markdown(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
+                 left_out: dict | None = None) -> str:
     """uci.md: the table, which rows are near the paper, and every run; each a named section."""
-    table = uci_table(runs, expected, published)
+    table = uci_table(runs, expected, published, left_out)
     head = ("Test NLL in nats, per dataset and setting the recipe chosen on validation NLL (mean over its seeds; "
             "never test, never a run that did not stop early), or the authors' published command where there "
-            "is one, with the runs beside it. `± examples` is the standard error over test examples, `± seeds` "
+            "is one, with the runs beside it; a row whose search has a recipe not finished yet says so. `data` "
+            "is the data variant; `± examples` is the standard error over test examples, `± seeds` "
             "over seeds; `judgement` sets the mean over seeds against the paper's recalled number. "
             + rule_text())
+    left = left_out_markdown(left_out)
     return "\n".join([
         "# The paper's UCI table\n",
-        section("uci-table", head + "\n\n" + markdown(_shown(table))),
+        section("uci-table", head + "\n\n" + markdown(_shown(table)) + (f"\n{left}" if left else "")),
         section("uci-findings", uci_findings(table)),
         "## Every run\n",
         section("uci-runs", runs_markdown(runs)),
