@@ -533,6 +533,16 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     assert "| binarized MNIST, 1x8000, 1 mask " in md and "| 90.10 ± 0.10 " in md
     assert "not the Larochelle file" in md and "recalled" in md
     assert "a converging Adam recipe (protocol `adam`" in md and k1["protocol"] == "adam"
+    # K = 1 under two recipes at 8000 units: the row is the one validation chose, never
+    # an average over recipes, whatever their test NLL
+    k1_8000 = widths[(widths.hidden_sizes == "8000") & (widths.num_masks == 1)]
+    other = k1_8000.assign(protocol="adam_lr3e-4", valid_nll=k1_8000["valid_nll"] - 0.5,
+                           test_nll_single_mask=k1_8000["test_nll_single_mask"] + 0.7)
+    worse = k1_8000.assign(protocol="adam_wd1e-3", valid_nll=k1_8000["valid_nll"] + 0.5,
+                           test_nll_single_mask=k1_8000["test_nll_single_mask"] - 5.0)
+    row = comparison_table(fake_runs(), widths=pd.concat([widths, other, worse]))
+    row = row[row.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
+    assert row["protocol"] == "adam_lr3e-4" and row["this_project"] == pytest.approx(90.8) and row["seeds"] == 2
     # before the widths grid has run: the rows say so, and so does the note
     table = comparison_table(fake_runs(), widths=widths.iloc[:0])
     assert table[table.setting == "binarized MNIST, 1x8000, 1 mask"]["note"].iloc[0].startswith("not run yet")
