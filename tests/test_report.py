@@ -10,7 +10,7 @@ import pytest
 from made.reports.comparison import comparison_table, report_markdown
 from made.reports.figure2 import figure2_differences, figure2_markdown, figure2_table
 from made.reports.plots import figure2, learning_curves, plot_history, plot_samples, save_figure
-from made.pipeline.grid import AS_PUBLISHED, GRIDS, expand
+from made.pipeline.grid import AS_PUBLISHED, GRIDS, K1_CANDIDATES, expand
 from made.reports.references import reference_numbers
 from made.reports.runs import markdown, summary
 
@@ -658,6 +658,26 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     chosen = [line for line in text.splitlines() if "| yes" in line]
     assert len(chosen) == 1 and "adam_wd1e-3" in chosen[0] and "test NLL plays no part" in text
     assert "favours K = 1" in widths_answer(table, width=2000) and "adam_wd1e-3" in widths_answer(table, width=2000)
+
+
+def test_a_widths_k1_search_with_recipes_not_finished_says_its_choice_is_not_final():
+    from made.reports.widths import k1_expected, k1_search_markdown, widths_answer, widths_markdown
+
+    expected = k1_expected(expand(GRIDS["widths"]))
+    assert set(expected[expected["width"] == 2000]["protocol"]) == {"adam", *K1_CANDIDATES}
+    table = wide_runs(widths=(500, 2000)).assign(valid_nll=91.0)
+    text = k1_search_markdown(table, expected)
+    lines = [line for line in text.splitlines() if line.startswith("| 2000")]
+    assert len(lines) == 1 + len(K1_CANDIDATES)
+    assert sum("not finished" in line for line in lines) == len(K1_CANDIDATES)
+    assert "so far (search incomplete)" in lines[0] and "| yes" not in text.split("| 2000", 1)[1]
+    assert "search is incomplete" in widths_answer(table, width=2000, expected=expected)
+    assert "2000: adam so far, search incomplete" in widths_markdown(table, [500, 2000, 8000], expected)
+    # every candidate finished: the choice is validation's
+    done = pd.concat([table] + [table[(table.hidden_sizes == "2000") & (table.num_masks == 1)].assign(
+        protocol=name, valid_nll=92.0) for name in K1_CANDIDATES])
+    assert "search incomplete" not in widths_answer(done, width=2000, expected=expected)
+    assert "not finished" not in k1_search_markdown(done, expected)
 
 
 @pytest.mark.parametrize("dataset", ["connect4", "adult"])

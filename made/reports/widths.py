@@ -48,6 +48,29 @@ def k1_recipes(runs: pd.DataFrame) -> dict[int, str]:
     return chosen
 
 
+def k1_expected(points) -> pd.DataFrame:
+    """The grid's K = 1 points (objects with ``params``, as
+    ``made.pipeline.grid.expand`` gives them) as rows (width, protocol): the
+    recipes each width's search is among, finished or not."""
+    rows = [dict(width=int(p.params["hidden_sizes"][0]), protocol=str(p.params.get("protocol")))
+            for p in points if p.params.get("num_masks") == 1 and len(p.params["hidden_sizes"]) == 1]
+    return pd.DataFrame(rows, columns=["width", "protocol"]).drop_duplicates()
+
+
+def k1_unfinished(runs: pd.DataFrame, expected: pd.DataFrame | None) -> dict[int, list[str]]:
+    """Width -> the K = 1 recipes of the grid's search there with no finished
+    run yet (only widths with a K = 1 run): their choice is not yet validation's."""
+    if expected is None or not len(expected):
+        return {}
+    one = runs[runs["num_masks"].astype(int) == 1]
+    have = {(int(w), str(p)) for w, p in zip(one["width"], one["protocol"])}
+    missing = {}
+    for w, p in sorted(zip(expected["width"].astype(int), expected["protocol"].astype(str))):
+        if w in {x for x, _ in have} and (w, p) not in have:
+            missing.setdefault(w, []).append(p)
+    return missing
+
+
 def with_k1_recipe(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs, with each width's K = 1 runs of other recipes than its chosen one left out."""
     chosen = k1_recipes(runs)
@@ -66,14 +89,17 @@ RECIPE_COLUMNS = {"optimizer": "optimizer", "lr": "learning rate", "weight_decay
                   "lr_step_epochs": "rate ÷10 every (epochs)"}
 
 
-def k1_search_markdown(table: pd.DataFrame) -> str:
+def k1_search_markdown(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> str:
     """Each width's K = 1 recipes: what each sets, its validation NLL (mean ±
-    standard error over seeds), its kept epochs, and which one is chosen."""
+    standard error over seeds), its kept epochs, and which one is chosen;
+    with the grid's points as ``expected`` (:func:`k1_expected`), the recipes
+    not finished yet, and a choice among the finished ones says it is not final."""
     runs = widths_runs(table)
     one = runs[runs["num_masks"].astype(int) == 1]
     if one.empty:
         return "No K = 1 run yet.\n"
     chosen = k1_recipes(runs)
+    unfinished = k1_unfinished(runs, expected)
     rows = []
     for (width, recipe), part in one.groupby(["width", one["protocol"].astype(str)]):
         mean, se, n = mean_se(part["valid_nll"])
@@ -81,12 +107,16 @@ def k1_search_markdown(table: pd.DataFrame) -> str:
         row.update({label: as_text(part[c].iloc[0]) for c, label in RECIPE_COLUMNS.items() if c in part})
         row.update({"validation NLL": fmt_mean(mean, se), "seeds": n,
                     "kept epochs": ", ".join(str(int(e)) for e in part["best_epoch"]),
-                    "chosen": "yes" if chosen[int(width)] == recipe else ""})
+                    "chosen": ("" if chosen[int(width)] != recipe else
+                               "so far (search incomplete)" if int(width) in unfinished else "yes")})
         rows.append(row)
+    for width, recipes in unfinished.items():
+        rows += [{"hidden units": width, "recipe": r, "validation NLL": "not finished", "seeds": 0} for r in recipes]
+    rows.sort(key=lambda r: r["hidden units"])
     text = ("K = 1's recipe at each width, chosen on validation NLL alone (the lowest mean over seeds); test "
             "NLL plays no part. K = 32 keeps Figure 2's recipe at every width, unsearched: that favours K = 1, "
             "so a gain of K = 32 over it that survives is a conservative one.\n\n")
-    return text + markdown(pd.DataFrame(rows))
+    return text + markdown(pd.DataFrame(rows).fillna(""))
 
 
 def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None) -> pd.DataFrame:
@@ -135,9 +165,11 @@ def _across(diffs: pd.DataFrame, mode: str, evaluation: str) -> str:
     return ", ".join(f"{r.difference:+.2f} at {r.width}" for r in part.itertuples()) or "none yet"
 
 
-def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH) -> str:
+def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH, expected: pd.DataFrame | None = None) -> str:
     """At ``width`` hidden units: does training with K masks help the ensemble,
-    and does it help or hurt mask 0 alone?  And how each gap moves with width."""
+    and does it help or hurt mask 0 alone?  And how each gap moves with width.
+    With the grid's points as ``expected``, a K = 1 search with recipes not
+    finished yet says so."""
     runs = widths_runs(table)
     k = many_masks(runs)
     diffs = widths_differences(table, k)
@@ -147,7 +179,10 @@ def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH) -> str:
                 f"with {k} masks helps at the paper's width cannot be answered yet.\n")
     paper = " (the paper's width, most likely)" if width == PAPER_WIDTH else ""
     recipe = k1_recipes(runs).get(int(width))
-    text = [f"At {width} hidden units{paper}, K = 1 under its recipe chosen on validation ({recipe}) gives "
+    unfinished = k1_unfinished(runs, expected).get(int(width))
+    how = (f"the best on validation of its recipes finished so far ({recipe}; {', '.join(unfinished)} not "
+           "finished: the search is incomplete)" if unfinished else f"its recipe chosen on validation ({recipe})")
+    text = [f"At {width} hidden units{paper}, K = 1 under {how} gives "
             f"{say_mean(*base[:2])}; K = {k} keeps Figure 2's recipe, which favours K = 1."]
     here = diffs[diffs["width"] == width]
     for evaluation, question in (("ensemble", f"Does training with {k} masks help the ensemble?"),
@@ -210,25 +245,29 @@ def runs_markdown(table: pd.DataFrame) -> str:
     return note + markdown(shown)
 
 
-def widths_sections(table: pd.DataFrame, widths: list[int] | None = None, prefix: str = "widths") -> list[str]:
+def widths_sections(table: pd.DataFrame, widths: list[int] | None = None, prefix: str = "widths",
+                    expected: pd.DataFrame | None = None) -> list[str]:
     """The table, the answer at the paper's width and the runs, each a named section."""
     runs = widths_runs(table)
-    k1 = ", ".join(f"{w}: {r}" for w, r in sorted(k1_recipes(runs).items()))
+    unfinished = k1_unfinished(runs, expected)
+    k1 = ", ".join(f"{w}: {r}" + (" so far, search incomplete" if w in unfinished else "")
+                   for w, r in sorted(k1_recipes(runs).items()))
     head = (f"Binarized MNIST ({describe(runs, 'data_variant')}), one hidden layer; K > 1 under Figure 2's recipe "
             f"(adam), K = 1 under its own, chosen on validation ({k1 or 'none yet'}). Test NLL in nats, mean ± standard error over seeds (no ±: one seed); "
             "mask 0 is one forward pass, the ensemble averages the probabilities of the training masks. The "
             "paper's rows are recalled, and their width is not stated in what was recalled.")
     return [section(f"{prefix}-table", head + "\n\n" + markdown(widths_table(table, widths))),
-            section(f"{prefix}-answer", widths_answer(table)),
+            section(f"{prefix}-answer", widths_answer(table, expected=expected)),
             "## K = 1's recipe\n",
-            section(f"{prefix}-k1-recipes", k1_search_markdown(table)),
+            section(f"{prefix}-k1-recipes", k1_search_markdown(table, expected)),
             "## The runs\n",
             section(f"{prefix}-runs", runs_markdown(table))]
 
 
-def widths_markdown(table: pd.DataFrame, widths: list[int] | None = None) -> str:
+def widths_markdown(table: pd.DataFrame, widths: list[int] | None = None, expected: pd.DataFrame | None = None) -> str:
     """widths.md (:func:`widths_sections`)."""
-    return "\n".join(["# Figure 2's question at the paper's width\n", *widths_sections(table, widths)])
+    return "\n".join(["# Figure 2's question at the paper's width\n",
+                      *widths_sections(table, widths, expected=expected)])
 
 
 def widths_csv(table: pd.DataFrame) -> pd.DataFrame:
