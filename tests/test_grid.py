@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, PROTOCOLS, expand, grid_outputs, run_id
+from made.pipeline.grid import (GRIDS, K1_AT_8000, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, PROTOCOLS, expand,
+                                grid_outputs, run_id)
 
 
 def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_two_beyond():
@@ -34,8 +35,8 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert sorted(by_width[2000]) == sorted(
         [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
-    assert sorted(by_width[8000]) == [(32, "connectivity", "adam", 0), (32, "order", "adam", 0),
-                                      (32, "order", "adam", 1)]
+    assert sorted(by_width[8000]) == sorted([(32, "connectivity", "adam", 0), (32, "order", "adam", 0),
+                                             (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000])
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
         cfg = p.config()
@@ -51,6 +52,19 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
         changed = {k for k in recipe if recipe[k] != PROTOCOLS["adam"].get(k)}
         assert len(changed) == 1 and name.startswith("adam_")
     assert "binarized_mnist_h2000_K1_single_seed0_adam_step10" in [p.run_id for p in points]
+
+
+def test_k1_candidates_at_8000_units_are_the_two_best_at_2000_on_validation():
+    # the committed 2000-unit K = 1 runs, one per recipe of the search: the two of
+    # lowest validation NLL are the 8000-unit candidates (test NLL is not read)
+    runs = {}
+    for p in expand(GRIDS["widths"]):
+        if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1:
+            path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
+            assert path.exists(), f"{p.run_id} is not committed"
+            runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
+    assert set(runs) == {"adam", *K1_CANDIDATES}
+    assert tuple(sorted(runs, key=runs.get)[:2]) == K1_AT_8000
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
