@@ -26,12 +26,10 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 [ -d .gpu-data ] && export MADE_DATA_DIR=$PWD/.gpu-data
 export MADE_CACHE_DIR=${MADE_CACHE_DIR:-/tmp/made-cache}
 mkdir -p "$results/runs"
-before=$(ls "$results/runs" | sort)
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
   python3 -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())"
-  n=$(python3 run_all.py "$@" --results-dir "$results" --dry-run 2>/dev/null | grep -cE "^  [A-Za-z0-9_.+-]+$" || true)
-  jobs=${JOBS:-$(( n > 0 ? (n < 6 ? n : 6) : 1 ))}
+  jobs=${JOBS:-6}  # runs at once on the one GPU (a thread pool: fewer points leave workers idle)
   echo "== $(date +%T) run_all.py $* on ${DEVICE:-cuda}, $jobs job(s)"
   timeout --signal=INT "${LIMIT_S:-500}" python3 run_all.py "$@" --device "${DEVICE:-cuda}" --jobs "$jobs" \
     --threads 2 --no-reports --results-dir "$results"
@@ -41,7 +39,7 @@ done_runs=()
 for d in "$results"/runs/*/; do
   id=$(basename "$d")
   [ -f "$d/DONE" ] || continue
-  grep -qx "$id" <<<"$before" && [ -z "${KEEP_OLD:-}" ] && git ls-files --error-unmatch "$d/DONE" >/dev/null 2>&1 && continue
+  git ls-files --error-unmatch "$d/DONE" >/dev/null 2>&1 && continue  # committed: nothing new to send
   done_runs+=("runs/$id")
 done
 if [ ${#done_runs[@]} -gt 0 ]; then

@@ -64,9 +64,10 @@ def k1_unfinished(runs: pd.DataFrame, expected: pd.DataFrame | None) -> dict[int
         return {}
     one = runs[runs["num_masks"].astype(int) == 1]
     have = {(int(w), str(p)) for w, p in zip(one["width"], one["protocol"])}
+    searched = {w for w, _ in have}
     missing = {}
     for w, p in sorted(zip(expected["width"].astype(int), expected["protocol"].astype(str))):
-        if w in {x for x, _ in have} and (w, p) not in have:
+        if w in searched and (w, p) not in have:
             missing.setdefault(w, []).append(p)
     return missing
 
