@@ -8,10 +8,14 @@ import signal
 import sys
 
 
+_STOPPED = []
+
+
 def _stopped_while_starting(signum, frame):
-    # Ctrl-C while torch and the pipeline still import: one line, not an import traceback.
-    print("run_all.py: interrupted before anything ran", file=sys.stderr)
-    raise SystemExit(128 + signum)
+    # Ctrl-C while torch and the pipeline still import: noted, and acted on once
+    # the imports are done.  Raising here would leave a module (numpy, say)
+    # half-imported, and the code that then runs fails on it with a traceback.
+    _STOPPED.append(signum)
 
 
 if __name__ == "__main__":
@@ -21,6 +25,10 @@ try:
 except ModuleNotFoundError as exc:  # a torch-only install: say what to install, in one line
     hint = "" if "pip install" in str(exc) else '; install the pipeline: pip install -e ".[pipeline]"'
     sys.exit(f"run_all.py: error: {exc}{hint}")
+
+if __name__ == "__main__" and _STOPPED:  # one line, not an import traceback
+    print("run_all.py: interrupted before anything ran", file=sys.stderr)
+    sys.exit(128 + _STOPPED[0])
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.default_int_handler)  # main stops the runs it started
