@@ -274,3 +274,25 @@ def test_the_uci_arms_left_out_of_a_search_are_not_in_the_grid_and_say_why():
         # the row's other arms are still searched
         assert f"{dataset}_h500_Ksampling_{mode}_seed0_adadelta_valid_masks300" in ids
         assert f"{dataset}_h500_Ksampling_order_seed0_{protocol}_valid_masks300" in ids
+
+
+def test_the_readmes_table_of_grids_counts_each_grids_runs_and_names_its_reports():
+    # The README's table of grids is prose typed by hand: every count and
+    # report name in it is checked against the grids themselves.
+    import re
+
+    rows = {}
+    for line in (Path(__file__).resolve().parent.parent / "README.md").read_text().splitlines():
+        m = re.match(r"\| `(\w+)`[^|]*\|[^|]*\| ([^|]+) \| ([^|]+) \|$", line)
+        if m:
+            rows[m.group(1)] = (m.group(2).strip(), m.group(3).strip())
+    assert set(rows) == set(GRIDS)
+    for name, (runs, reports) in rows.items():
+        points = expand(GRIDS[name])
+        assert int(runs.split()[0]) == len(points), name
+        part = re.fullmatch(r"\d+ \((\d+) on ([\w, ]+)\)", runs)
+        if part:  # the runs on the datasets named
+            named = {d.strip() for d in part.group(2).split(",")}
+            assert int(part.group(1)) == sum(p.params["dataset"] in named for p in points), name
+        listed = [] if reports.startswith("(") else [r.strip() for r in reports.split(",")]
+        assert listed == list(GRIDS[name].get("reports", ())), name

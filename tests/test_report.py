@@ -719,3 +719,20 @@ def test_a_setting_that_varies_is_never_averaged_over_silently():
         mean_curves(curves)
     same = runs.assign(lr=1e-3)  # the seeds alone differ: averaged
     assert list(by_seed(same, "test_nll_ensemble")) == [89.0, 90.0] and len(summary(same)) == 2
+
+
+def test_widths_runs_name_each_runs_recipe_and_its_accelerator():
+    from made.reports.widths import runs_markdown
+
+    runs = wide_runs(widths=(2000, 8000))
+    k1 = runs[(runs.num_masks == 1) & (runs.hidden_sizes == "2000")]
+    # two K = 1 candidates of one seed: only their recipe tells the rows apart
+    runs = pd.concat([runs, k1.assign(protocol="adam_wd1e-3", run_id="w2000wd", best_epoch=9, lr_step_epochs=45)])
+    runs["device"], runs["device_name"], runs["torch_threads"] = "cpu", "x86_64", 1
+    runs.loc[runs.hidden_sizes == "8000", ["device", "device_name"]] = ["cuda", "NVIDIA H200"]
+    text = runs_markdown(runs)
+    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines() if line.startswith("| 2000 ")]
+    assert [c[3] for c in cells if c[1] == "1"] == ["adam", "adam_wd1e-3"]
+    assert "recipe" in text.splitlines()[2] and "device" in text.splitlines()[2]
+    assert "cuda (NVIDIA H200)" in text and "x86_64" not in text
+    assert "2000 units K = 1 single adam_wd1e-3 seed 0 (kept epoch 9)" in text

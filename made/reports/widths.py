@@ -225,23 +225,39 @@ def early_stops(table: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["best_epoch"].astype(float) <= runs["lr_step_epochs"].astype(float)]
 
 
+def _device(runs: pd.DataFrame) -> pd.Series:
+    """Where each run trained: its device and, on an accelerator, its name
+    (on a CPU the name is the machine's architecture, which says little)."""
+    device = runs["device"].fillna("") if "device" in runs else pd.Series("", index=runs.index)
+    if "device_name" not in runs:
+        return device
+    name = runs["device_name"].fillna("")
+    return device.where((device == "cpu") | (name == ""), device + " (" + name + ")")
+
+
 def runs_markdown(table: pd.DataFrame) -> str:
-    """Every run of the widths: kept and last epoch, validation and test NLL, run time."""
-    runs = widths_runs(table).sort_values(["width", "num_masks", "mode", "seed"])
+    """Every run of the widths: its recipe, kept and last epoch, validation and
+    test NLL, run time and where it ran (the recipe tells apart the K = 1
+    candidates of one seed)."""
+    runs = widths_runs(table)
+    recipe = runs["protocol"] if "protocol" in runs else pd.Series("", index=runs.index)
+    runs = runs.assign(recipe=recipe.fillna("")).sort_values(["width", "num_masks", "mode", "recipe", "seed"])
     seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
                   if c in runs)
     shown = pd.DataFrame({
-        "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "seed": runs["seed"],
+        "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "recipe": runs["recipe"],
+        "seed": runs["seed"],
         "kept epoch": runs["best_epoch"], "last epoch": runs["epochs"], "validation NLL": runs["valid_nll"],
         "test NLL, mask 0": runs["test_nll_single_mask"], "test NLL, ensemble": runs["test_nll_ensemble"],
         "run time (h)": seconds / 3600,
         "threads": runs["torch_threads"] if "torch_threads" in runs else "",
+        "device": _device(runs),
     })
     early = early_stops(table)
     note = ""
     if len(early):
         note = ("Kept before the learning rate first stepped down (they overfit in their first epochs): "
-                + ", ".join(f"{r.width} units K = {r.num_masks} {r.mode} seed {r.seed} (kept epoch {r.best_epoch})"
+                + ", ".join(f"{r.width} units K = {r.num_masks} {r.mode} {r.protocol} seed {r.seed} (kept epoch {r.best_epoch})"
                             for r in early.itertuples()) + ".\n\n")
     return note + markdown(shown)
 
