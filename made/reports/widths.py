@@ -239,13 +239,11 @@ def runs_markdown(table: pd.DataFrame) -> str:
     """Every run of the widths: its recipe, kept and last epoch, validation and
     test NLL, run time and where it ran (the recipe tells apart the K = 1
     candidates of one seed)."""
-    runs = widths_runs(table)
-    recipe = runs["protocol"] if "protocol" in runs else pd.Series("", index=runs.index)
-    runs = runs.assign(recipe=recipe.fillna("")).sort_values(["width", "num_masks", "mode", "recipe", "seed"])
+    runs = widths_runs(table).sort_values(["width", "num_masks", "mode", "protocol", "seed"])
     seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
                   if c in runs)
     shown = pd.DataFrame({
-        "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "recipe": runs["recipe"],
+        "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "recipe": runs["protocol"],
         "seed": runs["seed"],
         "kept epoch": runs["best_epoch"], "last epoch": runs["epochs"], "validation NLL": runs["valid_nll"],
         "test NLL, mask 0": runs["test_nll_single_mask"], "test NLL, ensemble": runs["test_nll_ensemble"],
