@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import (GRIDS, K1_AT_8000, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, PROTOCOLS, expand,
-                                grid_outputs, run_id)
+from made.pipeline.grid import (GRIDS, K1_AT_8000, K1_CANDIDATES, K1_CHOSEN_AT_8000, LEFT_OUT_OF_SEARCH, MODES,
+                                PROTOCOLS, expand, grid_outputs, run_id)
 
 
 def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_two_beyond():
@@ -36,7 +36,8 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
         [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
     assert sorted(by_width[8000]) == sorted([(32, "connectivity", "adam", 0), (32, "order", "adam", 0),
-                                             (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000])
+                                             (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000]
+                                            + [(1, "single", K1_CHOSEN_AT_8000, 1)])
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
         cfg = p.config()
@@ -65,6 +66,19 @@ def test_k1_candidates_at_8000_units_are_the_two_best_at_2000_on_validation():
             runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
     assert set(runs) == {"adam", *K1_CANDIDATES}
     assert tuple(sorted(runs, key=runs.get)[:2]) == K1_AT_8000
+
+
+def test_k1_recipe_with_a_second_seed_at_8000_units_is_validations_choice_there():
+    # the committed 8000-unit K = 1 runs of seed 0, one per candidate: the one of
+    # lowest validation NLL is the recipe that gets more seeds (test NLL is not read)
+    runs = {}
+    for p in expand(GRIDS["widths"]):
+        if p.params["hidden_sizes"] == [8000] and p.params["num_masks"] == 1 and p.params["seed"] == 0:
+            path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
+            assert path.exists(), f"{p.run_id} is not committed"
+            runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
+    assert set(runs) == set(K1_AT_8000)
+    assert min(runs, key=runs.get) == K1_CHOSEN_AT_8000
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
@@ -122,6 +136,17 @@ def test_seeds_override_and_smoke_grid():
     smoke = expand(GRIDS["smoke"])
     assert [p.params["num_masks"] for p in smoke] == [1, 2, 2]
     assert all(p.params["train_subset"] and p.params["max_epochs"] for p in smoke)
+
+def test_seeds_can_be_keyed_by_protocol_mode_or_k():
+    grid = dict(base={"dataset": "binarized_mnist", "num_masks": 1},
+                axes=dict(protocol=["adam", "adam_wd1e-3"]), seeds={"adam_wd1e-3": 3, "default": 1})
+    by = {}
+    for p in expand(grid):
+        by.setdefault(p.params["protocol"], []).append(p.params["seed"])
+    assert by == {"adam": [0], "adam_wd1e-3": [0, 1, 2]}
+    # a grid-level protocol is a key too; the mode comes first
+    assert len(expand(dict(grid, protocol="adam_step10", axes={}, seeds={"adam_step10": 2, "default": 1}))) == 2
+    assert len(expand(dict(grid, protocol="adam", axes={}, seeds={"single": 4, "adam": 2, "default": 1}))) == 4
 
 
 def test_each_grid_owns_its_outputs():
