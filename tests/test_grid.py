@@ -55,28 +55,30 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert "binarized_mnist_h2000_K1_single_seed0_adam_step10" in [p.run_id for p in points]
 
 
-def test_k1_candidates_at_8000_units_are_the_two_best_at_2000_on_validation():
-    # the committed 2000-unit K = 1 runs, one per recipe of the search: the two of
-    # lowest validation NLL are the 8000-unit candidates (test NLL is not read)
+def _committed_k1_validation(width: int) -> dict[str, float]:
+    """Recipe -> validation NLL of the widths grid's committed K = 1 runs of
+    seed 0 at ``width`` (validation only: test NLL is not read)."""
     runs = {}
     for p in expand(GRIDS["widths"]):
-        if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1:
+        if p.params["hidden_sizes"] == [width] and p.params["num_masks"] == 1 and p.params["seed"] == 0:
             path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
             assert path.exists(), f"{p.run_id} is not committed"
             runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
+    return runs
+
+
+def test_k1_candidates_at_8000_units_are_the_two_best_at_2000_on_validation():
+    # the committed 2000-unit K = 1 runs, one per recipe of the search: the two of
+    # lowest validation NLL are the 8000-unit candidates
+    runs = _committed_k1_validation(2000)
     assert set(runs) == {"adam", *K1_CANDIDATES}
     assert tuple(sorted(runs, key=runs.get)[:2]) == K1_AT_8000
 
 
 def test_k1_recipe_with_a_second_seed_at_8000_units_is_validations_choice_there():
     # the committed 8000-unit K = 1 runs of seed 0, one per candidate: the one of
-    # lowest validation NLL is the recipe that gets more seeds (test NLL is not read)
-    runs = {}
-    for p in expand(GRIDS["widths"]):
-        if p.params["hidden_sizes"] == [8000] and p.params["num_masks"] == 1 and p.params["seed"] == 0:
-            path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
-            assert path.exists(), f"{p.run_id} is not committed"
-            runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
+    # lowest validation NLL is the recipe that gets more seeds
+    runs = _committed_k1_validation(8000)
     assert set(runs) == set(K1_AT_8000)
     assert min(runs, key=runs.get) == K1_CHOSEN_AT_8000
 
@@ -137,7 +139,8 @@ def test_seeds_override_and_smoke_grid():
     assert [p.params["num_masks"] for p in smoke] == [1, 2, 2]
     assert all(p.params["train_subset"] and p.params["max_epochs"] for p in smoke)
 
-def test_seeds_can_be_keyed_by_protocol_mode_or_k():
+
+def test_seeds_can_be_keyed_by_protocol_and_the_mode_comes_first():
     grid = dict(base={"dataset": "binarized_mnist", "num_masks": 1},
                 axes=dict(protocol=["adam", "adam_wd1e-3"]), seeds={"adam_wd1e-3": 3, "default": 1})
     by = {}

@@ -3,8 +3,8 @@
 A grid is a dict: ``base`` settings shared by every point, ``axes`` whose
 cartesian product gives the points, and ``seeds``: how many seeds each point
 gets (an int, or a dict keyed by ``num_masks``, ``dataset``, mode or
-protocol, with a ``"default"``), and ``csv`` and ``reports``: the table it writes and the
-report notebooks (``notebooks/<name>.ipynb``) run on it.  The training
+protocol, with a ``"default"``), and ``csv`` and ``reports``: the table it
+writes and the report notebooks (``notebooks/<name>.ipynb``) run on it.  The training
 ``mode`` axis names the paper's two kinds of mask resampling
 (made.pipeline.experiment.MODES):
 
