@@ -218,6 +218,10 @@ def test_uci_grid_expands_the_published_command_and_the_search():
             if dataset in ("adult", "mushrooms"):
                 seeds[("adadelta", False)] = 2  # the same, once the connectivity-only arm had run
                 del seeds[("adagrad", False)]  # left out of the search (LEFT_OUT_OF_SEARCH)
+            if dataset == "connect4":
+                del seeds[("adagrad", False)], seeds[("adagrad", True)]  # both left out (LEFT_OUT_OF_SEARCH)
+        if (dataset, k) == ("connect4", 1):
+            seeds[("adagrad", True)] = 2  # the second seed of its chosen recipe
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
         if (dataset, k) == ("adult", 1):
             want = sorted(want + [("sgd", True, 0)])
@@ -285,8 +289,10 @@ def test_uci_grid_expands_connect4_as_a_searched_row():
 
     points = [p for p in expand(GRIDS["uci"]) if p.params["dataset"] == "connect4"]
     arms = sorted((str(p.params["num_masks"]), p.params["protocol"], p.mode, p.params["seed"]) for p in points)
-    assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] +
-                          [("None", o, m, 0) for o in ("adadelta", "paper") for m in ("connectivity", "order")])
+    # Adagrad under mask sampling is left out of its search (LEFT_OUT_OF_SEARCH); each
+    # row's choice on validation gets a second seed
+    assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] + [("1", "paper", "single", 1)] +
+                          [("None", "adadelta", m, 0) for m in ("connectivity", "order")])
     assert all(p.run_id.startswith("connect4_h500_K") for p in points)
     assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
     sampling = [p.config() for p in points if p.params["num_masks"] is None]
@@ -299,9 +305,8 @@ def test_the_uci_arms_left_out_of_a_search_are_not_in_the_grid_and_say_why():
     for (dataset, k, protocol, mode), why in LEFT_OUT_OF_SEARCH.items():
         assert k == "sampling" and why.strip()
         assert f"{dataset}_h500_Ksampling_{mode}_seed0_{protocol}_valid_masks300" not in ids
-        # the row's other arms are still searched
-        assert f"{dataset}_h500_Ksampling_{mode}_seed0_adadelta_valid_masks300" in ids
-        assert f"{dataset}_h500_Ksampling_order_seed0_{protocol}_valid_masks300" in ids
+        # the row's other arms are still searched: Adadelta in both modes
+        assert {f"{dataset}_h500_Ksampling_{m}_seed0_adadelta_valid_masks300" for m in ("order", "connectivity")} <= ids
 
 
 def test_the_readmes_table_of_grids_counts_each_grids_runs_and_names_its_reports():
@@ -324,3 +329,21 @@ def test_the_readmes_table_of_grids_counts_each_grids_runs_and_names_its_reports
             assert int(part.group(1)) == sum(p.params["dataset"] in named for p in points), name
         listed = [] if reports.startswith("(") else [r.strip() for r in reports.split(",")]
         assert listed == list(GRIDS[name].get("reports", ())), name
+
+
+def test_connect4_second_seeds_go_to_the_recipes_validation_chose():
+    # the committed connect4 runs of seed 0, per row (one mask, mask sampling): the
+    # recipe (protocol, resampling) of lowest validation NLL is the one with a second
+    # seed in the grid, and the only one (test NLL is not read)
+    runs_dir = Path(__file__).resolve().parent.parent / "results" / "runs"
+    points = [p for p in expand(GRIDS["uci"]) if p.params["dataset"] == "connect4"]
+    for k in (1, None):
+        row = [p for p in points if p.params["num_masks"] == k]
+        valid = {}
+        for p in row:
+            if p.params["seed"] == 0:
+                path = runs_dir / p.run_id / "metrics.json"
+                assert path.exists(), f"{p.run_id} is not committed"
+                valid[(p.params["protocol"], p.mode)] = json.loads(path.read_text())["valid_nll"]
+        seconds = {(p.params["protocol"], p.mode) for p in row if p.params["seed"] == 1}
+        assert len(valid) >= 2 and seconds == {min(valid, key=valid.get)}, (k, valid, seconds)
