@@ -220,6 +220,7 @@ def test_uci_grid_expands_the_published_command_and_the_search():
                 del seeds[("adagrad", False)]  # left out of the search (LEFT_OUT_OF_SEARCH)
             if dataset == "connect4":
                 del seeds[("adagrad", False)], seeds[("adagrad", True)]  # both left out (LEFT_OUT_OF_SEARCH)
+                seeds[("adadelta", False)] = 2  # the second seed of its chosen recipe
         if (dataset, k) == ("connect4", 1):
             seeds[("adagrad", True)] = 2  # the second seed of its chosen recipe
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
@@ -292,7 +293,8 @@ def test_uci_grid_expands_connect4_as_a_searched_row():
     # Adagrad under mask sampling is left out of its search (LEFT_OUT_OF_SEARCH); each
     # row's choice on validation gets a second seed
     assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] + [("1", "paper", "single", 1)] +
-                          [("None", "adadelta", m, 0) for m in ("connectivity", "order")])
+                          [("None", "adadelta", m, 0) for m in ("connectivity", "order")] +
+                          [("None", "adadelta", "connectivity", 1)])
     assert all(p.run_id.startswith("connect4_h500_K") for p in points)
     assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
     sampling = [p.config() for p in points if p.params["num_masks"] is None]

@@ -172,6 +172,8 @@ GRIDS: dict[str, dict] = {
             dict(protocol="sgd_tanh", base={"dataset": "adult", "num_masks": 1}, axes={}, seeds=1),
             # connect4: the second seed of each row's recipe that validation chose
             dict(protocol="paper", base={"dataset": "connect4", "num_masks": 1}, axes={}, seeds=2),
+            dict(protocol="adadelta", base={"dataset": "connect4", **MASK_SAMPLING}, axes=dict(mode=["connectivity"]),
+                 seeds=2),
         ],
         csv="uci.csv", reports=("uci", "compare"),
     ),
