@@ -73,8 +73,10 @@ def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool 
     ``input_path`` and ``output_path`` as given (relative), each of
     ``parameters`` shown with the given value instead of the one it ran with,
     and printed text (warnings) with this machine's folders cut from its paths.
-    ``timeless`` also drops execution times; the injected parameters cell gets
-    a fixed id, so a report rerun on the same results is the same file."""
+    ``timeless`` also drops execution times and the interpreter's version (a
+    clone on another Python patch release gives the same report); the injected
+    parameters cell gets a fixed id, so a report rerun on the same results is
+    the same file."""
     import nbformat
 
     if not Path(path).exists():  # papermill always writes it; a stand-in in a test may not
@@ -102,6 +104,7 @@ def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool 
                 meta.pop(field, None)
         for cell in nb.cells:
             cell.metadata.pop("execution", None)
+        nb.metadata.get("language_info", {}).pop("version", None)
     with atomic_path(path) as tmp:
         nbformat.write(nb, str(tmp))
 
