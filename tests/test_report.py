@@ -543,6 +543,10 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     row = comparison_table(fake_runs(), widths=pd.concat([widths, other, worse]))
     row = row[row.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
     assert row["protocol"] == "adam_lr3e-4" and row["this_project"] == pytest.approx(90.8) and row["seeds"] == 2
+    # rows under different recipes: the note names each row's, not a blend of them
+    note = report_markdown(comparison_table(fake_runs(), widths=pd.concat([widths, other, worse])))
+    assert "1 mask: `adam_lr3e-4`; 32 masks (order-agnostic), ensemble: `adam`" in note
+    assert "none of them the authors' Adagrad 0.01" in note and "adam/adam_lr3e-4" not in note
     # before the widths grid has run: the rows say so, and so does the note
     table = comparison_table(fake_runs(), widths=widths.iloc[:0])
     assert table[table.setting == "binarized MNIST, 1x8000, 1 mask"]["note"].iloc[0].startswith("not run yet")
