@@ -521,6 +521,22 @@ def test_widths_answer_at_8000_units_by_the_difference_rule():
     assert "K = 1 run is not done yet" in widths_answer(runs[~((runs.hidden_sizes == "8000") & (runs.num_masks == 1))])
 
 
+def test_widths_answer_says_which_k32_run_overfit_before_the_first_rate_step():
+    from made.reports.widths import widths_answer
+
+    runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
+    assert "Kept before the learning rate" not in widths_answer(runs)
+    early = (runs.hidden_sizes == "8000") & (runs["mode"] == "connectivity") & (runs.seed == 0)
+    runs.loc[early, ["best_epoch", "epochs"]] = [18, 48]
+    text = widths_answer(runs)
+    assert "Kept before the learning rate first stepped down, at K = 32: connectivity-agnostic seed 0 " \
+           "(kept epoch 18 of 48)." in text
+    # K = 1 stopping early is its recipe search's business, and other widths are not this answer's
+    runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
+    runs.loc[(runs.num_masks == 1) | (runs.hidden_sizes == "2000"), "best_epoch"] = 10
+    assert "Kept before the learning rate" not in widths_answer(runs)
+
+
 def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     widths = wide_runs(seeds=(0, 1))
     table = comparison_table(fake_runs(), widths=widths)
