@@ -35,8 +35,8 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert sorted(by_width[2000]) == sorted(
         [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
-    assert sorted(by_width[8000]) == sorted([(32, "connectivity", "adam", 0), (32, "order", "adam", 0),
-                                             (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000]
+    assert sorted(by_width[8000]) == sorted([(32, "connectivity", "adam", 0), (32, "connectivity", "adam", 1),
+                                             (32, "order", "adam", 0), (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000]
                                             + [(1, "single", K1_CHOSEN_AT_8000, 1)])
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:

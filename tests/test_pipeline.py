@@ -95,7 +95,14 @@ def test_reports_only_refuses_what_contradicts_it(other, capsys):
     assert f"not allowed with {other}" in capsys.readouterr().err
 
 
-def test_dry_run_estimates_from_a_measurement(capsys, tmp_path):
+def test_dry_run_estimates_from_a_measurement(capsys, monkeypatch, tmp_path):
+    import made.model
+
+    # The timing needs no orthogonal init: its n x n SVD takes minutes at the paper's width
+    def no_svd(*args):
+        raise AssertionError("a dry run ran the orthogonal init")
+
+    monkeypatch.setattr(made.model, "orthogonal_", no_svd)
     run_all = load_run_all()
     assert run_all.main(["--smoke", "--dry-run", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out

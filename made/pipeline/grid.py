@@ -99,7 +99,7 @@ GRIDS: dict[str, dict] = {
                  axes=dict(protocol=list(K1_CANDIDATES)), seeds=1),
             dict(protocol="adam", base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 32,
                                         "valid_masks": 8},
-                 axes=dict(mode=["order", "connectivity"]), seeds={"order": 2, "default": 1}),
+                 axes=dict(mode=["order", "connectivity"]), seeds=2),
             dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 1},
                  axes=dict(protocol=list(K1_AT_8000)), seeds={K1_CHOSEN_AT_8000: 2, "default": 1}),
         ],
