@@ -530,7 +530,9 @@ def test_widths_answer_says_which_k32_run_overfit_before_the_first_rate_step():
     runs.loc[early, ["best_epoch", "epochs"]] = [18, 48]
     text = widths_answer(runs)
     assert "Kept before the learning rate first stepped down, at K = 32: connectivity-agnostic seed 0 " \
-           "(kept epoch 18 of 48)." in text
+           "(kept epoch 18 of 48). It overfit early" in text
+    runs.loc[(runs.hidden_sizes == "8000") & (runs["mode"] == "connectivity"), ["best_epoch", "epochs"]] = [18, 48]
+    assert "connectivity-agnostic seed 1 (kept epoch 18 of 48). They overfit early" in widths_answer(runs)
     # K = 1 stopping early is its recipe search's business, and other widths are not this answer's
     runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
     runs.loc[(runs.num_masks == 1) | (runs.hidden_sizes == "2000"), "best_epoch"] = 10
