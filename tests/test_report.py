@@ -533,6 +533,7 @@ def test_widths_answer_says_which_k32_run_overfit_before_the_first_rate_step():
            "(kept epoch 18 of 48). It overfit early" in text
     runs.loc[(runs.hidden_sizes == "8000") & (runs["mode"] == "connectivity"), ["best_epoch", "epochs"]] = [18, 48]
     assert "connectivity-agnostic seed 1 (kept epoch 18 of 48). They overfit early" in widths_answer(runs)
+    assert "so where they trail K = 1" in widths_answer(runs) and "so where it trails K = 1" in text
     # K = 1 stopping early is its recipe search's business, and other widths are not this answer's
     runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
     runs.loc[(runs.num_masks == 1) | (runs.hidden_sizes == "2000"), "best_epoch"] = 10
@@ -558,11 +559,11 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
                            test_nll_single_mask=k1_8000["test_nll_single_mask"] + 0.7)
     worse = k1_8000.assign(protocol="adam_wd1e-3", valid_nll=k1_8000["valid_nll"] + 0.5,
                            test_nll_single_mask=k1_8000["test_nll_single_mask"] - 5.0)
-    row = comparison_table(fake_runs(), widths=pd.concat([widths, other, worse]))
-    row = row[row.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
+    searched = comparison_table(fake_runs(), widths=pd.concat([widths, other, worse]))
+    row = searched[searched.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
     assert row["protocol"] == "adam_lr3e-4" and row["this_project"] == pytest.approx(90.8) and row["seeds"] == 2
     # rows under different recipes: the note names each row's, not a blend of them
-    note = report_markdown(comparison_table(fake_runs(), widths=pd.concat([widths, other, worse])))
+    note = report_markdown(searched)
     assert "1 mask: `adam_lr3e-4`; 32 masks (order-agnostic), ensemble: `adam`" in note
     assert "none of them the authors' Adagrad 0.01" in note and "adam/adam_lr3e-4" not in note
     # before the widths grid has run: the rows say so, and so does the note

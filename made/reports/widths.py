@@ -213,9 +213,10 @@ def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH, expected: pd.Da
     if len(early):
         which = ", ".join(f"{MODE_LABEL[r.mode]} seed {r.seed} (kept epoch {r.best_epoch} of {r.epochs})"
                           for r in early.itertuples())
-        text.append(f"Kept before the learning rate first stepped down, at K = {k}: {which}. "
-                    f"{'They' if len(early) > 1 else 'It'} overfit early under Figure 2's recipe, which K = 32 keeps unsearched while K = 1 has a recipe searched at "
-                    "this width, so where it trails K = 1 the gap may measure that recipe as much as the masks.")
+        they, trails = ("They", "they trail") if len(early) > 1 else ("It", "it trails")
+        text.append(f"Kept before the learning rate first stepped down, at K = {k}: {which}. {they} overfit early "
+                    f"under Figure 2's recipe, which K = {k} keeps unsearched while K = 1 has a recipe searched at "
+                    f"this width, so where {trails} K = 1 the gap may measure that recipe as much as the masks.")
     text.append(f"The paper (recalled) reports {paper_nll(1):.2f} at 1 mask and {paper_nll(k):.2f} at {k} masks, "
                 f"a gain of {paper_nll(1) - paper_nll(k):.2f} nats.")
     moves = []
