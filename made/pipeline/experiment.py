@@ -29,6 +29,7 @@ from ..device import flush_denormals, resolve_device
 from ..evaluate import DEFAULT_TEST_MASKS, evaluate
 from ..io import save_torch, write_csv, write_json
 from ..model import MADE, ModelConfig
+from ..samples import N_SAMPLES, draw, write_samples
 from ..settings import DETAIL, EXECUTION, facts, setting
 from ..train import TrainConfig, fit, settings_diff
 from .protocols import PROTOCOLS
@@ -37,6 +38,7 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 BEST_MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
+SAMPLES = "samples.txt"
 # metrics.json and the checkpoint record the SHA-256 of the data's content
 # (made.data.Dataset.content_sha256): a run resumes, or is reused, only on the
 # data it was trained on.
@@ -298,8 +300,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
 
     Writes (each atomically): ``checkpoint.pt`` after every epoch (so an
     interrupted run resumes, and a finished one can be extended with a larger
-    ``max_epochs``), ``history.csv``, ``model.pt`` (best-validation parameters)
-    and last ``metrics.json``, one flat row that is also returned.
+    ``max_epochs``), ``history.csv``, ``model.pt`` (best-validation parameters),
+    ``samples.txt`` (:mod:`made.samples`) and last ``metrics.json``, one flat row that is also returned.
 
     A directory records exactly what was trained there: the checkpoint keeps
     the settings that trained it, and a directory whose checkpoint or
@@ -357,6 +359,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
         **_versions(device),
     }
     row.pop("progress")
+    # Drawn after the test numbers, from a generator of their own: they change none of them.
+    with flush_denormals():
+        write_samples(out_dir / SAMPLES, *draw(model, N_SAMPLES, n_masks=test_masks, seed=config.seed))
     write_json(out_dir / METRICS, row)
     return row
 
