@@ -21,11 +21,20 @@ tensor([[0., 0., 1.],
         [0., 1., 1.]])
 >>> layer(torch.ones(4, 3)).shape
 torch.Size([4, 2])
+
+A training step allocates no (out, in) tensor after the first
+(:class:`_MaskedLinear`): the masked weight ``W * M`` and the weight gradient
+live in buffers the layer keeps between steps, the gradient is masked in
+place, and with ``zero_grad(set_to_none=False)`` autograd adds it into the
+kept ``weight.grad``.  At 8000 units a fresh (out, in) tensor is one the
+system must fault in and zero page by page, at every step
+(benchmarks/RESULTS.md, "Buffers kept between steps").
 """
 
 from __future__ import annotations
 
 import sys
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +47,56 @@ from .masks import degree_mask
 # that a small layer's training step notices; a stack of wide layers' masks
 # is what does not fit in memory (benchmarks/RESULTS.md, "Masks at width").
 STACK_MAX_BYTES = 256 * 2**20
+
+
+class _Pending:
+    """A graph's claim on a layer's buffers: held only by the autograd context
+    of one forward pass, and finished by its backward.  While one is alive and
+    unfinished, the buffers it saved must not be overwritten; once its backward
+    ran, or its graph was freed without one, they may."""
+
+    finished = False
+
+
+class _MaskedLinear(torch.autograd.Function):
+    """``x (W * M)^T + b`` with the layer's kept buffers.
+
+    The arithmetic is the plain layer's, op for op (``F.linear`` forward; for
+    2-D inputs autograd's own ``mm`` for each gradient), so the numbers are
+    bit for bit those of ``F.linear(x, mask * weight, bias)`` (tests/test_layers.py).
+    With ``premasked`` the weight already holds ``W * M`` (made.fast).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, mask, layer, premasked):
+        reuse = not layer._pending()
+        if premasked:
+            wm = weight
+        else:
+            wm = layer._buffer("wm", weight, reuse)
+            torch.mul(mask, weight, out=wm)
+        ctx.save_for_backward(x, wm, mask)
+        ctx.grad_w = layer._buffer("grad_w", weight, reuse) if weight.requires_grad else None
+        ctx.has_bias = bias is not None
+        # Held by ctx alone: without a graph to record (no grad) ctx, and the claim, die at once.
+        ctx.claim = _Pending()
+        layer._claim = weakref.ref(ctx.claim)
+        return F.linear(x, wm, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        x, wm, mask = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = g.mm(wm).reshape(x.shape)
+        if ctx.needs_input_grad[1]:
+            grad_w = torch.mm(g.t(), x.reshape(-1, x.shape[-1]), out=ctx.grad_w).mul_(mask)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = g.sum(0)
+        ctx.claim.finished = True
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 class MaskedLinear(nn.Linear):
@@ -67,6 +126,8 @@ class MaskedLinear(nn.Linear):
         self.register_buffer("selected", None, persistent=False)  # the selected mask when no stack
         self.index = 0
         self.cond = nn.Parameter(torch.zeros(out_features, in_features)) if condition_on_mask else None
+        self._kept: dict[str, torch.Tensor] = {}  # buffers kept between steps (_MaskedLinear)
+        self._claim = None  # weak reference to the last forward pass's _Pending
         self._build_masks()
 
     def _build(self, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -118,20 +179,36 @@ class MaskedLinear(nn.Linear):
                 self.selected = self._build(k)
         self.index = k
 
+    def _pending(self) -> bool:
+        """Whether a forward pass's graph still waits for its backward (and so
+        holds this layer's buffers and selected mask)."""
+        claim = self._claim() if self._claim is not None else None
+        return claim is not None and not claim.finished
+
+    def _buffer(self, name: str, like: torch.Tensor, reuse: bool) -> torch.Tensor:
+        """The kept buffer ``name`` shaped as ``like``; a new one where it may
+        not be reused (a pending graph holds it, or a Python name does: a
+        gradient that ``torch.autograd.grad`` returned, say) or does not fit."""
+        kept = self._kept.get(name)
+        # References: the dict, `kept`, and getrefcount's argument.
+        if not reuse or kept is None or sys.getrefcount(kept) > 3 or kept.shape != like.shape \
+                or kept.dtype != like.dtype or kept.device != like.device:
+            kept = self._kept[name] = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return kept
+
     def _selected_unshared(self) -> bool:
-        """Whether the selected mask can be overwritten: nothing but this layer
-        holds it, neither a Python name nor, in C++, a view or an autograd graph
-        that saved it for a pending backward pass.  Overwriting it spares a
-        fresh (out, in) allocation at every switch, whose pages the system
-        must fault in and zero: at 8000 units that costs more than the build."""
+        """Whether the selected mask can be overwritten: no Python name but
+        this layer's holds it, and no pending graph saved it for its backward.
+        Overwriting it spares a fresh (out, in) allocation at every switch,
+        whose pages the system must fault in and zero: at 8000 units that
+        costs more than the build."""
         selected = self._buffers["selected"]
-        if selected.dtype not in (torch.float32, torch.float64):
-            return False
         # References: the buffer dict, `selected`, and getrefcount's argument.
-        if sys.getrefcount(selected) > 3:
-            return False
-        use_count = getattr(torch.Tensor, "_use_count", None)  # torch's own count, private
-        return use_count is not None and use_count(selected) == 1
+        return sys.getrefcount(selected) <= 3 and not self._pending()
+
+    def __getstate__(self):
+        # A copy keeps no claim and no buffers of the original's: it builds its own.
+        return {**super().__getstate__(), "_claim": None, "_kept": {}}
 
     def masked_bias(self, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """The bias under ``mask`` (default: the selected one)."""
@@ -142,7 +219,7 @@ class MaskedLinear(nn.Linear):
         return cond if self.bias is None else self.bias + cond
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.mask * self.weight, self.masked_bias())
+        return _MaskedLinear.apply(x, self.weight, self.masked_bias(), self.mask, self, False)
 
     def extra_repr(self) -> str:
         return (super().extra_repr() + f", num_masks={self.num_masks}, "

@@ -1,9 +1,11 @@
 """Samples of a trained model, kept beside its run, and their nearest training images.
 
 A run saves :data:`N_SAMPLES` ancestral samples in ``samples.txt``, one per
-line: the index of the mask it was drawn under, then the sample's bits packed
-into bytes, in hex.  Text, not an array file: a few kB that git diffs and
-that need nothing but the standard library to read back.
+line: the index of the mask it was drawn under, the sample's bits packed into
+bytes, in hex, and then its nearest training image: its index, its Hamming
+distance to the sample and its bits.  Text, not an array file: a few kB that
+git diffs.  The run writes the nearest images because it has the data at
+hand; a report then draws the paper's samples figure from the run alone.
 
 Under an ensemble of K masks the model is a uniform mixture of its K
 autoregressive models, so each sample first draws its mask uniformly from the
@@ -21,6 +23,7 @@ K, then its bits under that mask.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,26 +47,60 @@ def draw(model, n: int, n_masks: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return masks.numpy(), x
 
 
-def write_samples(path: str | Path, masks: np.ndarray, x: np.ndarray) -> None:
-    """``samples.txt``: per line, the sample's mask and its packed bits in hex."""
-    lines = [f"{int(k)} {np.packbits(row).tobytes().hex()}" for k, row in zip(masks, x)]
+@dataclass
+class Samples:
+    """A run's samples: ``masks`` (n,), ``x`` (n, D) of 0/1, and, when the file
+    has them, each sample's nearest training image: ``nearest`` (n,) indices,
+    ``distance`` (n,) Hamming distances and ``images`` (n, D)."""
+
+    masks: np.ndarray
+    x: np.ndarray
+    nearest: np.ndarray | None = None
+    distance: np.ndarray | None = None
+    images: np.ndarray | None = None
+
+
+def _hex(row: np.ndarray) -> str:
+    return np.packbits(row).tobytes().hex()
+
+
+def _bits(text: str, dim: int) -> np.ndarray:
+    row = np.unpackbits(np.frombuffer(bytes.fromhex(text), dtype=np.uint8))[:dim]
+    if row.size != dim:
+        raise ValueError(f"{row.size} bits, expected {dim}")
+    return row
+
+
+def write_samples(path: str | Path, masks: np.ndarray, x: np.ndarray, train: np.ndarray | None = None) -> None:
+    """``samples.txt``: per line, the sample's mask and bits, then (with the
+    ``train`` images) its nearest training image's index, distance and bits."""
+    lines = [f"{int(k)} {_hex(row)}" for k, row in zip(masks, x)]
+    if train is not None:
+        index, distance = nearest(x, train)
+        lines = [f"{line} {int(j)} {int(d)} {_hex(np.asarray(train[j], dtype=np.uint8))}"
+                 for line, j, d in zip(lines, index, distance)]
     write_text(path, "\n".join(lines) + "\n")
 
 
-def read_samples(path: str | Path, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """What :func:`write_samples` wrote: (masks, (n, ``dim``) uint8 array)."""
-    masks, rows = [], []
+def read_samples(path: str | Path, dim: int) -> Samples:
+    """What :func:`write_samples` wrote."""
+    rows = []
     for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        fields = line.split()
         try:
-            k, bits = line.split()
-            rows.append(np.unpackbits(np.frombuffer(bytes.fromhex(bits), dtype=np.uint8))[:dim])
-            masks.append(int(k))
-        except ValueError:
-            raise ValueError(f"{path}, line {number}: not '<mask> <hex bits>'; delete the file and "
-                             "draw the run's samples again") from None
-        if rows[-1].size != dim:
-            raise ValueError(f"{path}, line {number}: {rows[-1].size} bits, expected {dim}")
-    return np.array(masks), np.stack(rows)
+            if len(fields) not in (2, 5):
+                raise ValueError(f"{len(fields)} fields")
+            row = [int(fields[0]), _bits(fields[1], dim)]
+            if len(fields) == 5:
+                row += [int(fields[2]), int(fields[3]), _bits(fields[4], dim)]
+        except ValueError as exc:
+            raise ValueError(f"{path}, line {number}: not '<mask> <hex bits> [<nearest> <distance> <hex bits>]' "
+                             f"({exc}); delete the file and draw the run's samples again") from None
+        rows.append(row)
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"{path}: some lines name a nearest training image and some do not")
+    columns = [np.array(c) for c in zip(*rows)]
+    return Samples(*columns) if columns else Samples(np.zeros(0, int), np.zeros((0, dim), np.uint8))
 
 
 def nearest(samples: np.ndarray, images: np.ndarray, chunk: int = 2000) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,14 @@ def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):
     # the saved model is the best-validation one: it reproduces the test numbers
     test = torch.as_tensor(np.load(os.path.join(toy_data, "toy.npz"))["test_data"])
     assert -model.ensemble_log_prob(test).mean().item() == pytest.approx(row["test_nll_ensemble"], abs=1e-4)
+    # the run's samples: 100, each under one of its 4 masks, drawn from the best model and the run's seed
+    from made.samples import N_SAMPLES, draw, read_samples
+
+    saved = read_samples(tmp_path / "run" / "samples.txt", dim=row["dim"])
+    assert saved.x.shape == (N_SAMPLES, row["dim"]) and set(saved.masks) <= {0, 1, 2, 3}
+    assert np.array_equal(saved.x, draw(model, N_SAMPLES, n_masks=4, seed=cfg.seed)[1])
+    train = np.load(os.path.join(toy_data, "toy.npz"))["train_data"][:200]  # its nearest among the images it trained on
+    assert np.array_equal(saved.images, train[saved.nearest]) and saved.nearest.max() < 200
     leftovers = [p.name for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
 

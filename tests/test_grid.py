@@ -3,27 +3,47 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import (GRIDS, K1_AT_8000, K1_CANDIDATES, K1_CHOSEN_AT_8000, LEFT_OUT_OF_SEARCH, MODES,
+from made.pipeline.grid import (CHOSEN_AT_8000, GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, RECIPES_AT_8000, UCI_CHOSEN,
                                 PROTOCOLS, expand, grid_outputs, run_id)
 
 
-def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_two_beyond():
+def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_three_beyond():
     points = expand(GRIDS["figure2"])
     ids = [p.run_id for p in points]
     assert len(ids) == len(set(ids))
     k1 = [p for p in points if p.params["num_masks"] == 1]
     assert {p.mode for p in k1} == {"single"} and sorted(p.params["seed"] for p in k1) == list(range(5))
     for k in (2, 4, 8, 16, 32):
-        seeds = range(5 if k <= 4 else 2)
+        seeds = range(5 if k <= 4 else 3)  # at least 3 everywhere: every difference is judged
         assert sorted((p.mode, p.params["seed"]) for p in points if p.params["num_masks"] == k) == sorted(
             (mode, s) for mode in ("connectivity", "order") for s in seeds)
-    assert len(points) == 5 + 2 * 5 * 2 + 3 * 2 * 2
+    assert len(points) == 5 + 2 * 5 * 2 + 3 * 2 * 3
     # the paper's file: no variant in the ids; the rebuild's runs name theirs
     assert all(p.config().data_variant is None and "static" not in p.run_id for p in points)
     rebuild = expand(GRIDS["rebuild"])
     assert all(p.run_id.startswith("binarized_mnist_static-seed0_h") for p in rebuild)
     assert not {p.run_id for p in rebuild} & set(ids)
     assert {p.run_id.replace("_static-seed0", "") for p in rebuild if "_h500_" in p.run_id} <= set(ids)
+
+
+def test_the_plain_grid_is_the_seed_projects_model_under_figure2s_recipe():
+    points = expand(GRIDS["plain"])
+    figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
+    assert len(points) == 3 + 2 * 2 * 3  # K = 1, and K = 4 and 32 in both modes, 3 seeds each
+    for p in points:
+        cfg = p.config()
+        assert (cfg.direct_connections, cfg.init, cfg.protocol, cfg.hidden_sizes) == (False, "default", "adam", [500])
+        assert p.run_id.endswith(("_adam_direct_connectionsFalse_initdefault",
+                                  "_adam_direct_connectionsFalse_initdefault_valid_masks8"))
+        assert p.run_id not in figure2  # new runs, never Figure 2's
+
+
+def test_the_papers_first_point_runs_on_the_papers_file_to_its_stopping_rule():
+    paper = [p for p in expand(GRIDS["recipes"]) if p.config().data_variant is None]
+    assert [p.run_id for p in paper] == ["binarized_mnist_h500_K1_single_seed0_paper"]
+    cfg = paper[0].config()
+    assert (cfg.train.optimizer, cfg.train.lr, cfg.train.look_ahead, cfg.train.min_delta, cfg.train.max_epochs) == (
+        "adagrad", 0.01, 30, 0.0, None)
 
 
 def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit_runs():
@@ -35,9 +55,12 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert sorted(by_width[2000]) == sorted(
         [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
-    assert sorted(by_width[8000]) == sorted([(32, "connectivity", "adam", 0), (32, "connectivity", "adam", 1),
-                                             (32, "order", "adam", 0), (32, "order", "adam", 1)] + [(1, "single", r, 0) for r in K1_AT_8000]
-                                            + [(1, "single", K1_CHOSEN_AT_8000, 1)])
+    # at 8000 units both arms: one seed of every recipe offered, 3 of the one chosen
+    assert sorted(by_width[8000]) == sorted(
+        [(32, "connectivity", "adam", s) for s in (0, 1)]
+        + [(32, "order", r, 0) for r in RECIPES_AT_8000[32]] + [(32, "order", CHOSEN_AT_8000[32], s) for s in (1, 2)]
+        + [(1, "single", r, 0) for r in RECIPES_AT_8000[1]] + [(1, "single", CHOSEN_AT_8000[1], s) for s in (1, 2)])
+    assert set(RECIPES_AT_8000[1]) == set(K1_CANDIDATES) and set(RECIPES_AT_8000[32]) == {"adam", CHOSEN_AT_8000[1]}
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
         cfg = p.config()
@@ -55,32 +78,31 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert "binarized_mnist_h2000_K1_single_seed0_adam_step10" in [p.run_id for p in points]
 
 
-def _committed_k1_validation(width: int) -> dict[str, float]:
-    """Recipe -> validation NLL of the widths grid's committed K = 1 runs of
-    seed 0 at ``width`` (validation only: test NLL is not read)."""
+def _committed_validation(width: int, k: int = 1) -> dict[str, float]:
+    """Recipe -> validation NLL of the widths grid's committed runs of K = ``k``
+    (order-agnostic) and seed 0 at ``width`` (validation only: test NLL is not read)."""
     runs = {}
     for p in expand(GRIDS["widths"]):
-        if p.params["hidden_sizes"] == [width] and p.params["num_masks"] == 1 and p.params["seed"] == 0:
+        if p.params["hidden_sizes"] == [width] and p.params["num_masks"] == k and p.params["seed"] == 0 \
+                and p.mode in ("single", "order"):
             path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
-            assert path.exists(), f"{p.run_id} is not committed"
-            runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
+            if path.exists():
+                runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
     return runs
 
 
-def test_k1_candidates_at_8000_units_are_the_two_best_at_2000_on_validation():
-    # the committed 2000-unit K = 1 runs, one per recipe of the search: the two of
-    # lowest validation NLL are the 8000-unit candidates
-    runs = _committed_k1_validation(2000)
-    assert set(runs) == {"adam", *K1_CANDIDATES}
-    assert tuple(sorted(runs, key=runs.get)[:2]) == K1_AT_8000
+def test_k1_searched_every_recipe_at_2000_units():
+    assert set(_committed_validation(2000)) == {"adam", *K1_CANDIDATES}
 
 
-def test_k1_recipe_with_a_second_seed_at_8000_units_is_validations_choice_there():
-    # the committed 8000-unit K = 1 runs of seed 0, one per candidate: the one of
-    # lowest validation NLL is the recipe that gets more seeds
-    runs = _committed_k1_validation(8000)
-    assert set(runs) == set(K1_AT_8000)
-    assert min(runs, key=runs.get) == K1_CHOSEN_AT_8000
+def test_each_arms_recipe_with_3_seeds_at_8000_units_is_validations_choice_among_those_it_ran():
+    # the committed 8000-unit runs of seed 0, one per recipe the arm ran (the
+    # grid's other candidates may still be training): the one of lowest
+    # validation NLL is the recipe that gets 3 seeds
+    for k in (1, 32):
+        runs = _committed_validation(8000, k)
+        assert set(runs) <= set(RECIPES_AT_8000[k]) and CHOSEN_AT_8000[k] in runs
+        assert min(runs, key=runs.get) == CHOSEN_AT_8000[k], k
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():
@@ -162,7 +184,9 @@ def test_each_grid_owns_its_outputs():
 
 def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_masks():
     points = expand(GRIDS["recipes"])
-    paper = [p for p in points if p.params["protocol"] == "paper"]
+    # the equal-time comparison, on the rebuild (the paper's first point on the paper's file
+    # runs to its stopping rule: test_the_papers_first_point_runs_...)
+    paper = [p for p in points if p.params["protocol"] == "paper" and p.config().data_variant]
     assert sorted(p.params["num_masks"] for p in paper) == [1, 32]
     assert all(p.params["max_epochs"] == 150 for p in paper)
     # the converging side of the comparison: the same models under the adam recipe, uncapped,
@@ -194,11 +218,11 @@ def test_uci_grid_expands_the_published_command_and_the_search():
     dna = by[("dna", None)]
     assert sorted((c.protocol, c.optimizer, c.eps, c.rho, c.lr, c.valid_masks, c.order_agnostic, c.seed)
                   for c in dna) == sorted(
-        ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, order, s) for order in (True, False) for s in (0, 1))
+        ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, order, s) for order in (True, False) for s in (0, 1, 2))
     assert all(c.connectivity_agnostic for c in dna)
     # the authors' adult command, exactly as published: "adult 0.01 0 -1 0 ? 300 100 30 False 0 None 0
     # [500] 1234 False Output False tanh Orthogonal 0"
-    (sgd,) = [c for c in by[("adult", 1)] if c.protocol == "sgd_tanh"]
+    sgd, *_ = [c for c in by[("adult", 1)] if c.protocol == "sgd_tanh"]
     assert (sgd.optimizer, sgd.lr, sgd.decrease_constant, sgd.max_epochs, sgd.num_masks) == ("sgd", 0.01, 0.0, None, 1)
     assert (sgd.batch_size, sgd.look_ahead, sgd.hidden_sizes, sgd.activation) == (100, 30, [500], "tanh")
     assert (sgd.direct_connections, sgd.init, sgd.condition_on_mask, sgd.weight_decay) == (True, "orthogonal", False, None)
@@ -223,9 +247,11 @@ def test_uci_grid_expands_the_published_command_and_the_search():
                 seeds[("adadelta", False)] = 2  # the second seed of its chosen recipe
         if (dataset, k) == ("connect4", 1):
             seeds[("adagrad", True)] = 2  # the second seed of its chosen recipe
+        chosen = UCI_CHOSEN.get((dataset, "sampling" if k is None else k))
+        if chosen:  # 3 seeds of the row's recipe
+            protocol, mode = chosen
+            seeds[({"paper": "adagrad", "sgd_tanh": "sgd"}.get(protocol, protocol), mode != "connectivity")] = 3
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
-        if (dataset, k) == ("adult", 1):
-            want = sorted(want + [("sgd", True, 0)])
         assert sorted((c.optimizer, c.order_agnostic, c.seed) for c in cfgs) == want, (dataset, k)
         assert all((c.lr == 0.01) if c.optimizer in ("adagrad", "sgd") else (c.eps, c.rho) == (1e-5, 0.95)
                    for c in cfgs)
@@ -291,10 +317,10 @@ def test_uci_grid_expands_connect4_as_a_searched_row():
     points = [p for p in expand(GRIDS["uci"]) if p.params["dataset"] == "connect4"]
     arms = sorted((str(p.params["num_masks"]), p.params["protocol"], p.mode, p.params["seed"]) for p in points)
     # Adagrad under mask sampling is left out of its search (LEFT_OUT_OF_SEARCH); each
-    # row's choice on validation gets a second seed
-    assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] + [("1", "paper", "single", 1)] +
+    # row's choice on validation gets 3 seeds
+    assert arms == sorted([("1", o, "single", 0) for o in ("adadelta", "paper")] + [("1", "paper", "single", s) for s in (1, 2)] +
                           [("None", "adadelta", m, 0) for m in ("connectivity", "order")] +
-                          [("None", "adadelta", "connectivity", 1)])
+                          [("None", "adadelta", "connectivity", s) for s in (1, 2)])
     assert all(p.run_id.startswith("connect4_h500_K") for p in points)
     assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
     sampling = [p.config() for p in points if p.params["num_masks"] is None]
@@ -349,3 +375,17 @@ def test_connect4_second_seeds_go_to_the_recipes_validation_chose():
                 valid[(p.params["protocol"], p.mode)] = json.loads(path.read_text())["valid_nll"]
         seconds = {(p.params["protocol"], p.mode) for p in row if p.params["seed"] == 1}
         assert len(valid) >= 2 and seconds == {min(valid, key=valid.get)}, (k, valid, seconds)
+
+
+def test_each_uci_rows_recipe_with_3_seeds_is_validations_choice_in_the_committed_runs():
+    # the committed table, each row chosen on validation NLL (dna under mask sampling: the
+    # authors' command, which validation also chooses): the recipe the grid gives 3 seeds
+    import pandas as pd
+
+    from made.reports.uci import RESAMPLING, uci_table
+
+    table = uci_table(pd.read_csv(Path(__file__).resolve().parent.parent / "results" / "uci.csv"))
+    mode_of = {text: mode for mode, text in RESAMPLING.items()}
+    chosen = {(r.dataset, 1 if r.setting == "1 mask" else "sampling"): (r.protocol, mode_of[r.resampling or ""])
+              for r in table.itertuples()}
+    assert chosen == UCI_CHOSEN

@@ -703,7 +703,7 @@ def tempfile_root() -> str:
 
 
 def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch):
-    # The committed results, every run of the recipes grid complete: nothing
+    # The committed results, every run of the rebuild grid complete: nothing
     # trains, no data is needed, and the second call writes the same bytes.
     import papermill
 
@@ -711,13 +711,13 @@ def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch
     shutil.copytree(ROOT / "results", results)
     monkeypatch.setattr(papermill, "execute_notebook", no_training)
     run_all = load_run_all()
-    argv = ["--grid", "recipes", "--results-dir", str(results), "--no-reports"]
+    argv = ["--grid", "rebuild", "--results-dir", str(results), "--no-reports"]
     assert run_all.main(argv) == 0
     first = snapshot(results)
     assert run_all.main(argv) == 0
     assert snapshot(results) == first
     # what the committed files hold (test_the_committed_tables_are_what_their_runs_give)
-    for name in ("recipes.csv", "recipes_curves.csv"):
+    for name in ("rebuild.csv", "rebuild_curves.csv"):
         assert first[name] == (ROOT / "results" / name).read_bytes(), name
 
 
@@ -1126,7 +1126,7 @@ def test_only_selects_the_grids_runs_by_setting(tmp_path, capsys):
                                     if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1)
     assert len(chosen) == 4  # adam and the three K = 1 candidates
     chosen = [p.run_id for p in points if cli._matches(p, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")])]
-    assert len(chosen) == 2 and all("_h8000_" in i and "_order_" in i for i in chosen)
+    assert len(chosen) == 4 and all("_h8000_" in i and "_order_" in i for i in chosen)
     run_all = load_run_all()
     argv = ["--grid", "widths", "--results-dir", str(tmp_path), "--dry-run"]
     assert run_all.main([*argv, "--only", "hidden_sizes=123"]) == 2

@@ -137,18 +137,24 @@ def test_figure2_table_and_findings_with_one_and_two_seeds():
     assert table.loc[32, "order-agnostic, ensemble"] == "89.50 ± 0.50"
     assert table.loc[32, "connectivity-agnostic, ensemble"] == "93.00 ± 0.50"
     assert list(table["seeds"]) == ["2", "1", "1", "2"]
+    # with 2 seeds a side nothing is judged: K = 32 is 5 nats better, shown, not judged
     diffs = figure2_differences(fake_runs())
     row = diffs[(diffs.comparison == "ensemble vs K = 1") & (diffs["mode"] == "order") & (diffs.K == 32)].iloc[0]
-    # seeds 0 and 1 at K = 1 and 32 pair: both differences -5.0, so no spread at all: exact
-    assert row["difference"] == pytest.approx(-5.0) and row["method"] == "paired" and row["seeds"] == "2 pairs"
+    assert row["difference"] == pytest.approx(-5.0) and row["verdict"] == "not judged" and row["seeds"] == "2+2 seeds"
+    # 3 seeds at K = 1 and 32 (seeds 1 nat apart): Welch over every seed, 3+3
+    runs = fake_runs({1: 3, 2: 1, 4: 1, 32: 3})
+    diffs = figure2_differences(runs)
+    row = diffs[(diffs.comparison == "ensemble vs K = 1") & (diffs["mode"] == "order") & (diffs.K == 32)].iloc[0]
+    assert row["difference"] == pytest.approx(-5.0) and row["method"] == "Welch" and row["seeds"] == "3+3 seeds"
     one = diffs[(diffs.comparison == "ensemble vs K = 1") & (diffs["mode"] == "order") & (diffs.K == 2)].iloc[0]
-    assert one["verdict"] == "one seed"  # K = 2 has one seed and K = 1's seed 0 alone is no pair
-    text = figure2_markdown(fake_runs())
-    assert "Order-agnostic: better (clear) at K = 32 (-5.00 [-5.00, -5.00], 2 pairs)" in text
-    assert "not judged (one seed) at K = 2 (-1.50, 1+2 seeds), K = 4 (-2.50, 1+2 seeds)" in text
-    # mask 0 at K = 32: 95.5 connectivity- against 97.0 order-agnostic
-    assert "connectivity-agnostic better (clear) at K = 32 (-1.50" in text
-    assert "| 32  | 97.00 ± 0.50" in text
+    assert one["verdict"] == "not judged"  # K = 2 has one seed
+    text = figure2_markdown(runs)
+    # -5 +- t(0.975, 4) * sqrt(1/3 + 1/3) = -5 +- 2.27
+    assert "Order-agnostic: better (clear) at K = 32 (-5.00 [-7.27, -2.73], 3+3 seeds)" in text
+    assert "not judged (fewer than 3 seeds a side) at K = 2 (-2.00, 1+3 seeds), K = 4 (-3.00, 1+3 seeds)" in text
+    # mask 0 at K = 32: 1.5 nats between the modes, 1.8 standard errors: only suggestive
+    assert "connectivity-agnostic better (suggestive) at K = 32 (-1.50" in text
+    assert "| 32  | 97.50 ± 0.58" in text
     assert "<!-- generated: figure2-table -->" in text and "<!-- end generated: figure2-findings -->" in text
 
 
@@ -218,8 +224,11 @@ def test_comparison_table_against_the_papers_numbers():
     k1 = table[table.setting.str.contains("1 mask")].iloc[0]
     assert k1["reference"] == pytest.approx(88.40) and k1["reference_confidence"] == "recalled"
     assert k1["this_project"] == pytest.approx(94.5) and k1["difference"] == pytest.approx(94.5 - 88.40)
-    # 2 seeds, 94 and 95: a one-sample interval of +6.1 +- 12.7 * 0.5 includes 0: only suggestive
-    assert k1["judgement"] == "higher (suggestive)"
+    # 2 seeds, 94 and 95: shown, not judged
+    assert k1["judgement"] == "not judged (2 seeds)"
+    # 3 seeds, 94, 95 and 96: a one-sample interval of +6.6 +- 4.3 * 0.58 excludes 0
+    three = comparison_table(fake_runs({1: 3, 2: 1, 4: 1, 32: 2}))
+    assert three[three.setting.str.contains("1 mask")].iloc[0]["judgement"] == "higher (clear)"
     seed = table[table.setting.str.contains("VALIDATION")].iloc[0]
     assert seed["reference"] == pytest.approx(94.5) and seed["this_project"] == pytest.approx(95.5)
     # the logit average: one row per K with its own seeds, never judged against the seed's
@@ -498,17 +507,19 @@ def test_widths_table_and_paragraph_before_the_8000_unit_runs():
 def test_widths_answer_at_8000_units_by_the_difference_rule():
     from made.reports.widths import widths_answer, widths_differences
 
-    # two seeds, seed 1 0.2 nats above seed 0 everywhere: the pairs agree exactly
-    text = widths_answer(wide_runs(seeds=(0, 1)))
-    assert "At 8000 hidden units" in text and "K = 1 under its recipe chosen on validation (adam) gives 90.10 ± 0.10" in text
+    # three seeds, each 0.2 nats above the one before: Welch over 3+3
+    text = widths_answer(wide_runs(seeds=(0, 1, 2)))
+    assert "At 8000 hidden units" in text and "K = 1 under its recipe chosen on validation (adam) gives 90.20 ± 0.12" in text
     ensemble, single = text.split("**Does it help or hurt a single mask")
-    assert "Order-agnostic: helps (clear; 89.10 ± 0.10; -1.00 [-1.00, -1.00], 2 pairs)" in ensemble
-    assert "Connectivity-agnostic: helps (clear; 89.60 ± 0.10; -0.50" in ensemble
-    assert "Order-agnostic: hurts (clear; 93.10 ± 0.10; +3.00" in single
+    assert "Order-agnostic: helps (clear; 89.20 ± 0.12; -1.00 [-1.45, -0.55], 3+3 seeds)" in ensemble
+    assert "Connectivity-agnostic: helps (clear; 89.70 ± 0.12; -0.50" in ensemble
+    assert "Order-agnostic: hurts (clear; 93.20 ± 0.12; +3.00" in single
     assert "88.40 at 1 mask and 88.04 at 32 masks" in text
-    # one seed: the differences are stated, not judged
+    # fewer than 3 seeds: the differences are stated, not judged
+    text = widths_answer(wide_runs(seeds=(0, 1)))
+    assert "89.10 ± 0.10, 1.00 nats below K = 1 (2+2 seeds: stated, not judged)" in text and "helps" not in text
     text = widths_answer(wide_runs())
-    assert "89.00, 1.00 nats below K = 1 (one seed: stated, not judged)" in text and "helps" not in text
+    assert "89.00, 1.00 nats below K = 1 (1+1 seeds: stated, not judged)" in text and "helps" not in text
     # across widths, from unrounded values
     runs = wide_runs()
     runs.loc[(runs.hidden_sizes == "500") & (runs.num_masks == 1), "test_nll_single_mask"] = 91.6449
@@ -545,7 +556,9 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     table = comparison_table(fake_runs(), widths=widths)
     k1 = table[table.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
     assert k1["this_project"] == pytest.approx(90.1) and k1["reference"] == pytest.approx(88.40)
-    assert k1["data_variant"] == "static-seed0" and k1["judgement"] == "higher (clear)" and k1["seeds"] == 2
+    assert k1["data_variant"] == "static-seed0" and k1["judgement"] == "not judged (2 seeds)" and k1["seeds"] == 2
+    three = comparison_table(fake_runs(), widths=wide_runs(seeds=(0, 1, 2)))
+    assert three[three.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]["judgement"] == "higher (clear)"
     k32 = table[table.setting == "binarized MNIST, 1x8000, 32 masks (order-agnostic), ensemble"].iloc[0]
     assert k32["this_project"] == pytest.approx(89.1) and k32["reference"] == pytest.approx(88.04)
     md = report_markdown(table)
@@ -575,12 +588,12 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
 
 
 def _two_files(shift=-2.5, k8_rebuild=0.0):
-    """Figure 2 on the paper's file (5 seeds at K <= 4, 2 above) and on the rebuild (2 seeds), the
+    """Figure 2 on the paper's file (5 seeds at K <= 4, 3 above) and on the rebuild (3 seeds), the
     rebuild ``shift`` nats above the paper's file everywhere but K = 8, where it is ``k8_rebuild`` more."""
-    paper = fake_runs({1: 5, 2: 5, 4: 5, 8: 2, 32: 2}).assign(data_variant="larochelle")
+    paper = fake_runs({1: 5, 2: 5, 4: 5, 8: 3, 32: 3}).assign(data_variant="larochelle")
     for i, noise in enumerate(NOISE):
         paper.loc[paper.seed == i, ["test_nll_single_mask", "test_nll_ensemble"]] += noise
-    rebuild = fake_runs({1: 2, 2: 2, 4: 2, 8: 2, 32: 2})
+    rebuild = fake_runs({1: 3, 2: 3, 4: 3, 8: 3, 32: 3})
     rebuild[["test_nll_single_mask", "test_nll_ensemble"]] -= shift
     rebuild.loc[rebuild.seed == 1, ["test_nll_single_mask", "test_nll_ensemble"]] += 0.05
     rebuild.loc[(rebuild.num_masks == 8), "test_nll_ensemble"] += k8_rebuild
@@ -589,13 +602,13 @@ def _two_files(shift=-2.5, k8_rebuild=0.0):
 
 
 def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold_on_both():
-    from made.reports.binarizations import binarizations_markdown, conclusions, paired_differences
+    from made.reports.binarizations import binarizations_markdown, conclusions, differences
 
     runs = _two_files(k8_rebuild=6.0)  # on the rebuild, K = 8 hurts the ensemble badly
-    table = paired_differences(runs)
+    table = differences(runs)
     k1 = table[(table.K == 1) & (table.evaluation == "mask 0")].iloc[0]
-    # seeds 0 and 1 on both files: paired over the 2 shared seeds (the rebuild has no seed 2-4)
-    assert k1["method"] == "paired" and k1["seeds"] == "2 pairs" and k1["difference"] == pytest.approx(-2.4, abs=0.2)
+    # every seed of each file, no pairing
+    assert k1["seeds"] == "5+3 seeds" and k1["method"] == "Welch" and k1["difference"] == pytest.approx(-1.5, abs=0.2)
     assert set(table["width"]) == {500} and len(table) == (1 + 4 * 2) * 2
     text = conclusions(runs)
     lines = text.strip().splitlines()
@@ -607,7 +620,7 @@ def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold
     assert "<!-- generated: binarizations-conclusions -->" in md and "<!-- generated: rebuild-figure2-table -->" in md
     # the same runs under other ids in a second table are one run each, not more seeds
     doubled = pd.concat([runs, runs.assign(run_id=runs.run_id + "_copy")])
-    assert paired_differences(doubled).equals(table)
+    assert differences(doubled).equals(table)
 
 
 def test_binarizations_before_the_papers_file_has_runs():
@@ -680,7 +693,14 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     text = k1_search_markdown(table)
     chosen = [line for line in text.splitlines() if "| yes" in line]
     assert len(chosen) == 1 and "adam_wd1e-3" in chosen[0] and "test NLL plays no part" in text
-    assert "favours K = 1" in widths_answer(table, width=2000) and "adam_wd1e-3" in widths_answer(table, width=2000)
+    answer = widths_answer(table, width=2000)
+    assert "adam_wd1e-3" in answer and "favours" not in answer
+    assert "under its own recipe chosen on validation (connectivity-agnostic adam, order-agnostic adam)" in answer
+    # a K = 32 arm that ran two recipes takes the one of lower validation NLL, never test
+    from made.reports.widths import chosen_recipes
+    table = pd.concat([table, pd.DataFrame([run(2000, 32, "order", "adam_step10", 0, 90.0, 95.0, lr_step_epochs=10)])])
+    assert chosen_recipes(widths_runs(table))[2000, 32, "order"] == "adam_step10"
+    assert widths_table(table).iloc[0]["K = 32, order-agnostic, ensemble"] == "95.00"
 
 
 def test_a_widths_k1_search_with_recipes_not_finished_says_its_choice_is_not_final():

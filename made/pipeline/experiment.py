@@ -361,7 +361,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     row.pop("progress")
     # Drawn after the test numbers, from a generator of their own: they change none of them.
     with flush_denormals():
-        write_samples(out_dir / SAMPLES, *draw(model, N_SAMPLES, n_masks=test_masks, seed=config.seed))
+        write_samples(out_dir / SAMPLES, *draw(model, N_SAMPLES, n_masks=test_masks, seed=config.seed),
+                      train=train.cpu().numpy())
     write_json(out_dir / METRICS, row)
     return row
 

@@ -19,7 +19,7 @@ from .runs import by_seed, describe, markdown, rows_of_mode, select
 from .sections import section
 from .statistics import against_reference, fmt_mean, judgement, mean_se
 from .uci import RESAMPLING, chosen_note, uci_entries
-from .widths import widths_runs, with_k1_recipe
+from .widths import widths_runs, with_chosen_recipes
 
 
 def epochs_note(runs: pd.DataFrame) -> str:
@@ -82,7 +82,7 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[d
     runs = figure2_runs(runs)
     rows = []
     if widths is not None:  # K = 1 under its recipe chosen on validation, as the widths report has it
-        rows += _paper_rows(with_k1_recipe(widths_runs(widths)), PAPER_WIDTH,
+        rows += _paper_rows(with_chosen_recipes(widths_runs(widths)), PAPER_WIDTH,
                             note="the paper's width is recalled (most likely 8000)", grid="widths")
     rows += _paper_rows(runs, 500, note="paper row is most likely 8000 hidden units; ours has 500", grid="figure2")
     sub32 = select(runs, num_masks=32, mode="order")
@@ -133,7 +133,7 @@ one seed); `reference` is the paper's or the seed project's figure, with how sur
 (`recalled`: transcribed from memory of the paper's tables, not read off the PDF). `judgement`
 sets our mean over seeds against that one number (`made.reports.statistics.against_reference`,
 a one-sample Student-t interval: **clear** where its 95% interval excludes the number,
-**suggestive** where only its 80% interval does); with one seed it is not judged. The
+**suggestive** where only its 80% interval does); with fewer than 3 seeds it is not judged. The
 reference's own seed-to-seed spread is not known, so a clear gap says our mean differs from that
 number, not that the two setups differ. `data_variant` says which binarized MNIST was used.
 
@@ -198,7 +198,7 @@ def paper_rows_note(table: pd.DataFrame) -> str:
 - **Data:** {data}.
 - **Training:** {training}; the architecture is the authors'.
 - **The paper's numbers** are recalled, not read off the paper, and the width of these rows is not stated in what was recalled: 8000 is the most likely value, the width of each layer in the authors' published MNIST command.
-- **Seeds:** a row with one seed has no spread over seeds, so its gap to the paper is not judged.
+- **Seeds:** a row with fewer than 3 seeds is shown, and its gap to the paper is not judged.
 """
 
 

@@ -3,7 +3,7 @@
 The runs are a grid's table (``figure2.csv``; ``rebuild.csv`` for the second
 binarization), chosen by their recorded settings: one hidden layer of 500
 units, one data variant and one training recipe.  Every comparison is judged
-by :func:`made.reports.statistics.difference`, paired by seed.
+by :func:`made.reports.statistics.difference` (Welch, every seed).
 """
 
 from __future__ import annotations
@@ -99,20 +99,20 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def by_verdict(items: list[tuple[str, Difference]], lower: str, higher: str) -> str:
-    """``better (clear) at K = 2 (-0.73 [-1.06, -0.40], 5 pairs); within the spread at K = 8 (...)``."""
+    """``better (clear) at K = 2 (-0.73 [-1.06, -0.40], 5+5 seeds); within the spread at K = 8 (...)``."""
     groups: dict[str, list[str]] = {}
     for label, d in items:
         if d.verdict == "missing":
             continue
         if d.verdict in ("clear", "suggestive"):
             key = f"{lower if d.delta < 0 else higher} ({d.verdict})"
-        elif d.verdict == "one seed":
-            key = "not judged (one seed)"
+        elif d.verdict == "not judged":
+            key = "not judged (fewer than 3 seeds a side)"
         else:
             key = d.verdict
         groups.setdefault(key, []).append(f"{label} ({d.short()})")
     order = [f"{side} ({v})" for v in ("clear", "suggestive") for side in (lower, higher)]
-    order += ["within the spread", "not judged (one seed)"]
+    order += ["within the spread", "not judged (fewer than 3 seeds a side)"]
     return "; ".join(f"{key} at {', '.join(groups[key])}" for key in order if key in groups) or "nothing to compare"
 
 

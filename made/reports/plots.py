@@ -20,7 +20,7 @@ import pandas as pd
 from .figure2 import figure2_runs, what_was_run
 from .references import PAPER_WIDTH, paper_nll
 from .runs import MODE_LABEL, TRAINING_MODES, rows_of_mode, summary
-from .widths import early_stops, many_masks, widths_runs, with_k1_recipe
+from .widths import early_stops, many_masks, widths_runs, with_chosen_recipes
 from ..io import atomic_path
 
 
@@ -163,7 +163,7 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     epochs) is labelled with its kept epoch.
     """
     _style()
-    runs = with_k1_recipe(widths_runs(runs))  # K = 1 under its recipe chosen on validation
+    runs = with_chosen_recipes(widths_runs(runs))  # K = 1 under its recipe chosen on validation
     k = k or many_masks(runs)
     points = summary(runs, by=("width",))
     axis = sorted(set(widths or []) | set(points["width"]))
