@@ -311,7 +311,9 @@ def test_uci_table_selects_on_validation_and_reports_what_the_issue_asks():
     assert row["setting"] == "mask sampling (1000 test masks)" and row["protocol"] == "adadelta"
     assert row["role"] == "authors' command" and row["not_chosen_valid_nll"] == ""
     assert row["valid_nll"] == pytest.approx(80.1)
-    assert list(table["role"]) == ["authors' command", "beside the authors' command"]
+    assert list(table["role"]) == ["authors' command", "ablation of the authors' command"]
+    # an ablation is not a failed reproduction: its gap to the paper is not judged
+    assert table.iloc[1]["judgement"] == "ablation: not judged against the paper"
     assert table.iloc[1]["protocol"] == "paper" and table.iloc[1]["test_nll"] == pytest.approx(70.0)
     assert row["test_nll"] == pytest.approx(79.9) and row["seeds"] == 2
     assert row["stderr_over_examples"] == pytest.approx(0.4) and row["stderr_over_seeds"] == pytest.approx(0.1)
@@ -327,7 +329,7 @@ def _uci_run(dataset, protocol, mode, valid, test, seed=0, stopped=True):
 
 def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test():
     from made.reports.comparison import uci_rows
-    from made.reports.uci import uci_expected, uci_markdown, uci_table
+    from made.reports.uci import uci_expected, uci_findings, uci_markdown, uci_table
 
     runs = pd.DataFrame([
         _uci_run("mushrooms", "paper", "order", 12.9, 12.8),
@@ -341,6 +343,14 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     ])
     expected = uci_expected(expand(GRIDS["uci"]))
     table = uci_table(runs, expected)
+    # the grid's other datasets have no run: each a row that says so and where its data is
+    not_run = table[table["test_nll"].isna()]
+    assert list(not_run["dataset"]) == ["adult", "connect4", "dna", "nips", "ocr_letters", "rcv1", "web"]
+    assert all(r.startswith("not run: no copy of the data here") for r in not_run["role"])
+    assert "https://github.com/mgermain/MADE/raw/master/datasets/web.npz" in not_run["role"].iloc[-1]
+    assert "- **Not run** (no copy of the data here; the suite runs them when it is given): adult, connect4" in \
+        uci_findings(table)
+    table = table[table["test_nll"].notna()]
     assert len(table) == 1
     row = table.iloc[0]
     assert (row["protocol"], row["resampling"], row["role"]) == ("adadelta", "connectivity only", "chosen on validation")
@@ -368,7 +378,7 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     assert uci_table(without, expected).iloc[0]["role"] == "chosen on validation"
     text = uci_markdown(without, expected, left_out=left_out)
     assert "- mushrooms, mask sampling, paper, connectivity only: too slow here" in text
-    assert "| dataset   | data   |" in text
+    assert "| dataset     | data   |" in text  # the widest name: ocr_letters, not run
     # the comparison table's label says which resampling the row used
     setting = uci_rows(runs)[0]["setting"]
     assert "mask sampling (connectivity only)" in setting

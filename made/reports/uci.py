@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data import DATASETS
 from .references import reference, reference_numbers
 from .runs import by_seed, markdown
 from .sections import section
@@ -154,7 +155,7 @@ def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publis
 # A row's role, as the tables say it: a row whose search has an unfinished
 # recipe does not say it chose on validation.
 ROLES = {"chosen": "chosen on validation", "published": "authors' command",
-         "beside": "beside the authors' command",
+         "beside": "ablation of the authors' command",
          "incomplete": "best of the finished recipes (search incomplete)"}
 
 
@@ -178,6 +179,11 @@ def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publis
         entries.append((dataset, k, role, sub, sampling, "test_nll_ensemble" if sampling else "test_nll_single_mask",
                         reference(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")))
     return entries, others
+
+
+COLUMNS = ["dataset", "setting", "resampling", "role", "test_nll", "stderr_over_examples", "stderr_over_seeds",
+           "seeds", "paper", "difference", "judgement", "protocol", "valid_nll", "not_chosen_valid_nll", "best_epoch",
+           "stopped_early", "run_minutes", "data_variant"]
 
 
 def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
@@ -220,7 +226,9 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "seeds": n,
             "paper": paper,
             "difference": mean - paper,
-            "judgement": judgement(against_reference(by_seed(sub, col), paper)),
+            # an ablation is not a reproduction: its gap to the paper is shown, not judged
+            "judgement": ("ablation: not judged against the paper" if role == "beside"
+                          else judgement(against_reference(by_seed(sub, col), paper))),
             "protocol": "/".join(protocols) or "",
             "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
             "not_chosen_valid_nll": others.get((dataset, k), "") if role in ("chosen", "incomplete") else "",
@@ -229,7 +237,13 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "run_minutes": seconds / 60,
             "data_variant": ", ".join(sorted(sub["data_variant"].unique())),
         })
-    return pd.DataFrame(rows)
+    # The grid's datasets with no run at all: no copy of their data was at hand.
+    ran = set(runs["dataset"]) if len(runs) else set()
+    for dataset in sorted(set(expected["dataset"]) - ran if expected is not None and len(expected) else ()):
+        rows.append({"dataset": dataset, "setting": "", "resampling": "",
+                     "role": f"not run: no copy of the data here (`python -m made.data fetch {dataset}`, or "
+                             f"{DATASETS[dataset].url})" if dataset in DATASETS else "not run", "seeds": 0})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def uci_expected(points) -> pd.DataFrame:
@@ -248,7 +262,8 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
         "setting": [s if not r else f"{s}, {r}" for s, r in zip(table["setting"], table["resampling"])],
         "role": table["role"], "test NLL": table["test_nll"], "± examples": table["stderr_over_examples"],
         "± seeds": table["stderr_over_seeds"], "seeds": table["seeds"], "paper": table["paper"],
-        "difference": [f"{d:+.2f}" for d in table["difference"]], "judgement": table["judgement"],
+        "difference": ["" if pd.isna(d) else f"{d:+.2f}" for d in table["difference"]],
+        "judgement": table["judgement"],
         "protocol": table["protocol"], "validation NLL": table["valid_nll"],
         "validation NLL of the recipes not chosen": table["not_chosen_valid_nll"],
         "best epoch": table["best_epoch"], "run minutes": table["run_minutes"],
@@ -264,11 +279,20 @@ def uci_findings(table: pd.DataFrame) -> str:
         setting = r.setting + (f", {r.resampling}" if r.resampling else "")
         return f"{r.dataset}, {setting}, {r.role}: {r.test_nll:.2f} against {r.paper:.2f}, {r.judgement}"
 
-    near = table[table["difference"].abs() <= 1]
-    far = table[table["difference"].abs() > 1]
-    lines = [f"- **Within 1 nat of the paper ({len(near)} of {len(table)} rows):** "
+    ablation = table["judgement"].fillna("").str.startswith("ablation")
+    judged = table[table["test_nll"].notna() & ~ablation]
+    near = judged[judged["difference"].abs() <= 1]
+    far = judged[judged["difference"].abs() > 1]
+    lines = [f"- **Within 1 nat of the paper ({len(near)} of {len(judged)} rows):** "
              + ("; ".join(name(r) for r in near.itertuples()) or "none") + ".",
              "- **More than 1 nat from it:** " + ("; ".join(name(r) for r in far.itertuples()) or "none") + "."]
+    if ablation.any():
+        lines.append("- **Ablations, set beside the paper, not against it:** "
+                     + "; ".join(name(r) for r in table[ablation].itertuples()) + ".")
+    not_run = table[table["test_nll"].isna()]
+    if len(not_run):
+        lines.append(f"- **Not run** (no copy of the data here; the suite runs them when it is given): "
+                     f"{', '.join(not_run['dataset'])}.")
     return "\n".join(lines) + "\n"
 
 
