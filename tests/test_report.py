@@ -113,13 +113,17 @@ def test_figure2_handles_a_point_with_one_seed_and_one_with_five():
     assert "1-5 seeds" in fig.axes[0].get_title(loc="left")
 
 
-def test_figure2_marks_the_papers_recalled_rows_and_saves_png_and_pdf(tmp_path):
+def test_figure2_draws_no_reference_at_another_width_and_saves_png_and_pdf(tmp_path):
     fig = figure2(fake_runs(), title="test")
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert len(texts) == 6 and not any("seed project" in t for t in texts)
-    assert sum(t.startswith("paper (recalled)") for t in texts) == 2
-    marks = [c for c in fig.axes[0].collections if c.get_label().startswith("paper")]
-    assert sorted(float(m.get_offsets()[0][1]) for m in marks) == pytest.approx([88.04, 88.40])
+    assert len(texts) == 4 and not any("seed project" in t or "paper" in t for t in texts)
+    # every plotted value is one of ours: none is the paper's 8000-unit 88.40 or 88.04
+    runs = fake_runs()
+    ours = set(runs["test_nll_single_mask"]) | set(runs["test_nll_ensemble"])
+    plotted = {round(float(y), 6) for c in fig.axes[0].collections for _, y in c.get_offsets()}
+    plotted |= {round(float(y), 6) for line in fig.axes[0].get_lines() for y in line.get_ydata()}
+    assert not {88.04, 88.40} & plotted and "stars" not in fig.axes[0].get_title(loc="left")
+    assert {round(v, 6) for v in ours} <= plotted
     paths = save_figure(fig, tmp_path / "figure2")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     assert all(p.stat().st_size > 1000 for p in paths)
@@ -789,3 +793,23 @@ def test_widths_runs_name_each_runs_recipe_and_its_accelerator():
     assert "recipe" in text.splitlines()[2] and "device" in text.splitlines()[2]
     assert "cuda (NVIDIA H200)" in text and "x86_64" not in text
     assert "2000 units K = 1 single adam_wd1e-3 seed 0 (kept epoch 9)" in text
+
+
+def test_figure2_on_the_seed_projects_model_says_whether_the_reversal_holds():
+    from made.reports.figure2 import figure2_markdown, seed_model_answer
+
+    authors = fake_runs({1: 3, 4: 3, 32: 3})
+    worse = (authors.num_masks == 32) & (authors["mode"] == "order")
+    authors.loc[worse, "test_nll_ensemble"] += 8.0  # K = 32 order-agnostic 3 nats worse than K = 1
+    plain = fake_runs({1: 3, 4: 3, 32: 3})  # on the seed's model K = 32 helps: 5 nats better
+    text = seed_model_answer(plain, authors)
+    assert "+3.00 [" in text and "-5.00 [" in text
+    assert "the reversal does not hold on the seed's model" in text
+    assert seed_model_answer(authors, authors).count("holds on both models") == 1
+    # fewer than 3 seeds on a side: not judged
+    assert "cannot be judged yet" in seed_model_answer(fake_runs(), authors)
+    # the seed's 94.5 is set against the seed's model's validation NLL (96.0 +- 0.58 over 3 seeds)
+    assert "The seed quotes 94.5 for one mask, a validation NLL; its model here gives 96.00 ± 0.58" in text
+    md = figure2_markdown(authors, plain=plain)
+    assert "## On the seed project's own model" in md and "<!-- generated: plain-answer -->" in md
+    assert "figure2_plain.png" in md and "## On the seed" not in figure2_markdown(authors)

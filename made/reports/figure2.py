@@ -14,7 +14,8 @@ from .curves import convergence_table, fewer_masks_check
 from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, by_seed, describe, markdown, rows_of_mode, select,
                    seeds_text)
 from .sections import section
-from .statistics import Difference, difference, fmt_mean, mean_se, rule_text
+from .references import reference
+from .statistics import Difference, against_reference, difference, fmt_mean, judgement, mean_se, rule_text
 
 WIDTH = 500
 
@@ -278,6 +279,53 @@ def halving_markdown(runs: pd.DataFrame, curves: pd.DataFrame) -> str:
     return text + "\n\n" + markdown(shown, digits=4)
 
 
+# The reversal at 1x500: a K-mask order-agnostic ensemble worse than one mask.
+REVERSAL_K = 32
+
+
+def _reversal(runs: pd.DataFrame, k: int = REVERSAL_K) -> Difference:
+    return difference(_cell(runs, "order", k, "test_nll_ensemble"), _cell(runs, "order", 1, "test_nll_single_mask"))
+
+
+def seed_model_answer(plain: pd.DataFrame, authors: pd.DataFrame) -> str:
+    """Does the reversal (K = 32 order-agnostic ensemble worse than K = 1)
+    hold on the seed project's own model as on the authors'?  And the seed's
+    own numbers beside it."""
+    ours, theirs = _reversal(authors), _reversal(plain)
+    called = ("clear", "suggestive")
+    if theirs.verdict not in called + ("within the spread",) or ours.verdict not in called + ("within the spread",):
+        verdict = "cannot be judged yet: a side has fewer than 3 seeds"
+    elif theirs.verdict in called and ours.verdict in called and theirs.delta > 0 and ours.delta > 0:
+        verdict = "holds on both models"
+    elif theirs.verdict in called and theirs.delta > 0:
+        verdict = "holds on the seed's model but not on the authors'"
+    else:
+        verdict = "does not hold on the seed's model"
+    lines = [f"**Does the reversal hold on the seed project's own model?** The K = {REVERSAL_K} order-agnostic "
+             f"ensemble minus K = 1 is {ours.text()} on the authors' model and {theirs.text()} on the seed's: "
+             f"the reversal {verdict}."]
+    seed = reference(table="seed", masks="1")
+    valid = by_seed(rows_of_mode(plain, "order")[lambda r: r["num_masks"].astype(int) == 1], "valid_nll")
+    if seed is not None and len(valid):
+        d = against_reference(valid, float(seed["test_nll"]))
+        lines.append(f"The seed quotes {float(seed['test_nll']):.1f} for one mask, a validation NLL; its model here "
+                     f"gives {fmt_mean(*mean_se(valid)[:2])} on validation ({d.short()}: "
+                     f"{judgement(d) or 'not judged'}). Its 79.3 averages logits over orderings, which is not a "
+                     "likelihood (results/comparison.md).")
+    return " ".join(lines) + "\n"
+
+
+def plain_sections(plain: pd.DataFrame, authors: pd.DataFrame) -> list[str]:
+    """Figure 2 on the seed project's model: its table, its findings and the answer."""
+    plain = figure2_runs(plain)
+    return ["## On the seed project's own model\n",
+            section("plain-table", figure2_headline(plain).replace(
+                "Test NLL in nats on", "The seed's `MADE(784, [500], 784)` (no direct connections, PyTorch's default "
+                "initialization). Test NLL in nats on", 1) + "\n\n![Figure 2 on the seed's model](figure2_plain.png)"),
+            section("plain-findings", findings(figure2_differences(plain), plain)),
+            section("plain-answer", seed_model_answer(plain, figure2_runs(authors)))]
+
+
 def figure2_sections(runs: pd.DataFrame, curves: pd.DataFrame | None = None, prefix: str = "figure2") -> list[str]:
     """The parts of a Figure 2 report, each a named section (``<prefix>-table``,
     ``-findings``, ``-convergence``, ``-halving``, ``-time``) that README.md and
@@ -291,10 +339,13 @@ def figure2_sections(runs: pd.DataFrame, curves: pd.DataFrame | None = None, pre
     return parts + ["## Run time\n", section(f"{prefix}-time", run_time(runs))]
 
 
-def figure2_markdown(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> str:
+def figure2_markdown(runs: pd.DataFrame, curves: pd.DataFrame | None = None, plain: pd.DataFrame | None = None) -> str:
     """figure2.md: the table, the differences judged, convergence, the halving
-    check and the run time (:func:`figure2_sections`)."""
-    return "\n".join(["# Figure 2: test NLL against the number of training masks\n", *figure2_sections(runs, curves)])
+    check and the run time (:func:`figure2_sections`); with the ``plain``
+    grid's runs, Figure 2 on the seed project's model (:func:`plain_sections`)."""
+    extra = plain_sections(plain, runs) if plain is not None and len(plain) else []
+    return "\n".join(["# Figure 2: test NLL against the number of training masks\n", *figure2_sections(runs, curves),
+                      *extra])
 
 
 def differences_csv(runs: pd.DataFrame) -> pd.DataFrame:

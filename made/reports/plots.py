@@ -113,8 +113,9 @@ def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """Test NLL against the number of training masks (log2 axis): four curves,
     training mode (order- or connectivity-agnostic) crossed with evaluation
     (mask 0 alone or the ensemble of the training masks), each seed a faint
-    point beside its mean; the paper's recalled one-hidden-layer numbers (1
-    mask and the 32-mask ensemble, most likely 8000 units) as reference marks.
+    point beside its mean.  No reference at another width is drawn: the
+    paper's one-hidden-layer rows (most likely 8000 units) are on the widths
+    figure, at their width.
 
     Only test NLL is on this axis: the seed project's 94.5 is a validation
     NLL, compared in comparison.md with this project's validation NLL instead.
@@ -133,20 +134,13 @@ def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
                     part_runs["num_masks"].astype(float).to_numpy() * shift * 2 ** 0.06,
                     part_runs[column].astype(float).to_numpy(), MODE_COLORS[mode],
                     f"{MODE_LABEL[mode]}, {EVAL_NAME[evaluation]}", **EVAL_STYLES[evaluation])
-    for k, color, what in ((1, "black", "1 mask"), (32, MODE_COLORS["order"], "32 masks, ensemble")):
-        if k in set(points["num_masks"]):
-            x = k * 2 ** -0.35
-            ax.scatter([x], [paper_nll(k)], color=color, label=f"paper (recalled), {what}", **PAPER_STYLE)
-            ax.annotate(f"{paper_nll(k):.2f}", (x, paper_nll(k)), textcoords="offset points", xytext=(0, 7),
-                        ha="center", fontsize=7, color=color)
     ax.set_xscale("log", base=2)
     ks = sorted(points["num_masks"].unique())
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.minorticks_off()
     ax.set_xlim(min(ks) / 1.6, max(ks) * 1.4)
     ax.set(xlabel="number of masks used in training (K)", ylabel="test NLL (nats)")
-    _title(fig, ax, title, f"{what_was_run(runs)}\n{SEEDS_NOTE}\n"
-                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled")
+    _title(fig, ax, title, f"{what_was_run(runs)}\n{SEEDS_NOTE}")
     _legend_ours_first(ax)
     fig.tight_layout()
     return fig
