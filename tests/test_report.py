@@ -664,6 +664,24 @@ def test_recipes_pair_runs_by_their_settings_not_their_ids():
     assert "ran to their 4-epoch cap" in recipes_markdown(recipes, pool, pd.DataFrame(rows))
 
 
+def test_the_papers_first_point_says_where_adagrad_stopped_against_adam_and_the_seed():
+    from made.reports.recipes import papers_first_point_markdown
+
+    base = dict(dataset="binarized_mnist", data_variant="larochelle", hidden_sizes="500", num_masks=1, mode="single",
+                valid_masks=None, min_delta=0.0)
+    capped = dict(base, run_id="c", protocol="paper", seed=0, max_epochs=150, epochs=150, best_epoch=150,
+                  stopped_early=False, valid_nll=94.0, test_nll_single_mask=93.0)
+    assert "not complete yet" in papers_first_point_markdown(pd.DataFrame([capped]), pd.DataFrame([capped]))
+    adagrad = dict(capped, run_id="a", max_epochs=None, epochs=2030, best_epoch=2000, stopped_early=True,
+                   valid_nll=92.1, test_nll_single_mask=91.2)
+    adam = [dict(base, run_id=f"m{s}", protocol="adam", seed=s, max_epochs=None, epochs=80, best_epoch=50,
+                 stopped_early=True, valid_nll=92.5 + 0.1 * s, test_nll_single_mask=91.5 + 0.1 * s) for s in range(5)]
+    text = papers_first_point_markdown(pd.DataFrame([capped, adagrad]), pd.DataFrame(adam))
+    assert "stopped early after 2030 epochs, keeping epoch 2000, with validation NLL 92.10 and test NLL 91.20" in text
+    assert "91.70 ± 0.07 on test (5 seeds)" in text and "-0.50, 1+5 seeds on test, not judged (1+5 seeds)" in text
+    assert "The seed project quotes 94.5 for one mask, a validation NLL: this run is -2.40 from it" in text
+
+
 def test_no_report_spells_out_a_run_id_or_imports_the_runner():
     import ast
     from pathlib import Path

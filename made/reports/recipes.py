@@ -12,8 +12,10 @@ from __future__ import annotations
 import pandas as pd
 
 from .curves import equal_time, fewer_masks_check, median_epoch_seconds
+from .references import reference
 from .runs import as_text, markdown, select, unique_runs
 from .sections import section
+from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
 
@@ -104,6 +106,35 @@ def fewer_masks_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.D
     return " ".join(text) + "\n\n" + markdown(shown, digits=3)
 
 
+def papers_first_point_markdown(recipes: pd.DataFrame, pool: pd.DataFrame) -> str:
+    """The paper's first point, K = 1 at 1x500 under the authors' Adagrad 0.01
+    on the paper's file, run to its stopping rule: where it stopped, against
+    the converging recipe's K = 1 runs and the seed project's 94.5."""
+    uncapped = recipes[recipes["max_epochs"].isna()] if "max_epochs" in recipes else recipes.iloc[:0]
+    runs = select(uncapped, protocol="paper", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    if not len(runs):
+        return ("The run is not complete yet: it trains for thousands of epochs on a CPU core and resumes from "
+                "its checkpoint (`python run_all.py --grid recipes`).\n")
+    run = runs.iloc[0]
+    adam = select(pool, protocol="adam", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    test, valid = adam["test_nll_single_mask"].astype(float), adam["valid_nll"].astype(float)
+    d = difference(runs["test_nll_single_mask"].astype(float), test)
+    lines = [f"Adagrad 0.01 (the authors' optimizer), K = 1, 1x500, on the paper's file, seed {int(run['seed'])}: "
+             f"{'stopped early' if run['stopped_early'] else 'did not stop early'} after {int(run['epochs'])} epochs, "
+             f"keeping epoch {int(run['best_epoch'])}, with validation NLL {run['valid_nll']:.2f} and test NLL "
+             f"{run['test_nll_single_mask']:.2f}."]
+    if len(adam):
+        lines.append(f"The converging recipe's K = 1 runs give {fmt_mean(*mean_se(test)[:2])} on test "
+                     f"({len(adam)} seeds) and {fmt_mean(*mean_se(valid)[:2])} on validation: Adagrad minus them is "
+                     f"{d.short()} on test, {judgement(d) or 'not judged'}.")
+    seed = reference(table="seed", masks="1")
+    if seed is not None:
+        lines.append(f"The seed project quotes {float(seed['test_nll']):.1f} for one mask, a validation NLL: "
+                     f"this run is {run['valid_nll'] - float(seed['test_nll']):+.2f} from it on validation "
+                     "(one seed: shown, not judged).")
+    return " ".join(lines) + "\n"
+
+
 def recipes_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> str:
     """recipes.md: both checks, each a named section.  ``pool``: every table
     that may hold the Adam counterparts (the recipes' own and Figure 2's);
@@ -115,4 +146,6 @@ def recipes_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
         section("recipes-equal-time", equal_time_markdown(recipes, pool, curves)),
         "## Validating on 8 masks instead of 32\n",
         section("recipes-fewer-masks", fewer_masks_markdown(recipes, pool, curves)),
+        "## The paper's first point under the authors' optimizer\n",
+        section("recipes-first-point", papers_first_point_markdown(recipes, pool)),
     ])
