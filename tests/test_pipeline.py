@@ -897,13 +897,13 @@ def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
 def test_reports_only_rewrites_every_committed_report_byte_for_byte(tmp_path):
     # What `python run_all.py --reports-only --grid G` does for every grid, each
     # step once: every grid's tables from its complete runs, every report
-    # notebook on them, the READMEs' generated sections.  On a copy of the
+    # notebook on them, and the documents rendered from them.  On a copy of the
     # committed results it writes exactly the committed files, with no machine
     # path: the committed reports are what their runs give, and a clone's
     # rerun leaves a clean tree.
     from made.pipeline.notebooks import execute_report
     from made.pipeline.results import aggregate
-    from made.reports.sections import update_readmes
+    from made.reports.render import render_documents
 
     results = tmp_path / "results"
     # (not the checkpoints and locks of runs training beside the test)
@@ -919,7 +919,8 @@ def test_reports_only_rewrites_every_committed_report_byte_for_byte(tmp_path):
     assert {"figure2", "widths", "uci", "compare", "binarizations", "recipes"} <= set(reports)
     for name in reports:
         execute_report(name, results)
-    update_readmes(results, [results / "README.md", tmp_path / "README.md"])
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    render_documents(results, root=tmp_path)
     after = snapshot(results)
     assert sorted(after) == sorted(before), "files added or removed"
     changed = [name for name in after if after[name] != before[name]]
@@ -1065,7 +1066,7 @@ def test_a_report_that_reads_another_grids_table_waits_for_it(tmp_path, monkeypa
     finish(tmp_path / "runs" / point.run_id, point)
     assert load_run_all().main(["--grid", "uci", "--reports-only", "--results-dir", str(tmp_path)]) == 0
     assert "report compare: not run, it reads figure2.csv" in capsys.readouterr().out
-    assert ran == ["uci"]  # the grid's own report runs; the one that reads figure2.csv waits
+    assert ran == ["uci", "documents"]  # the grid's own report, then the documents; compare waits for figure2.csv
 
 
 # -- an early Ctrl-C ---------------------------------------------------------------

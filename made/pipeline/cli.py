@@ -375,16 +375,12 @@ def _main(args) -> int:
 
 
 def _update_readmes(results: Path) -> None:
-    """Copy the reports' generated sections into results/README.md and, for the
-    checkout's own results folder, README.md (made.reports.sections)."""
-    from ..reports.sections import update_readmes
-    from .notebooks import ROOT
+    """Render results/README.md and, for the checkout's own results folder,
+    README.md from their templates (notebooks/documents.ipynb, where there is one)."""
+    from . import notebooks
 
-    readmes = [results / "README.md"]
-    if results.resolve() == (ROOT / "results").resolve():
-        readmes.append(ROOT / "README.md")
-    for path, missing in update_readmes(results, readmes).items():
-        print(f"README sections -> {path}" + (f" (no report has {', '.join(missing)} yet)" if missing else ""))
+    if (notebooks.NOTEBOOKS / "documents.ipynb").exists():
+        print(f"documents: {notebooks.execute_report('documents', results)}")
 
 
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:

@@ -1,0 +1,125 @@
+"""The documents: README.md and results/README.md are their templates filled in from the
+results; a person wrote their sentences, and no number in them is typed by hand."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from made.reports.render import README, RESULTS_README, render, render_text
+from made.reports.verdict import values
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "docs" / "templates"
+DOCUMENTS = [(TEMPLATES / README, ROOT / "README.md"), (TEMPLATES / RESULTS_README, ROOT / "results" / "README.md")]
+IDS = ["README.md", "results/README.md"]
+
+
+@pytest.fixture(scope="module")
+def committed_values():
+    return values(ROOT / "results")
+
+
+@pytest.mark.parametrize("template, document", DOCUMENTS, ids=IDS)
+def test_every_committed_document_is_its_rendering_from_the_committed_results(template, document, committed_values):
+    assert document.read_text() == render(template, committed_values), (
+        f"{document.relative_to(ROOT)} is not its template filled in: run `python run_all.py --reports-only`")
+
+
+def _prose(text: str) -> str:
+    """What a reader reads as prose: no fenced code, inline code, link targets, URLs or template comments."""
+    text = re.sub(r"\{#.*?#\}", " ", text, flags=re.S)
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"`[^`\n]*`", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return re.sub(r"https?://\S+", " ", text)
+
+
+DECIMAL = re.compile(r"(?<![\d.:])\d+\.\d+(?![\d.])")  # not part of 2.13.0, 127.0.0.1 or arXiv:1502.03509
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return [str(value)]
+
+
+@pytest.mark.parametrize("template, document", DOCUMENTS, ids=IDS)
+def test_every_decimal_number_of_a_document_comes_from_the_values(template, document, committed_values):
+    # the template itself types none ...
+    assert DECIMAL.findall(_prose(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", template.read_text()))) == []
+    # ... and each one the rendered document shows is written by a value
+    given = " | ".join(_strings(committed_values))
+    typed = [n for n in DECIMAL.findall(_prose(render(template, committed_values))) if n not in given]
+    assert typed == []
+
+
+def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values):
+    import jinja2
+
+    with pytest.raises(jinja2.UndefinedError, match="k64"):
+        render_text("{{ figure2.order.k64 }}", committed_values)
+    with pytest.raises(jinja2.UndefinedError, match="'nowhere' is undefined"):
+        render_text("{{ nowhere }}", committed_values)
+
+
+@pytest.mark.parametrize("document, most", [(ROOT / "README.md", 150), (ROOT / "results" / "README.md", 250)], ids=IDS)
+def test_the_documents_are_short_and_their_sentences_readable(document, most):
+    text = document.read_text()
+    assert len(text.splitlines()) <= most
+    prose = "\n".join(line for line in text.splitlines() if not line.startswith("|"))  # a table row is no sentence
+    prose = re.sub(r"```.*?```|<!--.*?-->", "\n\n", prose, flags=re.S)
+    # paragraphs and list items, then their sentences
+    chunks = re.split(r"\n\s*\n|\n(?=#|- |\d+\. )", prose)
+    sentences = [s for c in chunks for s in re.split(r"(?<=[.!?])\s+(?=[A-Z*\[`])", re.sub(r"\s+", " ", c))]
+    long = [s for s in sentences if len(s) > 400]
+    assert long == [] and len(sentences) > 10
+
+
+def test_the_readme_gives_the_verdict_first():
+    text = (ROOT / "README.md").read_text()
+    assert text.index("## Does it reproduce?") < text.index("| the paper's item |") < text.index("## The two commands")
+    assert "![Figure 2](results/figure2.png)" in text
+    for item in ("Figure 2, 1x500", "MNIST, 1 hidden layer", "MNIST, 2 hidden layers", "samples beside",
+                 "UCI, adult", "UCI, web", "seed project: one mask", "seed project: logit average"):
+        assert f"| {item}" in text, item
+
+
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def _blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_python_block_of_the_docs_runs(doc, tmp_path):
+    for block in _blocks(doc.read_text(), "python"):
+        if "dask_jobqueue" in block:  # needs a SLURM cluster: its imports and names are checked instead
+            assert "import run_all" in block and "run_all.main([" in block and (ROOT / "run_all.py").exists()
+            continue
+        out = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, f"{doc.name}:\n{block}\n{out.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("doc", [*DOCS, ROOT / "README.md"], ids=lambda p: p.name)
+def test_every_run_all_command_of_the_docs_parses(doc):
+    from made.pipeline.cli import parse_args
+
+    text = doc.read_text()
+    commands = [c for block in _blocks(text, "bash") for c in block.splitlines()]
+    commands += re.findall(r"`(python run_all\.py[^`]*)`", text)
+    for command in commands:
+        command = command.split("#")[0].strip().rstrip("&").strip()
+        if command.startswith("python run_all.py"):
+            parse_args(command.split()[2:])  # an unknown option or a bad value exits with its error
+
+
+def test_a_results_folder_without_runs_renders_and_says_not_run(tmp_path):
+    text = render(TEMPLATES / README, values(tmp_path))
+    assert "| MNIST, 1 hidden layer (8000 units, most likely), 1 mask | 88.40 | not run yet | not run |" in text
+    assert render(TEMPLATES / RESULTS_README, values(tmp_path)).startswith("<!-- Rendered from")
