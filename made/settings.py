@@ -63,3 +63,23 @@ def setting(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | 
 def facts(field: dataclasses.Field) -> dict:
     """The facts of one field, defaults filled in."""
     return {**FACTS, **{k: v for k, v in field.metadata.items() if k in FACTS}}
+
+
+def fits(annotation: str, value: Any) -> bool:
+    """Whether ``value`` (as JSON gives it) has the type a field declares
+    (``int``, ``float | None``, ``list[int]``, ...; a float field takes an int).
+
+    >>> fits("list[int]", [500]), fits("list[int]", 500), fits("float | None", 3), fits("float", "fast")
+    (True, False, True, False)
+    """
+    def one(kind: str) -> bool:
+        kind = kind.strip()
+        if kind == "None":
+            return value is None
+        if kind.startswith("list[") and kind.endswith("]"):
+            return isinstance(value, list) and all(fits(kind[5:-1], v) for v in value)
+        wanted = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}.get(kind)
+        if wanted is None:
+            return True  # a type this check does not know: left to the setting's own check
+        return isinstance(value, wanted) and (kind == "bool" or not isinstance(value, bool))
+    return any(one(kind) for kind in str(annotation).split("|"))

@@ -70,13 +70,23 @@ def _away_from_the_checkouts_results(tmp_path, monkeypatch):
 DATA_REASON = "MADE_DATA_DIR is not set"  # how every real-data test words its skip
 
 
+def skip_reasons(reports) -> dict[str, int]:
+    """Every skip's reason, with how many tests gave it."""
+    reasons: dict[str, int] = {}
+    for r in reports:
+        longrepr = getattr(r, "longrepr", None)
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons
+
+
 def pytest_terminal_summary(terminalreporter):
-    skipped = terminalreporter.stats.get("skipped", [])
-    for_data = [r for r in skipped if DATA_REASON in str(getattr(r, "longrepr", ""))]
-    if for_data:
-        terminalreporter.write_line(
-            f"{len(for_data)} tests skipped for want of data: set MADE_DATA_DIR to a folder with the "
-            "datasets (README.md, Data; `python -m made.data info` shows what is found)", yellow=True)
+    # every skip says why, without -rs: data, an optional package, a machine without a GPU
+    for reason, n in sorted(skip_reasons(terminalreporter.stats.get("skipped", [])).items()):
+        hint = (": set MADE_DATA_DIR to a folder with the datasets (docs/data.md; `python -m made.data info` "
+                "shows what is found)" if DATA_REASON in reason else "")
+        terminalreporter.write_line(f"{n} test{'s' if n > 1 else ''} skipped: {reason}{hint}", yellow=True)
 
 
 @pytest.fixture

@@ -183,3 +183,18 @@ def test_without_the_pipeline_extra_one_line_says_what_to_install(what):
     assert 'pip install -e ".[pipeline]"' in last and "pandas" in last, out.stderr
     if "run_all" in what:  # the command line: that line alone, no traceback
         assert out.stderr.strip() == last and last.startswith("run_all.py: error: "), out.stderr
+
+
+def test_the_test_summary_names_every_skip_reason_without_rs():
+    # each skipped test's reason (data, an optional package such as distributed, ...) is counted
+    import importlib.util
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("made_conftest", ROOT / "tests" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+    reports = [SimpleNamespace(longrepr=("tests/test_cluster.py", 147, "Skipped: could not import 'distributed'")),
+               SimpleNamespace(longrepr=("tests/test_x.py", 3, "Skipped: MADE_DATA_DIR is not set: the runs train")),
+               SimpleNamespace(longrepr=("tests/test_y.py", 9, "Skipped: MADE_DATA_DIR is not set: the runs train"))]
+    assert conftest.skip_reasons(reports) == {"could not import 'distributed'": 1,
+                                               "MADE_DATA_DIR is not set: the runs train": 2}

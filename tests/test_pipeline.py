@@ -80,6 +80,7 @@ def test_reports_only_trains_nothing_and_tables_the_complete_runs(tmp_path, monk
            "binarized_mnist_static-seed0_h500_K32_order_seed0_adam_valid_masks8"]
     for run_id in ids:
         shutil.copytree(ROOT / "results" / "runs" / run_id, tmp_path / "runs" / run_id)
+    (tmp_path / "no-data").mkdir()  # an empty data folder: no data at all
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setattr(made.pipeline.run, "run_grid", lambda *a, **k: pytest.fail("--reports-only trained"))
     assert run_all.main(["--grid", "rebuild", "--reports-only", "--results-dir", str(tmp_path)]) == 0
@@ -345,7 +346,31 @@ def test_the_notebook_run_on_its_own_keeps_its_run_in_the_cache(tmp_path, monkey
     here = interactive_run_dir(cfg)
     monkeypatch.chdir(ROOT)
     assert interactive_run_dir(cfg) == here == tmp_path / "cache" / "interactive" / (
-        "binarized_mnist_h500_K1_single_seed0_adam_train_subset5000")
+        "binarized_mnist_h500_K1_single_seed0_adam_train_subset5000_max_epochs3")
+    # the README's example after the notebook's default run: another folder, not a refused checkpoint
+    default = training_config({}, {"protocol": "adam", "train_subset": 5000, "max_epochs": 15})
+    assert interactive_run_dir(default).name.endswith("_max_epochs15") and interactive_run_dir(default) != here
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--set", "hidden_sizes=500"], "hidden_sizes takes a value of type list[int], got 500; e.g. --set hidden_sizes=[500]"),
+    (["--set", "lr=fast"], "lr takes a value of type float | None, got 'fast'; e.g. --set lr=0.01"),
+    (["--set", "direct_connections=3"], "direct_connections takes a value of type bool, got 3"),
+])
+def test_a_set_value_of_the_wrong_type_is_one_line_and_exit_2_before_anything(argv, said, capsys, tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        load_run_all().main([*argv, "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and said in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()  # nothing started
+
+
+def test_made_data_dir_naming_a_missing_folder_is_refused_as_data_dir_is(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(SystemExit) as stop:
+        load_run_all().main(["--dry-run", "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "MADE_DATA_DIR=" in err and "is not a directory" in err
 
 
 @pytest.mark.parametrize("parameters, named", [
@@ -539,6 +564,7 @@ def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
     from made import data
 
     finished_smoke_grid(tmp_path)
+    (tmp_path / "no-data").mkdir()  # an empty data folder: no data at all
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))

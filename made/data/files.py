@@ -282,7 +282,9 @@ def _missing(spec: DatasetSpec, directory: Path, extra: str = "", errors: list[s
     return DatasetError(
         f"{spec.name} not found in {directory} (nor in the cache {cache_dir()}).{why}\n"
         f"Download {what} from:\n  " + "\n  ".join(urls) +
-        f"\nand put it in {directory} (or set MADE_DATA_DIR / pass data_dir=...)." + (f"\n{hint}" if hint else ""))
+        f"\nand put it in {directory}" + ("" if directory.is_dir() else " (which does not exist: create it, or fix "
+                                                                     "MADE_DATA_DIR / data_dir)")
+        + " (or set MADE_DATA_DIR / pass data_dir=...)." + (f"\n{hint}" if hint else ""))
 
 
 class Source(Protocol):

@@ -104,11 +104,19 @@ def _name_value(text: str, option: str, example: str) -> tuple[str, object]:
 
 
 def _setting(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` for --set (:func:`_name_value`); a setting with an option
-    of its own is left to it."""
+    """``NAME=VALUE`` for --set (:func:`_name_value`), the value of the
+    setting's type; a setting with an option of its own is left to it."""
+    from ..settings import fits
+
     name, value = _name_value(text, "--set", "lr=0.05")
     if name in _OWN_OPTION:
         raise argparse.ArgumentTypeError(f"{text!r}: {name} is set with {_OWN_OPTION[name]}, not --set")
+    kind = ExperimentConfig.fields()[name].type
+    if not fits(kind, value):
+        example = {"list[int]": "[500]", "int": "3", "float": "0.01", "bool": "true", "str": "adam"}
+        shown = next((example[k.strip()] for k in str(kind).split("|") if k.strip() in example), "null")
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} takes a value of type {kind}, got {value!r}; "
+                                         f"e.g. --set {name}={shown}")
     return name, value
 
 
@@ -182,6 +190,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         if args.reports_only and getattr(args, other):
             p.error(f"argument --reports-only: not allowed with --{other.replace('_', '-')}; "
                     "--reports-only trains nothing and only rebuilds the reports: drop one of them")
+    env_dir = os.environ.get("MADE_DATA_DIR")
+    if args.data_dir is None and env_dir and not Path(env_dir).expanduser().is_dir():
+        p.error(f"MADE_DATA_DIR={env_dir!r} is not a directory; point it at the folder that holds the data "
+                "files, or unset it to use the download cache")
     if args.smoke and args.grid is not None:
         p.error(f"argument --smoke: not allowed with --grid {args.grid!r}; --smoke runs its own small grid "
                 "(results/smoke/): drop one of them")

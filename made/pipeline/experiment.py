@@ -125,9 +125,9 @@ class ExperimentConfig:
             object.__setattr__(self, name, dataclasses.replace(part, seed=self.seed))
 
     @classmethod
-    def facts(cls) -> dict[str, dict]:
-        """Every setting's facts (:mod:`made.settings`), by name, in :meth:`names` order:
-        the run's own fields, each part's fields in the part's place."""
+    def fields(cls) -> dict[str, dataclasses.Field]:
+        """Every setting's field, by name, in :meth:`names` order: the run's
+        own fields, each part's fields in the part's place."""
         own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
         out = {}
         for f in dataclasses.fields(cls):
@@ -136,8 +136,13 @@ class ExperimentConfig:
                 if f.name in PARTS and field.name in own:
                     continue  # the run's own field of that name holds it (seed)
                 if facts(field)["setting"]:
-                    out[field.name] = facts(field)
+                    out[field.name] = field
         return out
+
+    @classmethod
+    def facts(cls) -> dict[str, dict]:
+        """Every setting's facts (:mod:`made.settings`), by name, in :meth:`names` order."""
+        return {name: facts(field) for name, field in cls.fields().items()}
 
     @classmethod
     def names(cls, **where) -> list[str]:

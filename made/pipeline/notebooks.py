@@ -162,12 +162,15 @@ def training_config(config, defaults: Mapping | None = None) -> ExperimentConfig
 
 def interactive_run_dir(config: ExperimentConfig) -> Path:
     """Where the training notebook, run on its own without a ``run_dir``,
-    keeps a run: ``<cache>/interactive/<run id>`` (made.data.cache_dir), the
-    same folder for the same settings whatever the working directory."""
+    keeps a run: ``<cache>/interactive/<run id>[_max_epochs<N>]``
+    (made.data.cache_dir), the same folder for the same settings whatever the
+    working directory.  The epoch cap names the folder too: a run capped at 3
+    epochs is not the 15-epoch run of the same settings, which would refuse it."""
     from ..data import cache_dir
     from .grid import run_id
 
-    return cache_dir() / "interactive" / run_id(config.settings())
+    cap = config.train.max_epochs
+    return cache_dir() / "interactive" / (run_id(config.settings()) + (f"_max_epochs{cap}" if cap else ""))
 
 
 def execute_report(name: str, results_dir: Path, kernel: str | None = None, **parameters) -> Path:
