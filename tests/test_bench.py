@@ -36,7 +36,8 @@ def test_quick_benchmark_prints_every_field():
              "train_k32_kept_vs_dense": ("train_k32_kept", "train_dense"),
              "train_direct_vs_dense_direct": ("train_direct", "train_dense_direct"),
              "eval_ensemble_vs_dense": ("eval_ensemble", "eval_dense"),
-             "train_k1_fast_vs_plain": ("train_k1", "train_k1_plain")}
+             "train_k1_fast_vs_plain": ("train_k1", "train_k1_plain"),
+             "train_k32_kept_buffers_vs_fresh": ("train_k32", "train_k32_fresh")}
     assert set(res["ratios"]) == set(pairs)
     for name, (a, b) in pairs.items():
         rates = res["results"]
