@@ -70,6 +70,14 @@ def test_a_new_setting_reaches_the_tables_the_curves_and_the_reuse_check(dropout
     curves = collect_curves(tmp_path, frame)
     assert curves.groupby("run_id")["dropout"].first().to_dict() == {points[0].run_id: 0.0, points[1].run_id: 0.5}
     assert group_keys(frame) == ["dropout"]
+    # the reports keep them apart too, with no list of settings to update: two rows,
+    # and the same run read into two tables under two ids is one
+    from made.reports.runs import unique_runs
+
+    assert len(unique_runs(frame)) == 2
+    same_results = frame.assign(valid_nll=9.0, epochs=2, best_epoch=1)  # only dropout tells them apart
+    assert len(unique_runs(same_results)) == 2
+    assert len(unique_runs(pd.concat([frame, frame.assign(run_id=frame.run_id + "_copy")]))) == 2
     # a complete run recorded under another value is not reused in silence
     (runs / points[0].run_id / "metrics.json").write_text(json.dumps({**old, "dropout": 0.25, "stopped_early": True}))
     with pytest.raises(RunMismatch, match=r"dropout: 0.25 -> 0.0"):

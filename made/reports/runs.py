@@ -23,17 +23,13 @@ EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"
 TRAINING_MODES = tuple(MODE_LABEL)
 
 
-# The recorded settings that tell two runs apart (those of them a table has).
-SETTINGS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "protocol", "optimizer", "lr",
-            "weight_decay", "lr_step_epochs", "min_delta", "direct_connections", "init", "activation", "valid_masks",
-            "train_subset", "max_epochs")
-
-
 def unique_runs(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: rows with the same recorded settings (and seed) are
-    the same computation, whichever tables they came from or ids they carry."""
-    keys = [c for c in SETTINGS if c in table]
-    return table.loc[~table[keys].map(as_text).duplicated()] if keys else table
+    """One row per run: rows that agree on every column but the run id are
+    one run (its metrics.json, read into two tables, or under two ids).  No
+    list of settings is kept here: two runs that differ in any setting, or
+    in any result, stay two rows."""
+    rest = [c for c in table.columns if c != "run_id"]
+    return table.loc[~table[rest].map(as_text).duplicated()] if rest else table
 
 
 def as_text(value) -> str:
