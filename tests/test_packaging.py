@@ -198,3 +198,24 @@ def test_the_test_summary_names_every_skip_reason_without_rs():
                SimpleNamespace(longrepr=("tests/test_y.py", 9, "Skipped: MADE_DATA_DIR is not set: the runs train"))]
     assert conftest.skip_reasons(reports) == {"could not import 'distributed'": 1,
                                                "MADE_DATA_DIR is not set: the runs train": 2}
+
+
+def test_data_flows_one_way_between_the_pipeline_and_the_reports():
+    # data -> model -> training -> run folders -> tables -> reports: the reports read tables and
+    # run folders (and the grid file the pipeline writes beside a table), never the pipeline's
+    # code; the pipeline runs the report notebooks but imports no report.
+    import ast
+
+    def imports(path):
+        tree = ast.parse(path.read_text())
+        found = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        return found | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+    for module in (ROOT / "made" / "pipeline").glob("*.py"):
+        assert not any("reports" in m for m in imports(module)), module.name
+    for module in (ROOT / "made" / "reports").glob("*.py"):
+        assert not any("pipeline" in m for m in imports(module)), module.name
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        text = notebook.read_text()
+        crossing = "made.reports" if notebook.name == "train_made.ipynb" else "made.pipeline"
+        assert crossing not in text, notebook.name

@@ -1161,3 +1161,23 @@ def test_only_selects_the_grids_runs_by_setting(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_all.main([*argv, "--only", "hiden_sizes=2000"])
     assert "did you mean 'hidden_sizes'" in capsys.readouterr().err
+
+
+def test_the_grid_file_beside_a_table_holds_its_points_and_facts_and_no_machine_path(tmp_path):
+    from made.pipeline.results import write_grid
+
+    points = grid_module.expand(grid_module.GRIDS["uci"], data_dir=str(tmp_path / "data"), progress=False)
+    path = write_grid(tmp_path, "uci.csv", points, grid_module.GRIDS["uci"]["facts"])
+    first = path.read_bytes()
+    assert path.name == "uci_grid.json" and str(tmp_path).encode() not in first  # data_dir is left out
+    grid = json.loads(first)
+    assert [p["run_id"] for p in grid["points"]] == [p.run_id for p in points]
+    assert {"dataset": "dna", "k": "sampling", "protocol": "adadelta", "mode": "order"} in grid["published"]
+    assert all(r["why"] for r in grid["left_out"]) and len(grid["left_out"]) == len(grid_module.LEFT_OUT_OF_SEARCH)
+    assert write_grid(tmp_path, "uci.csv", points, grid_module.GRIDS["uci"]["facts"]).read_bytes() == first
+    # and the reports read it back as the grid's own constants
+    from made.reports.runs import read_grid
+
+    read = read_grid(tmp_path, "uci")
+    assert read["published"] == grid_module.AS_PUBLISHED and read["left_out"] == grid_module.LEFT_OUT_OF_SEARCH
+    assert read_grid(tmp_path, "nothing") == {"points": [], "published": {}, "left_out": {}}

@@ -9,7 +9,8 @@ import pytest
 
 from made.reports.comparison import comparison_table, report_markdown
 from made.reports.figure2 import figure2_differences, figure2_markdown, figure2_table
-from made.reports.plots import figure2, learning_curves, plot_history, plot_samples, save_figure
+from made.pipeline.notebooks import plot_history, plot_samples
+from made.reports.plots import figure2, learning_curves, save_figure
 from made.pipeline.grid import AS_PUBLISHED, GRIDS, K1_CANDIDATES, expand
 from made.reports.references import reference_numbers
 from made.reports.runs import markdown, summary
@@ -344,7 +345,7 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
         # the best validation NLL of all, but it never stopped early: never chosen
         _uci_run("mushrooms", "adadelta", "order", 9.0, 4.0, seed=1, stopped=False),
     ])
-    expected = uci_expected(expand(GRIDS["uci"]))
+    expected = uci_expected([{"mode": p.mode, **p.params} for p in expand(GRIDS["uci"])])
     table = uci_table(runs, expected)
     # the grid's other datasets have no run: each a row that says so and where its data is
     not_run = table[table["test_nll"].isna()]
@@ -738,7 +739,7 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
 def test_a_widths_k1_search_with_recipes_not_finished_says_its_choice_is_not_final():
     from made.reports.widths import k1_expected, k1_search_markdown, widths_answer, widths_markdown
 
-    expected = k1_expected(expand(GRIDS["widths"]))
+    expected = k1_expected([{"mode": p.mode, **p.params} for p in expand(GRIDS["widths"])])
     assert set(expected[expected["width"] == 2000]["protocol"]) == {"adam", *K1_CANDIDATES}
     table = wide_runs(widths=(500, 2000)).assign(valid_nll=91.0)
     text = k1_search_markdown(table, expected)

@@ -339,7 +339,7 @@ def _main(args) -> int:
         return _dry_run(grid_name, points, complete, results, args.jobs, threads, device)
 
     from .notebooks import execute_report
-    from .results import aggregate
+    from .results import aggregate, write_grid
     from .run import ERROR, run_grid
 
     missing = {}
@@ -367,6 +367,7 @@ def _main(args) -> int:
     failed = [o for o in outcomes if o.status == "failed"]
     locked = [o for o in outcomes if o.status == "locked"]
     frame = aggregate(results, csv_name, [p.run_id for p in table])
+    write_grid(results, csv_name, table, GRIDS[grid_name].get("facts"))
     print(f"{len(frame)} complete runs -> {results / csv_name}")
     if not args.no_reports and len(frame):  # a grid's reports need its runs, and only what they read
         for name in reports:

@@ -210,6 +210,10 @@ GRIDS: dict[str, dict] = {
               for (dataset, k), (protocol, mode) in [*UCI_CHOSEN.items(), (("dna", "sampling"), ("adadelta", "connectivity"))]),
         ],
         csv="uci.csv", reports=("uci", "compare"),
+        # what its reports need beyond the points (made.pipeline.results.write_grid)
+        facts=dict(published=[dict(dataset=d, k=k, **recipe) for (d, k), recipe in AS_PUBLISHED.items()],
+                   left_out=[dict(dataset=d, k=k, protocol=p, mode=m, why=why)
+                             for (d, k, p, m), why in LEFT_OUT_OF_SEARCH.items()]),
     ),
     # The paper's large MNIST models: far beyond 2 CPU cores; for a GPU.
     "large": dict(

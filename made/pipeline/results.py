@@ -9,12 +9,13 @@ comes from the settings' facts (:mod:`made.settings`): :func:`run_columns`,
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from ..io import write_csv
+from ..io import write_csv, write_text
 from .experiment import ExperimentConfig, run_mode
 from .run import DONE, read_metrics
 
@@ -133,6 +134,20 @@ def collect_curves(results_dir: Path, runs: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame(columns=keys + ["epoch", "train_nll", "valid_nll"])
     return pd.concat(parts, ignore_index=True)
+
+
+def write_grid(results_dir: Path, csv_name: str, points, facts: dict | None = None) -> Path:
+    """``<stem>_grid.json`` beside the grid's table: its points (each run's id,
+    mode and settings, finished or not) and the grid's facts that its reports
+    need (the UCI rows run as published, the recipes left out of a search).
+    The reports read it, and import nothing from the pipeline."""
+    path = Path(results_dir) / f"{Path(csv_name).stem}_grid.json"
+    # not where the data lie or how a run is watched: the file is the same on every machine
+    execution = {n for n, f in ExperimentConfig.facts().items() if f["id"] is None and f["column"] is False}
+    grid = {"points": [{"run_id": p.run_id, "mode": p.mode, **{k: v for k, v in p.params.items() if k not in execution}}
+                       for p in points], **(facts or {})}
+    write_text(path, json.dumps(grid, indent=1) + "\n")
+    return path
 
 
 def aggregate(results_dir: Path, csv_name: str, run_ids: list[str] | None = None) -> pd.DataFrame:

@@ -10,7 +10,6 @@ and the number of seeds.  Everything returns a matplotlib Figure;
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -28,45 +27,6 @@ def _style():
     import seaborn as sns
 
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.2)
-
-
-def plot_history(history: pd.DataFrame, title: str = "") -> plt.Figure:
-    """Train and validation NLL per epoch, with the best validation epoch marked."""
-    _style()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(history["epoch"], history["train_nll"], label="train (current mask)")
-    ax.plot(history["epoch"], history["valid_nll"], label="validation")
-    best = history.loc[history["valid_nll"].idxmin()]
-    ax.axvline(best["epoch"], color="grey", ls=":", lw=1)
-    ax.scatter([best["epoch"]], [best["valid_nll"]], color="black", zorder=3,
-               label=f"best: epoch {int(best['epoch'])}, {best['valid_nll']:.2f}")
-    ax.set(xlabel="epoch", ylabel="NLL (nats)", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def plot_samples(samples: np.ndarray, image_shape: tuple[int, int] | None = None,
-                 ncols: int = 8) -> plt.Figure:
-    """A grid of binary samples as images (28x28 for MNIST) or as rows of a matrix."""
-    samples = np.asarray(samples)
-    n, d = samples.shape
-    if image_shape is None:
-        side = int(math.isqrt(d))
-        image_shape = (side, side) if side * side == d else None
-    if image_shape is None:
-        fig, ax = plt.subplots(figsize=(8, max(2, n * 0.15)))
-        ax.imshow(samples, cmap="gray_r", aspect="auto", interpolation="nearest")
-        ax.set(xlabel="dimension", ylabel="sample")
-        return fig
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.1, nrows * 1.1))
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(samples[i].reshape(image_shape), cmap="gray_r", interpolation="nearest")
-    fig.tight_layout(pad=0.2)
-    return fig
 
 
 # Shared by Figure 2 and the widths figure: a colour per training mode, a style per evaluation.

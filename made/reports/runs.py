@@ -23,6 +23,22 @@ EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"
 TRAINING_MODES = tuple(MODE_LABEL)
 
 
+def read_grid(results, stem: str) -> dict:
+    """What the pipeline wrote of grid ``stem`` beside its table (``<stem>_grid.json``):
+    ``points`` (each run's id, mode and settings, finished or not), and for the UCI
+    grid ``published`` ((dataset, K) -> the authors' recipe) and ``left_out``
+    ((dataset, K, protocol, mode) -> why); empty where the grid never ran."""
+    import json
+    from pathlib import Path
+
+    path = Path(results) / f"{stem}_grid.json"
+    grid = json.loads(path.read_text()) if path.exists() else {}
+    return {"points": grid.get("points", []),
+            "published": {(r["dataset"], r["k"]): {k: r[k] for k in ("protocol", "mode")}
+                          for r in grid.get("published", [])},
+            "left_out": {(r["dataset"], r["k"], r["protocol"], r["mode"]): r["why"] for r in grid.get("left_out", [])}}
+
+
 def unique_runs(table: pd.DataFrame) -> pd.DataFrame:
     """One row per run: rows that agree on every column but the run id are
     one run (its metrics.json, read into two tables, or under two ids).  No

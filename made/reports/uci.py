@@ -246,12 +246,12 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def uci_expected(points) -> pd.DataFrame:
-    """The ``uci`` grid's points (objects with ``params`` and ``mode``, as
-    ``made.pipeline.grid.expand`` gives them) as rows (dataset, num_masks,
-    protocol, mode): what :func:`uci_table` lists as not finished when a run is missing."""
-    return pd.DataFrame([dict(dataset=p.params["dataset"], protocol=p.params.get("protocol"), mode=p.mode,
-                              num_masks="sampling" if p.params.get("num_masks") is None else str(p.params["num_masks"]))
+def uci_expected(points: list[dict]) -> pd.DataFrame:
+    """The ``uci`` grid's points (as ``uci_grid.json`` lists them, :func:`..runs.read_grid`)
+    as rows (dataset, num_masks, protocol, mode): what :func:`uci_table` lists
+    as not finished when a run is missing."""
+    return pd.DataFrame([dict(dataset=p["dataset"], protocol=p.get("protocol"), mode=p["mode"],
+                              num_masks="sampling" if p.get("num_masks") is None else str(p["num_masks"]))
                          for p in points]).drop_duplicates()
 
 

@@ -58,12 +58,12 @@ def recipes_text(runs: pd.DataFrame, k: int, width: int) -> str:
                      if w == width and kk == k)
 
 
-def k1_expected(points) -> pd.DataFrame:
-    """The grid's K = 1 points (objects with ``params``, as
-    ``made.pipeline.grid.expand`` gives them) as rows (width, protocol): the
-    recipes each width's search is among, finished or not."""
-    rows = [dict(width=int(p.params["hidden_sizes"][0]), protocol=str(p.params.get("protocol")))
-            for p in points if p.params.get("num_masks") == 1 and len(p.params["hidden_sizes"]) == 1]
+def k1_expected(points: list[dict]) -> pd.DataFrame:
+    """The grid's K = 1 points (as ``widths_grid.json`` lists them,
+    :func:`..runs.read_grid`) as rows (width, protocol): the recipes each
+    width's search is among, finished or not."""
+    rows = [dict(width=int(p["hidden_sizes"][0]), protocol=str(p.get("protocol")))
+            for p in points if p.get("num_masks") == 1 and len(p["hidden_sizes"]) == 1]
     return pd.DataFrame(rows, columns=["width", "protocol"]).drop_duplicates()
 
 
