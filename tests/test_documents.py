@@ -54,8 +54,29 @@ def test_every_decimal_number_of_a_document_comes_from_the_values(template, docu
     assert DECIMAL.findall(_prose(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", template.read_text()))) == []
     # ... and each one the rendered document shows is written by a value
     given = " | ".join(_strings(committed_values))
-    typed = [n for n in DECIMAL.findall(_prose(render(template, committed_values))) if n not in given]
-    assert typed == []
+    rendered = render(template, committed_values)
+    typed = [n for n in DECIMAL.findall(_prose(rendered)) if n not in given]
+    assert typed == [] and "<built-in method" not in rendered  # a value named like a dict's method
+
+
+REPORTS = sorted((TEMPLATES / "reports").glob("*.md.j2"))
+
+
+@pytest.mark.parametrize("template", REPORTS, ids=lambda p: p.name.removesuffix(".md.j2"))
+def test_every_report_opens_with_its_summary_rendered_from_the_results(template, committed_values):
+    from made.reports.sections import sections_of
+
+    name = template.name.removesuffix(".md.j2")
+    report = (ROOT / "results" / f"{name}.md").read_text()
+    summary = render(template, committed_values).strip() + "\n"
+    assert sections_of(report)[f"{name}-summary"] == summary and "<built-in method" not in summary
+    title, _, rest = report.partition("\n")
+    assert title.startswith("# ") and rest.lstrip("\n").startswith(f"<!-- generated: {name}-summary -->")
+    # two or three sentences, none of their numbers typed in the template
+    assert 1 <= len(re.findall(r"[.!?](\s|$)", summary)) <= 4
+    assert DECIMAL.findall(_prose(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", template.read_text()))) == []
+    given = " | ".join(_strings(committed_values))
+    assert [n for n in DECIMAL.findall(_prose(summary)) if n not in given] == []
 
 
 def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values):

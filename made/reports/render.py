@@ -16,11 +16,13 @@ jinja2.exceptions.UndefinedError: 'k2' is undefined
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
 
 from ..io import write_text
+from .sections import section
 
 # The templates, in docs/templates/ of a checkout: results/README.md is
 # rendered into any results folder, README.md only from the checkout's own.
@@ -71,4 +73,28 @@ def render_documents(results: str | Path, root: str | Path | None = None) -> lis
         if not path.exists() or path.read_text() != text:
             write_text(path, text)
             written.append(path)
+    # Each report opens with what it found: its summary, under its title.
+    for template in sorted((templates / "reports").glob("*.md.j2")):
+        path = results / template.name.removesuffix(".j2")
+        if path.exists():
+            text = with_summary(path.read_text(), template.name.removesuffix(".md.j2"), render(template, values))
+            if text != path.read_text():
+                write_text(path, text)
+                written.append(path)
     return written
+
+
+def with_summary(report: str, name: str, summary: str) -> str:
+    """``report`` with its ``<name>-summary`` section (made.reports.sections)
+    right under its title, in place of any it had.
+
+    >>> with_summary("# T\\n\\nbody\\n", "x", "Found.")
+    '# T\\n\\n<!-- generated: x-summary -->\\nFound.\\n<!-- end generated: x-summary -->\\n\\nbody\\n'
+    """
+    block = section(f"{name}-summary", summary.strip())
+    if block in report:
+        return report
+    report = re.sub(rf"<!-- generated: {name}-summary -->\n.*?<!-- end generated: {name}-summary -->\n\n?", "",
+                    report, flags=re.S)
+    title, _, rest = report.partition("\n")
+    return f"{title}\n\n{block}\n{rest.lstrip(chr(10))}"

@@ -183,6 +183,26 @@ def _seed(plain: pd.DataFrame | None, figure2: pd.DataFrame) -> dict:
             "logit_high": f"{averages.max():.2f}" if len(averages) else "not run yet"}
 
 
+def _binarizations(table: pd.DataFrame | None) -> dict:
+    """How many of the paper's file minus the rebuild's differences are judged, and how."""
+    table = table if table is not None else pd.DataFrame(columns=["verdict", "width", "K", "mode"])
+    judged = table[table["verdict"].isin(["clear", "suggestive", "within the spread"])]
+    return {"settings": len(table.drop_duplicates(["width", "K", "mode"])), "differences": len(table),
+            "judged": len(judged), "clear_ones": int((judged["verdict"] == "clear").sum())}
+
+
+def _first_point(recipes: pd.DataFrame | None) -> dict | None:
+    """The paper's first point under Adagrad on the paper's file, uncapped, when complete."""
+    if recipes is None or "max_epochs" not in recipes:
+        return None
+    run = select(recipes[recipes["max_epochs"].isna()], protocol="paper", data_variant=PAPER_FILE, num_masks=1)
+    if not len(run):
+        return None
+    run = run.iloc[0]
+    return {"epochs": int(run["epochs"]), "kept": int(run["best_epoch"]), "valid": f"{run['valid_nll']:.2f}",
+            "test": f"{run['test_nll_single_mask']:.2f}"}
+
+
 def _time(runs: pd.DataFrame) -> dict:
     """What a grid's runs took here, from their own records."""
     seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
@@ -213,6 +233,9 @@ def values(results: str | Path) -> dict:
         "uci": uci_rows,
         "seed": seed,
         "counts": _counts(numbers),
+        "uci_counts": _counts([r["word"] for r in uci_rows if not r["word"].startswith("ablation")]),
+        "binarizations": _binarizations(_read(results, "binarizations.csv")),
+        "first_point": _first_point(_read(results, "recipes.csv")),
         "samples": None if sample_run is None else {"run": sample_run["run_id"]},
         "time": {"figure2": _time(figure2)},
         "rule": {"tolerance": f"{TOLERANCE:.0f}", "min_seeds": MIN_SEEDS, "confidence": f"{CLEAR:.0%}",
