@@ -832,3 +832,10 @@ def test_figure2_on_the_seed_projects_model_says_whether_the_reversal_holds():
     md = figure2_markdown(authors, plain=plain)
     assert "## On the seed project's own model" in md and "<!-- generated: plain-answer -->" in md
     assert "figure2_plain.png" in md and "## On the seed" not in figure2_markdown(authors)
+
+
+def test_the_figure2_table_holds_likelihoods_only():
+    # the logit average is no likelihood: it stands in comparison.md beside the seed's 79.3, not here
+    table = figure2_table(fake_runs())
+    assert not any("logit" in c for c in table.columns)
+    assert any("logit average" in s for s in comparison_table(fake_runs())["setting"])
