@@ -35,7 +35,7 @@ def test_notebooks_extra_resolves_with_pip():
 CORE = ["made", "made._extras", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device",
         "made.settings", "made.train", "made.evaluate", "made.data", "made.io", "made.samples"]
 # What only the pipeline, the reports and the cluster code may need (the extras).
-EXTRAS = ["pandas", "scipy", "tabulate", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
+EXTRAS = ["pandas", "scipy", "jinja2", "tabulate", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
           "dask", "distributed"]
 
 
