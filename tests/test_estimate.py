@@ -1,29 +1,25 @@
-"""made.pipeline.estimate: a grid's wall time from timed epochs (or FLOP counts) and the
-epochs assumed for runs that stop early."""
+"""made.pipeline.estimate: a grid's wall time from what runs recorded, else a few steps timed
+here, else unknown; the epochs from the runs that stopped early."""
 
 import json
-import os
 
 import pytest
 import torch
 
 from made import MADE
-from made.pipeline.estimate import (FALLBACK_LOOK_AHEADS, GridEstimate, RunEstimate, assumed_epochs, concurrent_load,
-                           finished_epochs, train_throughput)
-from made.pipeline.experiment import ExperimentConfig
+from made.pipeline.estimate import estimate, makespan, train_throughput
+from made.pipeline.grid import RunPoint, run_id
 from made.pipeline.run import DONE
 
 
-def test_grid_estimate_is_the_makespan_of_run_grid_order():
+def test_the_wall_time_is_the_makespan_of_run_grid_order():
     from made.pipeline.grid import GRIDS, expand
     from made.pipeline.run import schedule
 
     # Two 1-hour runs and one 2-hour run on 2 workers: 3 h if the long one starts
     # last, 2 h if it starts first; a sum over jobs would say 2 h either way.
-    late = GridEstimate([RunEstimate("a", 1, 3600.0), RunEstimate("b", 1, 3600.0), RunEstimate("c", 2, 3600.0)], 2, 1, "cpu")
-    assert late.seconds == pytest.approx(3 * 3600)
-    early = GridEstimate(late.runs[::-1], 2, 1, "cpu")
-    assert early.seconds == pytest.approx(2 * 3600)
+    assert makespan([3600.0, 3600.0, 7200.0], 2) == pytest.approx(3 * 3600)
+    assert makespan([7200.0, 3600.0, 3600.0], 2) == pytest.approx(2 * 3600)
     # run_grid and the estimate share one order: largest K first, mask sampling before any K
     order = [p.params["num_masks"] for p in schedule(expand(GRIDS["figure2"]))]
     assert order == sorted(order, reverse=True) and order[0] == 32 and order[-1] == 1
@@ -34,59 +30,62 @@ def test_grid_estimate_is_the_makespan_of_run_grid_order():
     assert widths == sorted(widths, reverse=True) and widths[0] == (8000, 32) and widths[-1] == (500, 1)
 
 
-def test_concurrent_load_runs_beside_the_block_and_stops():
-    import multiprocessing as mp
-
-    with concurrent_load(1, 6, [8], 1):
-        alive = [p for p in mp.active_children() if p.is_alive()]
-        assert len(alive) == 1
-        pid = alive[0].pid
-    assert not any(p.pid == pid for p in mp.active_children())
-    with pytest.raises(OSError):
-        os.kill(pid, 0)  # gone, not just detached
+def _point(**settings) -> RunPoint:
+    params = {"dataset": "dna", "protocol": "adam", **settings}
+    return RunPoint(run_id(params), params)
 
 
-
-def _finished_run(runs_dir, run_id, epochs, stopped_early=True, **metrics):
-    run = runs_dir / run_id
+def _recorded(runs_dir, point, epochs, seconds, stopped_early=True, device="cpu"):
+    """A complete run of ``point`` that recorded its epochs and seconds."""
+    run = runs_dir / "runs" / f"{point.run_id}_{epochs}_{seconds}_{device}"
     run.mkdir(parents=True)
-    row = {"dataset": "dna", "protocol": "adam", "num_masks": 1, "order_agnostic": True, "epochs": epochs,
-           "stopped_early": stopped_early, **metrics}
+    row = {**point.config().to_dict(), "epochs": epochs, "stopped_early": stopped_early, "train_seconds": seconds,
+           "valid_seconds": 0.0, "device": device}
     (run / "metrics.json").write_text(json.dumps(row))
     (run / DONE).write_text("")
 
 
-def test_assumed_epochs_come_from_the_complete_runs_of_the_same_kind(tmp_path):
-    runs = tmp_path / "runs"
-    for i, epochs in enumerate((70, 80, 200)):  # K = 1 on dna: median 80
-        _finished_run(runs, f"k1_{i}", epochs)
-    _finished_run(runs, "k1_capped", 500, stopped_early=False)  # reached its cap: says nothing
-    _finished_run(runs, "k32", 130, num_masks=32)
-    _finished_run(runs, "k32_nips", 150, num_masks=32, dataset="nips")
-    _finished_run(runs, "sampling_nips", 900, num_masks="sampling", dataset="nips", protocol="paper")
-    finished = finished_epochs(tmp_path)
-    assert len(finished) == 6
+def test_seconds_and_epochs_come_from_the_runs_that_recorded_them(tmp_path, monkeypatch):
+    import made.pipeline.estimate as est
 
-    def assume(**kw):
-        return assumed_epochs(ExperimentConfig.from_dict({"dataset": "dna", "protocol": "adam", **kw}), finished)
-
-    epochs, basis = assume(num_masks=1)
-    assert epochs == 80 and "median of 3 complete run(s) of protocol adam, K = 1, on dna" in basis
-    assert assume(num_masks=4)[0] == 130 and assume(num_masks=4, dataset="nips")[0] == 150  # its own dataset's
-    epochs, basis = assume(num_masks=None, protocol="paper", dataset="nips")
-    assert epochs == 900 and "mask sampling" in basis
-    for kind in (dict(num_masks=None, protocol="paper"),  # sampling runs on nips only: no guide for dna
-                 dict(num_masks=4, dataset="mushrooms")):
-        epochs, basis = assume(look_ahead=20, **kind)  # nothing of its kind: the rule
-        assert epochs == FALLBACK_LOOK_AHEADS * 20 and "no complete run" in basis
-    assert finished_epochs(tmp_path / "nothing-here") == [] and finished_epochs(None) == []
+    monkeypatch.setattr(est, "_records", lambda results: est.collect_records(tmp_path))
+    k1 = _point(num_masks=1)
+    for epochs, seconds in ((70, 70.0), (80, 240.0), (200, 400.0)):  # 1, 3 and 2 s an epoch: median 2
+        _recorded(tmp_path, k1, epochs, seconds)
+    _recorded(tmp_path, k1, 500, 500.0, stopped_early=False)  # capped: no guide to the epochs (but to the speed)
+    text = estimate([_point(num_masks=1, seed=7)], tmp_path, jobs=1)
+    assert "1.5 s/epoch (recorded by 4 run(s)) x 80 epochs (the median of 3 run(s) that stopped early)" in text
+    assert "estimated wall time with 1 job(s): 2 min 0 s" in text
+    # a cap is the run's epochs; another dataset or K is no guide to either
+    assert "x 5 epochs (its cap)" in estimate([_point(num_masks=1, max_epochs=5)], tmp_path, jobs=1)
 
 
-def test_the_estimate_says_where_each_epoch_count_came_from():
-    runs = [RunEstimate("capped", 3, 10.0), RunEstimate("open", 80, 10.0, "assumed: the median of 3 ...")]
-    text = GridEstimate(runs, 1, 1, "cpu").describe()
-    assert "capped: 10.0 s/epoch x 3 epochs (its cap) = 0.5 min" in text
-    assert "open: 10.0 s/epoch x 80 epochs (assumed: the median of 3 ...) = 13.3 min" in text
+def test_an_estimate_for_a_device_that_is_not_here_is_unknown(tmp_path, monkeypatch):
+    import made.pipeline.estimate as est
+
+    monkeypatch.setattr(est, "_records", lambda results: est.collect_records(tmp_path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    point = _point(num_masks=4, device="cuda")
+    text = estimate([point], tmp_path, jobs=1)
+    assert "unknown: no run of this shape recorded on cuda, and no cuda here" in text
+    assert "estimated wall time: unknown (1 of 1 runs without an estimate)" in text and "TFLOP" not in text
+    # once a run of its shape has recorded its seconds on cuda, they are the estimate
+    _recorded(tmp_path, point, 100, 50.0, device="cuda:0")
+    text = estimate([_point(num_masks=4, device="cuda", seed=1)], tmp_path, jobs=1)
+    assert "0.5 s/epoch (recorded by 1 run(s)) x 100 epochs" in text
+
+
+def test_with_nothing_recorded_a_few_steps_are_timed_here(tmp_path, monkeypatch):
+    import made.model
+    import made.pipeline.estimate as est
+
+    def no_svd(*args):  # the timing needs no orthogonal init: minutes of SVD at the paper's width
+        raise AssertionError("a dry run ran the orthogonal init")
+
+    monkeypatch.setattr(made.model, "orthogonal_", no_svd)
+    monkeypatch.setattr(est, "_records", lambda results: [])
+    text = estimate([_point(num_masks=2, hidden_sizes=[16], init="orthogonal")], tmp_path, jobs=1)
+    assert "s/epoch (timed here)" in text and "unknown: no run of its dataset, recipe and K" in text
 
 
 @pytest.mark.parametrize("optimizer", ["adagrad", "adam"])

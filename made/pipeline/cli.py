@@ -399,8 +399,7 @@ def _update_readmes(results: Path) -> None:
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:
     """List the runs still to train and estimate their wall time; with none
     left, what training them all again would take."""
-    from ..device import device_available
-    from .estimate import ASSUMED_GPU_TFLOPS, estimate_seconds, flop_estimate, recorded_estimate
+    from .estimate import estimate, recorded_estimate
 
     print(f"grid {grid_name}: {len(points) + len(complete)} runs, {len(complete)} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
@@ -410,13 +409,8 @@ def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int
         print("nothing to run")
         if complete:
             print(recorded_estimate(complete, results / "runs", jobs))
-    elif device_available(device):
-        print(estimate_seconds(points, jobs=jobs, threads=threads, results_dir=results).describe())
     else:
-        print(f"device {device!r} is not on this machine, so nothing can be timed here; "
-              f"on one, this dry run measures it.  From FLOP counts instead:")
-        for tflops in ASSUMED_GPU_TFLOPS:
-            print(flop_estimate(points, jobs, tflops, results_dir=results).describe())
+        print(estimate(points, results, jobs))
     return 0
 
 
