@@ -63,7 +63,7 @@ class _MaskedLinear(torch.autograd.Function):
 
     The arithmetic is the plain layer's, op for op (``F.linear`` forward; for
     2-D inputs autograd's own ``mm`` for each gradient), so the numbers are
-    bit for bit those of ``F.linear(x, mask * weight, bias)`` (tests/test_layers.py).
+    bit for bit those of ``F.linear(x, mask * weight, bias)`` (tests/test_buffers.py).
     With ``premasked`` the weight already holds ``W * M`` (made.fast).
     """
 
@@ -203,6 +203,8 @@ class MaskedLinear(nn.Linear):
         whose pages the system must fault in and zero: at 8000 units that
         costs more than the build."""
         selected = self._buffers["selected"]
+        if selected.dtype not in (torch.float32, torch.float64):  # the dtypes degree_mask builds into
+            return False
         # References: the buffer dict, `selected`, and getrefcount's argument.
         return sys.getrefcount(selected) <= 3 and not self._pending()
 
