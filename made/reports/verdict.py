@@ -27,7 +27,9 @@ import pandas as pd
 
 from .references import paper_nll, reference
 from .runs import MODE_LABEL, TRAINING_MODES, by_seed, rows_of_mode, select
+from .samples import best_run
 from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, difference, fmt_mean, mean_se, t_quantile
+from .widths import chosen_recipes, widths_runs, with_chosen_recipes
 
 # Within this many nats of a reference number, a mean reproduces it (the UCI
 # report's "within 1 nat of the paper").
@@ -115,7 +117,7 @@ def _figure2(runs: pd.DataFrame) -> dict:
                      "d32": diffs[32].short() if 32 in diffs else "not run",
                      "helps": _ks(helps), "hurts": _ks(hurts), "unjudged": _ks(unjudged),
                      "mask0_k32": _mean(by_seed(part[part["num_masks"] == 32], "test_nll_single_mask"))["text"],
-                     "mask0_d32": mask0.short(), "mask0_worse": mask0.verdict == "clear" and mask0.delta > 0}
+                     "mask0_d32": mask0.short()}
     return out
 
 
@@ -127,8 +129,6 @@ def _ks(ks: list[int]) -> str:
 def _widths(runs: pd.DataFrame) -> dict:
     """At 8000 units, each arm under its recipe chosen on validation: K = 1,
     K = 32 order-agnostic, the claim's word, and the paper's two rows."""
-    from .widths import chosen_recipes, widths_runs, with_chosen_recipes  # widths imports plots' peers
-
     runs = widths_runs(select(runs, data_variant=PAPER_FILE))
     chosen = chosen_recipes(runs)
     kept = with_chosen_recipes(runs)
@@ -218,8 +218,6 @@ def values(results: str | Path) -> dict:
     plain = _read(results, "plain.csv")
     widths = _table(results, "widths.csv")
     uci = _read(results, "uci_comparison.csv")
-    from .samples import best_run
-
     sample_run = best_run(widths, results / "runs")
     at_8000, uci_rows, seed = _widths(widths), _uci(uci) if uci is not None else [], _seed(plain, figure2)
     numbers = [at_8000["k1_word"], at_8000["k32_word"], seed["word"]]
