@@ -34,8 +34,9 @@ def test_notebooks_extra_resolves_with_pip():
 # The library's modules: they must import and train with torch, numpy and tqdm alone.
 CORE = ["made", "made._extras", "made.masks", "made.layers", "made.fast", "made.model", "made.init", "made.device",
         "made.settings", "made.train", "made.evaluate", "made.data", "made.io", "made.samples"]
-# What only the pipeline, the reports and the cluster code may need (the extras).
-EXTRAS = ["pandas", "scipy", "jinja2", "tabulate", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
+# What only the pipeline, the reports and the cluster code may need (the extras; not jinja2,
+# which the reports use but torch itself installs).
+EXTRAS = ["pandas", "scipy", "tabulate", "matplotlib", "seaborn", "papermill", "nbformat", "nbclient", "ipykernel", "IPython",
           "dask", "distributed"]
 
 

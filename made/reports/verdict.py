@@ -224,7 +224,7 @@ def values(results: str | Path) -> dict:
     numbers += [r["word"] for r in uci_rows if not r["word"].startswith("ablation")]
     return {
         "figure2": _figure2(figure2),
-        "plain": _figure2(plain) if plain is not None else None,
+        "plain": _figure2(plain) if plain is not None and len(plain) else None,
         "widths": at_8000,
         "large": {"paper_k1": f"{float(reference(table='mnist', model='MADE 2 hidden layers', masks='1')['test_nll']):.2f}",
                   "paper_k32": f"{float(reference(table='mnist', model='MADE 2 hidden layers', masks='32')['test_nll']):.2f}"},
