@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .figure2 import figure2_differences
 from .references import paper_nll, reference
 from .runs import MODE_LABEL, TRAINING_MODES, by_seed, rows_of_mode, select
 from .samples import best_run
@@ -101,23 +102,23 @@ def _table(results: Path, name: str) -> pd.DataFrame:
 
 
 def _figure2(runs: pd.DataFrame) -> dict:
-    """Figure 2's curves: per mode, K = 1 and K = 32, the claim's word, and at which K the ensemble helps or hurts."""
+    """Figure 2's curves: per mode, K = 1 and K = 32, the claim's word, and at
+    which K the ensemble helps or hurts (the Figure 2 report's own differences)."""
+    diffs = figure2_differences(runs) if len(runs) else pd.DataFrame(columns=["comparison", "mode", "K", "judged"])
     out = {"k1": _mean(by_seed(runs[runs["num_masks"] == 1], "test_nll_single_mask"))["text"]}
-    base = by_seed(runs[runs["num_masks"] == 1], "test_nll_single_mask")
     for mode in TRAINING_MODES:
         part = rows_of_mode(runs, mode)
-        ks = sorted(int(k) for k in part["num_masks"].unique() if k != 1)
-        diffs = {k: difference(by_seed(part[part["num_masks"] == k], "test_nll_ensemble"), base) for k in ks}
-        helps = [k for k, d in diffs.items() if d.verdict == "clear" and d.delta < 0]
-        hurts = [k for k, d in diffs.items() if d.verdict == "clear" and d.delta > 0]
-        unjudged = [k for k, d in diffs.items() if d.verdict == "not judged"]
-        k32 = by_seed(part[part["num_masks"] == 32], "test_nll_ensemble")
-        mask0 = difference(by_seed(part[part["num_masks"] == 32], "test_nll_single_mask"), base)
-        out[mode] = {"label": MODE_LABEL[mode], "k32": _mean(k32)["text"], "word": claim_word(diffs.get(32)),
-                     "d32": diffs[32].short() if 32 in diffs else "not run",
-                     "helps": _ks(helps), "hurts": _ks(hurts), "unjudged": _ks(unjudged),
+        judged = {(r.comparison, int(r.K)): r.judged for r in diffs[diffs["mode"] == mode].itertuples()}
+        ensemble = {k: d for (c, k), d in judged.items() if c == "ensemble vs K = 1"}
+        mask0 = judged.get(("mask 0 vs K = 1", 32))
+        out[mode] = {"label": MODE_LABEL[mode], "word": claim_word(ensemble.get(32)),
+                     "k32": _mean(by_seed(part[part["num_masks"] == 32], "test_nll_ensemble"))["text"],
+                     "d32": ensemble[32].short() if 32 in ensemble else "not run",
+                     "helps": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta < 0]),
+                     "hurts": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta > 0]),
+                     "unjudged": _ks([k for k, d in ensemble.items() if d.verdict == "not judged"]),
                      "mask0_k32": _mean(by_seed(part[part["num_masks"] == 32], "test_nll_single_mask"))["text"],
-                     "mask0_d32": mask0.short()}
+                     "mask0_d32": mask0.short() if mask0 is not None else "not available"}
     return out
 
 
