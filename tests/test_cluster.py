@@ -98,7 +98,7 @@ def processes(tmp_path_factory):
 
 class Cluster:
     """A `dask scheduler` and its workers (`--no-nanny`: each worker is the
-    process we started, so its pid is the one in a run's LOCK)."""
+    process we started, so its pid is the one in a run's starts.log)."""
 
     def __init__(self, procs: Processes, folder: Path):
         self.procs, self.folder = procs, folder
@@ -119,8 +119,7 @@ class Cluster:
         local.mkdir()
         proc = self.procs.start("worker", [
             sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
-            "--host", "127.0.0.1", "--no-dashboard", "--no-nanny", "--local-directory", str(local), *extra],
-            MADE_LOCK_STALE_SECONDS=30)
+            "--host", "127.0.0.1", "--no-dashboard", "--no-nanny", "--local-directory", str(local), *extra])
         self.workers.append(proc)
         self.options[proc.pid] = extra
         return proc
@@ -181,7 +180,7 @@ def starts(run_dir: Path) -> list[list[str]]:
 # -- unit tests (no processes) -------------------------------------------------
 
 def test_import_made_and_the_local_path_never_import_dask():
-    code = ("import sys, made, made.pipeline.run, made.pipeline.results, made.pipeline.lock, made.pipeline.cluster, run_all; "
+    code = ("import sys, made, made.pipeline.run, made.pipeline.results, made.pipeline.cluster, run_all; "
             "sys.exit(any(m == 'dask' or m.startswith(('dask.', 'distributed')) for m in sys.modules))")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
 
@@ -236,15 +235,14 @@ def test_results_dir_check_names_the_directory_and_each_worker_that_cannot_share
 def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_path, monkeypatch):
     import pickle
 
-    import papermill
-
+    from made.pipeline import notebooks
     from made.pipeline.grid import GRIDS, expand
     from made.pipeline.run import run_grid
 
     def fake_notebook(source, output, parameters, **kwargs):  # stands in for train_made
         max_epochs = parameters["config"]["max_epochs"]
         Path(parameters["run_dir"], "metrics.json").write_text('{"max_epochs": %d}' % max_epochs)
-    monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
+    monkeypatch.setattr(notebooks, "execute", fake_notebook)
     seen = []
 
     def backend(function, points):  # runs each point "remotely": through pickle
@@ -260,14 +258,13 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
     assert all(p.params["device"] == "cuda" and p.params["max_epochs"] == 1 for p in seen)
 
 
-def test_ctrl_c_on_the_driver_cancels_the_tasks_and_interrupts_their_kernels(tmp_path):
+def test_ctrl_c_on_the_driver_cancels_the_tasks_and_stops_their_notebooks(tmp_path):
     import functools
 
-    from made.pipeline import kernels
+    from made.pipeline import notebooks
     from made.pipeline.cluster import DaskBackend
     from made.pipeline.grid import GRIDS, expand
-    from made.pipeline.backends import Interrupted
-    from made.pipeline.run import execute_run
+    from made.pipeline.run import Interrupted, execute_run
 
     class Future:
         def __init__(self, done):
@@ -293,7 +290,7 @@ def test_ctrl_c_on_the_driver_cancels_the_tasks_and_interrupts_their_kernels(tmp
     stop = backend.stop(function, futures)
     assert isinstance(stop, Interrupted) and stop.stopped == [p.run_id for p in points[1:]]
     assert backend.client.calls[0] == ("cancel", len(points), True)
-    assert backend.client.calls[1] == ("run", kernels.interrupt, [str(tmp_path / "runs" / p.run_id)
+    assert backend.client.calls[1] == ("run", notebooks.stop, [str(tmp_path / "runs" / p.run_id)
                                                                    for p in points[1:]])
 
 
@@ -319,15 +316,14 @@ def test_smoke_grid_through_a_real_cluster_survives_a_killed_worker(cluster, pro
     # short): the smoke grid completes through a real cluster, and a worker
     # killed (SIGKILL) mid-run costs a retry that resumes from the checkpoint.
     import torch
-
-    from made.pipeline.lock import RunLock
+    from filelock import FileLock
 
     driver = processes.start("driver", run_all_args("--smoke", "--scheduler", cluster.address, "--results-dir",
                                                      str(tmp_path), "--no-reports", "--max-epochs", "4"))
     results = tmp_path / "smoke"
     run_dir = wait_until(lambda: next(iter((results / "runs").glob("*/checkpoint.pt")), None), 240,
                          "a first checkpoint").parent
-    victim = int(RunLock.owner_of(run_dir)["pid"])
+    victim = int(wait_until(lambda: (run_dir / "starts.log").exists() and starts(run_dir), 60, "a start")[-1][1])
     worker = next(w for w in cluster.workers if w.pid == victim)  # one of ours, never anyone else's
     worker.kill()
     worker.wait(timeout=20)
@@ -341,7 +337,8 @@ def test_smoke_grid_through_a_real_cluster_survives_a_killed_worker(cluster, pro
     assert len(runs) == 3 and sorted(frame["run_id"]) == runs  # one row per run, the killed one included
     worker_pids = {str(w.pid) for w in cluster.workers} | {str(victim)}
     for run in runs:
-        assert (results / "runs" / run / "DONE").exists() and not (results / "runs" / run / "LOCK").exists()
+        assert (results / "runs" / run / "DONE").exists()
+        FileLock(results / "runs" / run / "LOCK").acquire(blocking=False).lock.release()  # not held
         assert all(start[1] in worker_pids for start in starts(results / "runs" / run))  # never in the driver
         history = pd.read_csv(results / "runs" / run / "history.csv")
         assert list(history["epoch"]) == [1, 2, 3, 4]  # each epoch once

@@ -39,7 +39,7 @@ def _recorded(runs_dir, point, epochs, seconds, stopped_early=True, device="cpu"
     """A complete run of ``point`` that recorded its epochs and seconds."""
     run = runs_dir / "runs" / f"{point.run_id}_{epochs}_{seconds}_{device}"
     run.mkdir(parents=True)
-    row = {**point.config().to_dict(), "epochs": epochs, "stopped_early": stopped_early, "train_seconds": seconds,
+    row = {**point.config().settings(), "epochs": epochs, "stopped_early": stopped_early, "train_seconds": seconds,
            "valid_seconds": 0.0, "device": device}
     (run / "metrics.json").write_text(json.dumps(row))
     (run / DONE).write_text("")

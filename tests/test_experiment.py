@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from made.pipeline.experiment import ExperimentConfig, load_model, run_experiment
+from made.pipeline.experiment import ExperimentConfig, SettingsError, load_model, run_experiment, typed
 
 ROW_KEYS = [
     "dataset", "data_dir", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic",
@@ -28,7 +28,7 @@ def test_run_experiment_writes_one_flat_row(toy_data, tmp_path):
     assert set(ROW_KEYS) <= set(row)
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == json.loads(json.dumps(row))
     assert row["n_train"] == 200 and row["epochs"] == 3 and row["ensemble_masks"] == 4
-    assert row["hidden_sizes"] == "16" and row["data_variant"] == "unverified"
+    assert row["hidden_sizes"] == [16] and row["data_variant"] == "unverified"
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history["epoch"]) == [1, 2, 3]
     assert row["valid_nll"] == pytest.approx(history["valid_nll"].min())
@@ -110,7 +110,7 @@ def test_mask_sampling_experiment(toy_data, tmp_path):
     cfg = ExperimentConfig.from_dict(dict(dataset="toy", data_dir=toy_data, hidden_sizes=[16], num_masks=None,
                                           max_epochs=2, valid_masks=4, test_masks=10, device="cpu", progress=False))
     row = run_experiment(cfg, tmp_path / "run")
-    assert row["num_masks"] == "sampling" and row["ensemble_masks"] == 10
+    assert row["num_masks"] is None and row["ensemble_masks"] == 10
 
 
 @pytest.mark.slow
@@ -179,13 +179,20 @@ def test_a_runs_settings_are_its_parts_fields_each_defined_once():
             if name in names:
                 assert settings[name] == value, name
     # each part is what MADE and fit take
-    cfg = ExperimentConfig.from_dict({"hidden_sizes": "16x8", "num_masks": "sampling", "lr": 0.05, "seed": 3,
+    cfg = ExperimentConfig.from_dict({"hidden_sizes": [16, 8], "num_masks": None, "lr": 0.05, "seed": 3,
                                       "direct_connections": True})
     assert isinstance(cfg.model, ModelConfig) and isinstance(cfg.train, TrainConfig)
     assert (cfg.model.hidden_sizes, cfg.model.num_masks, cfg.train.lr) == ([16, 8], None, 0.05)
     assert cfg.model.seed == cfg.train.seed == cfg.seed == 3  # one seed: masks, initialization, minibatches
-    assert cfg.lr == 0.05 and cfg.direct_connections  # the flat view reads the parts
-    assert ExperimentConfig.from_dict(cfg.to_dict()) == cfg == ExperimentConfig.from_dict(cfg.settings())
+    # one way to read the settings: by name, in their own types; no name forwarded to the parts
+    assert cfg.settings()["lr"] == 0.05 and cfg.settings()["hidden_sizes"] == [16, 8]
+    assert not hasattr(cfg, "lr") and not hasattr(cfg, "direct_connections")
+    assert ExperimentConfig.from_dict(cfg.settings()) == cfg
+    # the text forms are read only as recorded runs held them (the migration), not as settings
+    assert ExperimentConfig.from_metrics({"hidden_sizes": "16x8", "num_masks": "sampling", "lr": 0.05, "seed": 3,
+                                          "direct_connections": True}) == cfg
+    with pytest.raises(SettingsError):
+        ExperimentConfig.from_dict({"hidden_sizes": "16x8"})
     assert cfg.replace(lr=0.1).train.lr == 0.1 and cfg.train.lr == 0.05
 
 
@@ -224,7 +231,7 @@ def test_a_short_run_gives_the_numbers_it_gave_before_the_config_split(toy_data,
     finally:
         torch.set_num_threads(threads)
     assert list(row) == fixture["metrics_keys"]  # metrics.json's columns, in their order
-    for key, value in fixture["metrics"].items():
+    for key, value in typed(fixture["metrics"]).items():  # recorded when settings were written as text
         assert row[key] == (pytest.approx(value, rel=1e-6) if isinstance(value, float) else value), key
     history = pd.read_csv(tmp_path / "run" / "history.csv")
     assert list(history.columns) == fixture["history_columns"]

@@ -19,7 +19,7 @@ def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_three_beyond():
             (mode, s) for mode in ("connectivity", "order") for s in seeds)
     assert len(points) == 5 + 2 * 5 * 2 + 3 * 2 * 3
     # the paper's file: no variant in the ids; the rebuild's runs name theirs
-    assert all(p.config().data_variant is None and "static" not in p.run_id for p in points)
+    assert all(p.config().settings()["data_variant"] is None and "static" not in p.run_id for p in points)
     rebuild = expand(GRIDS["rebuild"])
     assert all(p.run_id.startswith("binarized_mnist_static-seed0_h") for p in rebuild)
     assert not {p.run_id for p in rebuild} & set(ids)
@@ -31,15 +31,15 @@ def test_the_plain_grid_is_the_seed_projects_model_under_figure2s_recipe():
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     assert len(points) == 3 + 2 * 2 * 3  # K = 1, and K = 4 and 32 in both modes, 3 seeds each
     for p in points:
-        cfg = p.config()
-        assert (cfg.direct_connections, cfg.init, cfg.protocol, cfg.hidden_sizes) == (False, "default", "adam", [500])
+        cfg = p.config().settings()
+        assert (cfg["direct_connections"], cfg["init"], cfg["protocol"], cfg["hidden_sizes"]) == (False, "default", "adam", [500])
         assert p.run_id.endswith(("_adam_direct_connectionsFalse_initdefault",
                                   "_adam_direct_connectionsFalse_initdefault_valid_masks8"))
         assert p.run_id not in figure2  # new runs, never Figure 2's
 
 
 def test_the_papers_first_point_runs_on_the_papers_file_to_its_stopping_rule():
-    paper = [p for p in expand(GRIDS["recipes"]) if p.config().data_variant is None]
+    paper = [p for p in expand(GRIDS["recipes"]) if p.config().settings()["data_variant"] is None]
     assert [p.run_id for p in paper] == ["binarized_mnist_h500_K1_single_seed0_paper"]
     cfg = paper[0].config()
     assert (cfg.train.optimizer, cfg.train.lr, cfg.train.look_ahead, cfg.train.min_delta, cfg.train.max_epochs) == (
@@ -63,12 +63,12 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert set(RECIPES_AT_8000[1]) == set(K1_CANDIDATES) and set(RECIPES_AT_8000[32]) == {"adam", CHOSEN_AT_8000[1]}
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
-        cfg = p.config()
-        assert (cfg.direct_connections, cfg.init, cfg.max_epochs, cfg.data_variant) == (True, "orthogonal", None, None)
-        if cfg.hidden_sizes == [500]:  # the same run, not a retrained copy under another name
+        cfg = p.config().settings()
+        assert (cfg["direct_connections"], cfg["init"], cfg["max_epochs"], cfg["data_variant"]) == (True, "orthogonal", None, None)
+        if cfg["hidden_sizes"] == [500]:  # the same run, not a retrained copy under another name
             assert p.run_id in figure2 and figure2[p.run_id].params == p.params
         else:
-            assert p.run_id not in figure2 and f"_h{cfg.hidden_sizes[0]}_" in p.run_id
+            assert p.run_id not in figure2 and f"_h{cfg['hidden_sizes'][0]}_" in p.run_id
     assert {p.run_id for p in points if p.params["hidden_sizes"] == [500]} == {
         i for i, p in figure2.items() if p.params["num_masks"] in (1, 32)}
     # each K = 1 candidate is one change from Figure 2's recipe, named in its id
@@ -112,23 +112,23 @@ def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_unca
     assert order["order_agnostic"] and order["connectivity_agnostic"]
     assert not conn["order_agnostic"] and conn["connectivity_agnostic"]
     for p in points.values():
-        cfg = p.config()
-        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.activation == "relu"
-        assert cfg.max_epochs is None and cfg.look_ahead == 30 and cfg.batch_size == 100
-        assert (cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.lr_step_epochs) == ("adam", 1e-3, 1e-4, 45)
-        assert cfg.min_delta > 0 and cfg.protocol == "adam"
+        cfg = p.config().settings()
+        assert cfg["direct_connections"] and cfg["init"] == "orthogonal" and cfg["activation"] == "relu"
+        assert cfg["max_epochs"] is None and cfg["look_ahead"] == 30 and cfg["batch_size"] == 100
+        assert (cfg["optimizer"], cfg["lr"], cfg["weight_decay"], cfg["lr_step_epochs"]) == ("adam", 1e-3, 1e-4, 45)
+        assert cfg["min_delta"] > 0 and cfg["protocol"] == "adam"
         # validation ensembles of more than 8 masks use their first 8
-        k = cfg.num_masks
-        assert cfg.valid_masks == (8 if k > 8 else None)
+        k = cfg["num_masks"]
+        assert cfg["valid_masks"] == (8 if k > 8 else None)
 
 
 def test_protocol_swap_gives_the_authors_adagrad_command():
     points = expand(GRIDS["figure2"], protocol="paper")
     assert len(points) == len(expand(GRIDS["figure2"]))
     for p in points:
-        cfg = p.config()
-        assert (cfg.optimizer, cfg.lr, cfg.min_delta, cfg.max_epochs) == ("adagrad", 0.01, 0.0, None)
-        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.protocol == "paper"
+        cfg = p.config().settings()
+        assert (cfg["optimizer"], cfg["lr"], cfg["min_delta"], cfg["max_epochs"]) == ("adagrad", 0.01, 0.0, None)
+        assert cfg["direct_connections"] and cfg["init"] == "orthogonal" and cfg["protocol"] == "paper"
         assert p.run_id.endswith("_paper") or "_paper_" in p.run_id
     with pytest.raises(ValueError, match="protocol must be one of"):
         expand(GRIDS["figure2"], protocol="sgd-fast")
@@ -186,7 +186,7 @@ def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_mas
     points = expand(GRIDS["recipes"])
     # the equal-time comparison, on the rebuild (the paper's first point on the paper's file
     # runs to its stopping rule: test_the_papers_first_point_runs_...)
-    paper = [p for p in points if p.params["protocol"] == "paper" and p.config().data_variant]
+    paper = [p for p in points if p.params["protocol"] == "paper" and p.config().settings()["data_variant"]]
     assert sorted(p.params["num_masks"] for p in paper) == [1, 32]
     assert all(p.params["max_epochs"] == 150 for p in paper)
     # the converging side of the comparison: the same models under the adam recipe, uncapped,
@@ -197,7 +197,7 @@ def test_recipes_grid_compares_the_paper_at_k1_and_k32_and_checks_validation_mas
     # and one K = 32 run validated on all 32 masks, outside Figure 2
     check = [p for p in points if p.params["protocol"] == "adam"]
     assert [p.run_id for p in check] == ["binarized_mnist_static-seed0_h500_K32_order_seed0_adam"]
-    assert check[0].config().valid_masks is None
+    assert check[0].config().settings()["valid_masks"] is None
     assert check[0].run_id not in {p.run_id for p in expand(GRIDS["figure2"])}
 
 
@@ -207,25 +207,25 @@ def test_uci_grid_expands_the_published_command_and_the_search():
     assert len(ids) == len(set(ids))
     by = {}
     for p in points:
-        cfg = p.config()
+        cfg = p.config().settings()
         # the authors' architecture everywhere, no cap
-        assert cfg.direct_connections and cfg.init == "orthogonal" and cfg.hidden_sizes == [500]
-        assert cfg.max_epochs is None and cfg.look_ahead == 30 and cfg.batch_size == 100
-        by.setdefault((cfg.dataset, cfg.num_masks), []).append(cfg)
+        assert cfg["direct_connections"] and cfg["init"] == "orthogonal" and cfg["hidden_sizes"] == [500]
+        assert cfg["max_epochs"] is None and cfg["look_ahead"] == 30 and cfg["batch_size"] == 100
+        by.setdefault((cfg["dataset"], cfg["num_masks"]), []).append(cfg)
     assert {d for d, _ in by} == {"adult", "connect4", "dna", "mushrooms", "nips", "ocr_letters", "rcv1", "web"}
     # dna under mask sampling: the published command (adadelta 1e-5 0.95, 300 validation masks,
     # ordering and connectivity resampled) and, beside it, the same with the connectivity only; 2 seeds each
     dna = by[("dna", None)]
-    assert sorted((c.protocol, c.optimizer, c.eps, c.rho, c.lr, c.valid_masks, c.order_agnostic, c.seed)
+    assert sorted((c["protocol"], c["optimizer"], c["eps"], c["rho"], c["lr"], c["valid_masks"], c["order_agnostic"], c["seed"])
                   for c in dna) == sorted(
         ("adadelta", "adadelta", 1e-5, 0.95, 1.0, 300, order, s) for order in (True, False) for s in (0, 1, 2))
-    assert all(c.connectivity_agnostic for c in dna)
+    assert all(c["connectivity_agnostic"] for c in dna)
     # the authors' adult command, exactly as published: "adult 0.01 0 -1 0 ? 300 100 30 False 0 None 0
     # [500] 1234 False Output False tanh Orthogonal 0"
-    sgd, *_ = [c for c in by[("adult", 1)] if c.protocol == "sgd_tanh"]
-    assert (sgd.optimizer, sgd.lr, sgd.decrease_constant, sgd.max_epochs, sgd.num_masks) == ("sgd", 0.01, 0.0, None, 1)
-    assert (sgd.batch_size, sgd.look_ahead, sgd.hidden_sizes, sgd.activation) == (100, 30, [500], "tanh")
-    assert (sgd.direct_connections, sgd.init, sgd.condition_on_mask, sgd.weight_decay) == (True, "orthogonal", False, None)
+    sgd, *_ = [c for c in by[("adult", 1)] if c["protocol"] == "sgd_tanh"]
+    assert (sgd["optimizer"], sgd["lr"], sgd["decrease_constant"], sgd["max_epochs"], sgd["num_masks"]) == ("sgd", 0.01, 0.0, None, 1)
+    assert (sgd["batch_size"], sgd["look_ahead"], sgd["hidden_sizes"], sgd["activation"]) == (100, 30, [500], "tanh")
+    assert (sgd["direct_connections"], sgd["init"], sgd["condition_on_mask"], sgd["weight_decay"]) == (True, "orthogonal", False, None)
     # elsewhere the search: adagrad 0.01 or adadelta and, under mask sampling, the resampling
     # mode (ordering and connectivity, or the connectivity only), chosen later on validation
     for (dataset, k), cfgs in by.items():
@@ -252,10 +252,10 @@ def test_uci_grid_expands_the_published_command_and_the_search():
             protocol, mode = chosen
             seeds[({"paper": "adagrad", "sgd_tanh": "sgd"}.get(protocol, protocol), mode != "connectivity")] = 3
         want = sorted((o, order, s) for (o, order), n in seeds.items() for s in range(n))
-        assert sorted((c.optimizer, c.order_agnostic, c.seed) for c in cfgs) == want, (dataset, k)
-        assert all((c.lr == 0.01) if c.optimizer in ("adagrad", "sgd") else (c.eps, c.rho) == (1e-5, 0.95)
+        assert sorted((c["optimizer"], c["order_agnostic"], c["seed"]) for c in cfgs) == want, (dataset, k)
+        assert all((c["lr"] == 0.01) if c["optimizer"] in ("adagrad", "sgd") else (c["eps"], c["rho"]) == (1e-5, 0.95)
                    for c in cfgs)
-        assert all(c.valid_masks == (300 if k is None else None) for c in cfgs)
+        assert all(c["valid_masks"] == (300 if k is None else None) for c in cfgs)
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in ids
     assert "mushrooms_h500_K1_single_seed0_paper" in ids
     assert "nips_h500_Ksampling_connectivity_seed0_paper_valid_masks300" in ids
@@ -266,7 +266,7 @@ def test_uci_grid_expands_the_published_command_and_the_search():
 def test_large_grid_is_ready():
     large = expand(GRIDS["large"])
     assert {tuple(p.params["hidden_sizes"]) for p in large} == {(8000,), (8000, 8000)}
-    assert all(p.config().direct_connections and p.config().optimizer == "adagrad" for p in large)
+    assert all(p.config().settings()["direct_connections"] and p.config().settings()["optimizer"] == "adagrad" for p in large)
 
 
 def test_committed_runs_keep_their_ids():
@@ -323,8 +323,8 @@ def test_uci_grid_expands_connect4_as_a_searched_row():
                           [("None", "adadelta", "connectivity", s) for s in (1, 2)])
     assert all(p.run_id.startswith("connect4_h500_K") for p in points)
     assert DATASETS["connect4"].reference_variant == "rebuilt-test-reordered"
-    sampling = [p.config() for p in points if p.params["num_masks"] is None]
-    assert all(c.valid_masks == 300 and c.max_epochs is None for c in sampling)
+    sampling = [p.config().settings() for p in points if p.params["num_masks"] is None]
+    assert all(c["valid_masks"] == 300 and c["max_epochs"] is None for c in sampling)
 
 
 def test_the_uci_arms_left_out_of_a_search_are_not_in_the_grid_and_say_why():

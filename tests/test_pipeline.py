@@ -14,7 +14,7 @@ import pytest
 
 from made.data import DATASETS
 from made.pipeline import grid as grid_module
-from made.pipeline import cli
+from made.pipeline import cli, notebooks
 from made.pipeline.notebooks import KERNEL, ensure_kernel
 from made.pipeline.results import collect_curves
 from made.pipeline.run import DONE, ERROR, execute_run, is_complete
@@ -144,7 +144,6 @@ def test_is_complete_respects_the_epoch_cap(tmp_path):
 
 
 def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
-    import papermill
 
     point = grid_module.expand(grid_module.GRIDS["smoke"])[0]
     run_dir = tmp_path / point.run_id
@@ -155,8 +154,8 @@ def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
         cwd = parameters["run_dir"]  # the run's folder
         (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["config"]["max_epochs"]}))
 
-    monkeypatch.setattr(papermill, "execute_notebook", fake_notebook)
-    outcome = execute_run(point, tmp_path, {}, KERNEL)
+    monkeypatch.setattr(notebooks, "execute", fake_notebook)
+    outcome = execute_run(point, tmp_path, {})
     assert outcome.status == "done"
     assert (run_dir / DONE).exists() and not (run_dir / ERROR).exists()
 
@@ -284,7 +283,7 @@ def test_every_setting_reaches_the_notebook_in_one_config(tmp_path):
     assert list(config) == ExperimentConfig.names() and "threads" not in config  # how it runs, not a setting
     assert config["train_subset"] is None and config["max_epochs"] is None and config["valid_masks"] is None
     assert config["direct_connections"] is True and config["init"] == "orthogonal"
-    assert config["hidden_sizes"] == "500" and config["progress"] is False and params["threads"] == 1
+    assert config["hidden_sizes"] == [500] and config["progress"] is False and params["threads"] == 1
     assert ExperimentConfig.from_dict(config) == point.config(progress=False)
     quick = {"protocol": "paper", "num_masks": 4, "max_epochs": 15, "train_subset": 5000}
     assert training_config(config, quick) == point.config(progress=False)
@@ -313,12 +312,12 @@ def test_the_notebooks_config_merges_json_text_and_names_what_is_wrong():
     from made.pipeline.notebooks import training_config
 
     quick = {"protocol": "adam", "num_masks": 4, "max_epochs": 15, "train_subset": 5000}
-    merged = training_config('{"max_epochs": 3}', quick)  # papermill -p config '{"max_epochs": 3}'
-    assert merged.max_epochs == 3 and merged.train_subset == 5000 and merged.num_masks == 4
+    merged = training_config('{"max_epochs": 3}', quick).settings()  # papermill -p config '{"max_epochs": 3}'
+    assert merged["max_epochs"] == 3 and merged["train_subset"] == 5000 and merged["num_masks"] == 4
     # the quick run's recipe stays whole: its architecture and optimizer are not the library's defaults
-    assert (merged.direct_connections, merged.init, merged.weight_decay, merged.optimizer) == (
+    assert (merged["direct_connections"], merged["init"], merged["weight_decay"], merged["optimizer"]) == (
         True, "orthogonal", 1e-4, "adam")
-    assert training_config({"lr": 0.01}, quick).lr == 0.01  # papermill -y 'config: {lr: 0.01}'
+    assert training_config({"lr": 0.01}, quick).train.lr == 0.01  # papermill -y 'config: {lr: 0.01}'
     assert training_config("", quick) == training_config({}, quick) == training_config(None, quick)
     for bad, named in (('{"max_epoch": 3}', "'max_epoch' (did you mean 'max_epochs'?)"),
                        ("{max_epochs: 3}", "config is not JSON"), ("[3]", "must be a dict")):
@@ -382,23 +381,17 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
     assert not (tmp_path / "run").exists()  # refused before anything ran
 
 
-def test_a_dataset_that_cannot_be_had_is_reported_once_not_a_traceback(tmp_path, monkeypatch, capsys):
-    import urllib.error
-    import urllib.request
-
-    def offline(*args, **kwargs):
-        raise urllib.error.URLError("network is unreachable")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+def test_missing_data_stops_the_driver_before_any_run_naming_what_to_fetch(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(notebooks, "execute", no_training)
     run_all = load_run_all()
     code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
                          "--results-dir", str(tmp_path / "results"), "--no-reports"])
     err = capsys.readouterr().err
-    assert code == 1
-    assert "SKIPPED every connect4 run" in err and "Traceback" not in err
-    assert "github.com/mgermain/MADE/raw/master/datasets/connect4.npz" in err and "put it in" in err
-    assert not (tmp_path / "results" / "runs").exists() or not any((tmp_path / "results" / "runs").iterdir())
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("run_all.py: error: ") and f"connect4: no data in {tmp_path}" in err
+    assert f"python -m made.data fetch connect4 --data-dir {tmp_path}" in err and "connect4.npz" in err
+    assert not (tmp_path / "results" / "runs").exists()
 
 
 def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
@@ -423,7 +416,7 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
         next(p for p in points if p.params["dataset"] == "adult")]
     for p in finished:
         finish(tmp_path / "runs" / p.run_id, p)
-    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
+    monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)
     assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
     table = pd.read_csv(tmp_path / "uci.csv")
     assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
@@ -446,22 +439,24 @@ def fake_notebook_writing_metrics(calls):
 def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatch):
     import socket
 
-    import papermill
+    from filelock import FileLock
 
-    from made.pipeline.lock import RunLock
-    from made.pipeline.run import STARTS
+    from made.pipeline.run import LOCK, STARTS, record_start
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
     run_dir.mkdir()
-    held = RunLock(run_dir).acquire()  # a live owner (this process; test_lock.py: between processes)
+    held = FileLock(run_dir / LOCK)
+    held.acquire()  # a live owner (this process; test_lock.py: between processes)
+    record_start(run_dir)
     try:
         calls = []
-        monkeypatch.setattr(papermill, "execute_notebook", fake_notebook_writing_metrics(calls))
-        outcome = execute_run(point, tmp_path, {}, KERNEL)
+        monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
+        outcome = execute_run(point, tmp_path, {})
         assert outcome.status == "locked" and f"{socket.gethostname()} pid {os.getpid()}" in outcome.error
-        assert calls == [] and not (run_dir / DONE).exists() and not (run_dir / STARTS).exists()
-        assert RunLock.owner_of(run_dir)["token"] == held.owner["token"]  # untouched
+        assert calls == [] and not (run_dir / DONE).exists()
+        assert len((run_dir / STARTS).read_text().splitlines()) == 1
+        assert held.is_locked  # untouched
     finally:
         held.release()
 
@@ -469,44 +464,47 @@ def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatc
 def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock(tmp_path, monkeypatch):
     import socket
 
-    import papermill
+
+    from filelock import FileLock
 
     from made.pipeline import run as pipeline
-    from made.pipeline.lock import LOCK
-    from made.pipeline.run import STARTS
+    from made.pipeline.run import LOCK, STARTS
 
     point = smoke_point()
     run_dir = tmp_path / point.run_id
     calls = []
-    monkeypatch.setattr(papermill, "execute_notebook", fake_notebook_writing_metrics(calls))
-    assert execute_run(point, tmp_path, {}, KERNEL).status == "done"
+    monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
+    assert execute_run(point, tmp_path, {}).status == "done"
     host, pid, _ = (run_dir / STARTS).read_text().split()
     assert (host, int(pid)) == (socket.gethostname(), os.getpid()) and len(calls) == 1
-    assert (run_dir / DONE).exists() and not (run_dir / LOCK).exists()
+    assert (run_dir / DONE).exists()
+    FileLock(run_dir / LOCK).acquire(blocking=False).lock.release()  # released
 
     # complete at the first look? no; once the lock is ours? yes: another process finished it
     looks = iter([False, True])
     monkeypatch.setattr(pipeline, "is_complete", lambda *a: next(looks))
-    assert execute_run(point, tmp_path, {"max_epochs": 9}, KERNEL).status == "skipped"
+    assert execute_run(point, tmp_path, {"max_epochs": 9}).status == "skipped"
     assert len(calls) == 1 and len((run_dir / STARTS).read_text().splitlines()) == 1
-    assert not (run_dir / LOCK).exists()
+    FileLock(run_dir / LOCK).acquire(blocking=False).lock.release()
 
 
 def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monkeypatch):
     import socket
 
-    import papermill
+    from filelock import FileLock
 
-    from made.pipeline.lock import RunLock
+    from made.pipeline.run import LOCK, record_start
 
-    monkeypatch.setattr(papermill, "execute_notebook", lambda *a, **k: pytest.fail("a locked run was trained"))
+    monkeypatch.setattr(notebooks, "execute", lambda *a, **k: pytest.fail("a locked run was trained"))
     run_all = load_run_all()
-    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))  # no data needed
+    monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)  # no data needed
     runs = tmp_path / "smoke" / "runs"
     locks = []
     for point in grid_module.expand(grid_module.GRIDS["smoke"]):  # every run held by a live trainer (here)
         (runs / point.run_id).mkdir(parents=True)
-        locks.append(RunLock(runs / point.run_id).acquire())
+        locks.append(FileLock(runs / point.run_id / LOCK))
+        locks[-1].acquire()
+        record_start(runs / point.run_id)
     try:
         code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports", "--jobs", "2"])
     finally:
@@ -515,8 +513,8 @@ def test_run_all_lists_runs_locked_elsewhere_and_exits_0(tmp_path, capsys, monke
     out = capsys.readouterr()
     assert code == 0 and "FAILED" not in out.err
     for lock in locks:
-        assert f"LOCKED {lock.run_dir.name}: being trained elsewhere (locked by {socket.gethostname()} " \
-               f"pid {os.getpid()}" in out.out
+        assert f"LOCKED {Path(lock.lock_file).parent.name}: being trained elsewhere (locked by " \
+               f"{socket.gethostname()} pid {os.getpid()}" in out.out
 
 
 # -- finished runs, damaged runs, data, --force, dry run ------------------------
@@ -528,7 +526,7 @@ def finish(run_dir: Path, point, **metrics) -> None:
     config = point.config()
     # the data it loaded: the variant named, else the dataset's reference file
     loaded = config.data_variant or DATASETS[config.dataset].reference_variant
-    row = {**config.to_dict(), "data_variant": loaded, "stopped_early": True, "epochs": 2, "best_epoch": 1,
+    row = {**config.settings(), "data_variant": loaded, "stopped_early": True, "epochs": 2, "best_epoch": 1,
            "valid_nll": 90.123456789, "test_nll_ensemble": 91.0, **metrics}
     (run_dir / "metrics.json").write_text(json.dumps(row))
     pd.DataFrame(dict(epoch=[1, 2], train_nll=[95.123456789, 93.0], valid_nll=[90.123456789, 90.5],
@@ -550,7 +548,6 @@ def no_training(*args, **kwargs):
 
 def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
     # A clone with results but no data: nothing trains, so nothing is loaded or downloaded.
-    import papermill
 
     from made import data
 
@@ -559,7 +556,7 @@ def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MADE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("data was loaded"))
-    monkeypatch.setattr(papermill, "execute_notebook", no_training)
+    monkeypatch.setattr(notebooks, "execute", no_training)
     code = load_run_all().main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -568,7 +565,6 @@ def test_finished_runs_need_no_data(tmp_path, monkeypatch, capsys):
 
 
 def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, monkeypatch, capsys):
-    import papermill
 
     points = finished_smoke_grid(tmp_path)
     victim = tmp_path / "smoke" / "runs" / points[1].run_id
@@ -582,9 +578,9 @@ def test_a_damaged_metrics_json_names_the_run_and_the_others_go_on(tmp_path, mon
         finish(Path(cwd), points[1], valid_nll=88.0)
         (Path(cwd) / DONE).unlink()
 
-    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    monkeypatch.setattr(notebooks, "execute", fake)
     run_all = load_run_all()
-    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
+    monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)
     code = run_all.main(["--smoke", "--results-dir", str(tmp_path), "--no-reports"])
     err = capsys.readouterr().err
     assert code == 0, err
@@ -608,20 +604,23 @@ def test_a_damaged_run_that_cannot_retrain_is_left_out_of_the_table(tmp_path, ca
     assert points[0].run_id in capsys.readouterr().err
 
 
-def test_a_damaged_data_file_is_reported_once_before_any_kernel(tmp_path, monkeypatch, capsys):
-    import papermill
+def test_the_driver_finds_the_data_without_loading_it(tmp_path, monkeypatch, capsys):
+    # Each run loads its data once, in its own kernel: the driver only finds the file.
+    from made import data
 
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    (data_dir / "dna.npz").write_bytes(b"not a zip file at all")
+    (data_dir / "dna.npz").write_bytes(b"not read by the driver")
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(papermill, "execute_notebook", no_training)
-    code = load_run_all().main(["--grid", "uci", "--datasets", "dna", "--data-dir", str(data_dir),
-                                "--results-dir", str(tmp_path / "results"), "--no-reports"])
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("the driver loaded data"))
+    started = []
+    monkeypatch.setattr(notebooks, "execute", lambda source, output, parameters, **k: started.append(1))
+    code = load_run_all().main(["--grid", "uci", "--datasets", "dna", "--only", "num_masks=1",
+                                "--data-dir", str(data_dir), "--results-dir", str(tmp_path / "results"),
+                                "--no-reports"])
     err = capsys.readouterr().err
-    assert code == 1
-    assert err.count("SKIPPED every dna run") == 1 and str(data_dir / "dna.npz") in err
-    assert "Traceback" not in err
+    assert started and code == 1  # the stand-in notebook wrote no metrics: each run fails, in its kernel
+    assert "no data" not in err
 
 
 def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypatch, capsys):
@@ -647,7 +646,6 @@ def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypat
 
 def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(tmp_path, monkeypatch):
     import nbformat
-    import papermill
 
     from made.pipeline.run import STAGING, STARTS
 
@@ -664,8 +662,8 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         (Path(cwd) / "checkpoint.pt").write_text("the new run, half trained")
         raise RuntimeError("the kernel died")
 
-    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
-    assert execute_run(point, tmp_path, {}, KERNEL, force=True).status == "failed"
+    monkeypatch.setattr(notebooks, "execute", interrupted)
+    assert execute_run(point, tmp_path, {}, force=True).status == "failed"
     assert seen == [[]]  # from scratch: nothing of the old run where the new one trains
     assert all((run_dir / n).read_bytes() == b for n, b in old.items() if n != STARTS)  # old run intact
     assert is_complete(run_dir)
@@ -678,8 +676,8 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         (Path(cwd) / "checkpoint.pt").write_text("the new run's checkpoint")
         nbformat.write(nbformat.v4.new_notebook(), output)
 
-    monkeypatch.setattr(papermill, "execute_notebook", trains)
-    assert execute_run(point, tmp_path, {}, KERNEL, force=True).status == "done"
+    monkeypatch.setattr(notebooks, "execute", trains)
+    assert execute_run(point, tmp_path, {}, force=True).status == "done"
     assert seen[1] == ["checkpoint.pt"]  # an interrupted --force resumes its own staging run
     assert json.loads((run_dir / "metrics.json").read_text())["valid_nll"] == 89.0
     assert (run_dir / "checkpoint.pt").read_text() == "the new run's checkpoint"
@@ -722,11 +720,10 @@ def tempfile_root() -> str:
 def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch):
     # The committed results, every run of the rebuild grid complete: nothing
     # trains, no data is needed, and the second call writes the same bytes.
-    import papermill
 
     results = tmp_path / "results"
     shutil.copytree(ROOT / "results", results)
-    monkeypatch.setattr(papermill, "execute_notebook", no_training)
+    monkeypatch.setattr(notebooks, "execute", no_training)
     run_all = load_run_all()
     argv = ["--grid", "rebuild", "--results-dir", str(results), "--no-reports"]
     assert run_all.main(argv) == 0
@@ -736,6 +733,23 @@ def test_a_second_call_on_finished_results_changes_no_byte(tmp_path, monkeypatch
     # what the committed files hold (test_the_committed_tables_are_what_their_runs_give)
     for name in ("rebuild.csv", "rebuild_curves.csv"):
         assert first[name] == (ROOT / "results" / name).read_bytes(), name
+
+
+def test_a_run_recorded_in_either_form_gives_the_same_table_row(tmp_path):
+    # metrics.json keeps each setting's type (hidden sizes a list, K null under mask
+    # sampling); runs recorded before wrote text ("500", "sampling"): both read alike.
+    from made.pipeline.results import collect
+
+    point = next(p for p in grid_module.expand(grid_module.GRIDS["uci"]) if p.params["num_masks"] is None)
+    finish(tmp_path / "runs" / "typed", point)
+    finish(tmp_path / "runs" / "text", point)
+    row = json.loads((tmp_path / "runs" / "text" / "metrics.json").read_text())
+    assert row["hidden_sizes"] == [500] and row["num_masks"] is None
+    (tmp_path / "runs" / "text" / "metrics.json").write_text(
+        json.dumps({**row, "hidden_sizes": "500", "num_masks": "sampling"}))
+    frame = collect(tmp_path).set_index("run_id")
+    assert frame.loc["typed"].equals(frame.loc["text"])
+    assert (frame.loc["typed", "hidden_sizes"], frame.loc["typed", "num_masks"]) == ("500", "sampling")
 
 
 def test_the_committed_tables_are_what_their_runs_give(tmp_path):
@@ -784,25 +798,19 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     import signal
     import threading
 
-    from made.pipeline import kernels
-    from made.pipeline.backends import Interrupted, RunOutcome, ThreadBackend
+    from made.pipeline.run import Interrupted, RunOutcome, on_threads
 
     points = grid_module.expand(grid_module.GRIDS["smoke"]) * 2
     started = []
 
-    def run(point):  # stands in for execute_run: trains until asked to stop
-        key = f"test/{len(started)}"
+    def run(point):  # stands in for execute_run: trains until its notebook is stopped
         started.append(point.run_id)
-        kernels.begin(key)
-        try:
-            deadline = time.monotonic() + 60
-            while not kernels.stopping(key) and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return RunOutcome(point.run_id, "interrupted" if kernels.stopping(key) else "done")
-        finally:
-            kernels.forget(key)
+        deadline = time.monotonic() + 60
+        while not notebooks.stopping() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return RunOutcome(point.run_id, "interrupted" if notebooks.stopping() else "done")
 
-    kernels.reset()
+    notebooks.reset()
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # the user's Ctrl-C
     # A process started in the background by a shell ignores SIGINT; a terminal's does not.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -810,14 +818,60 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     timer.start()
     try:
         with pytest.raises(Interrupted) as stop:
-            list(ThreadBackend(2)(run, points))
+            list(on_threads(run, points, jobs=2))
     finally:
         timer.cancel()
-        kernels.reset()
+        notebooks.reset()
         signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - t0 < 30  # promptly: the queued runs would take far longer
     assert len(started) == 2 and sorted(stop.value.stopped) == sorted(started)
     assert len(stop.value.not_started) == len(points) - 2
+
+
+def test_stop_ends_a_notebooks_process_and_its_kernel_at_once(tmp_path):
+    # A real notebook in its own process (made/pipeline/child.py), stopped as Ctrl-C stops it.
+    import threading
+
+    import nbformat
+
+    book = nbformat.v4.new_notebook()
+    book.metadata = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}}
+    book.cells = [nbformat.v4.new_code_cell("import os, time\n"
+                                            "open(os.path.join(folder, 'kernel.pid'), 'w').write(str(os.getpid()))\n"
+                                            "time.sleep(120)")]
+    book.cells[0].metadata["tags"] = []
+    params = nbformat.v4.new_code_cell("folder = None")
+    params.metadata["tags"] = ["parameters"]
+    book.cells.insert(0, params)
+    nbformat.write(book, tmp_path / "sleeps.ipynb")
+    outcome = []
+
+    def execute():
+        try:
+            notebooks.execute(tmp_path / "sleeps.ipynb", tmp_path / "out.ipynb", {"folder": str(tmp_path)},
+                              key="sleeper")
+        except notebooks.NotebookStopped:
+            outcome.append("stopped")
+
+    thread = threading.Thread(target=execute)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "kernel.pid").exists():
+        assert time.monotonic() < deadline and thread.is_alive(), "the notebook did not start"
+        time.sleep(0.1)
+    kernel = int((tmp_path / "kernel.pid").read_text())
+    t0 = time.monotonic()
+    assert notebooks.stop(["sleeper"]) == ["sleeper"]
+    thread.join(timeout=30)
+    assert outcome == ["stopped"] and time.monotonic() - t0 < 5
+    deadline = time.monotonic() + 5
+    while True:  # the kernel ends with its process
+        try:
+            os.kill(kernel, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "the kernel outlived its notebook's process"
+        time.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -852,7 +906,10 @@ def test_ctrl_c_stops_run_all_promptly_and_the_rerun_gives_the_same_numbers(smok
     text = log.read_text()
     assert status == 130 and stopped_after < 30, text
     assert "run_all.py: interrupted: " in text and "run the same command again" in text
-    assert not list(runs.glob("*/LOCK*")), "a lock was left behind"
+    from filelock import FileLock
+
+    for lock in runs.glob("*/LOCK"):  # none held: the file stays, its lock went with its process
+        FileLock(lock).acquire(blocking=False).lock.release()
     assert not (tmp_path / "smoke" / "figure2.csv").exists()  # stopped before the table
     saved = {p: p.stat().st_mtime_ns for p in runs.glob("*/*")}
     time.sleep(3)
@@ -880,7 +937,7 @@ def test_force_retrains_a_real_run_from_scratch(smoke):
     before = json.loads((runs / point.run_id / "metrics.json").read_text())
     history = pd.read_csv(runs / point.run_id / "history.csv")
     started = _papermill_start(runs / point.run_id / "train_made.ipynb")
-    outcome = execute_run(point, runs, {"progress": False}, KERNEL, force=True, threads=1)
+    outcome = execute_run(point, runs, {"progress": False}, force=True, threads=1)
     assert outcome.status == "done", outcome.error
     after = json.loads((runs / point.run_id / "metrics.json").read_text())
     # trained again (a new execution of the notebook; train_seconds, rounded to 0.01 s, can
@@ -955,7 +1012,7 @@ def _complete_run(runs_dir: Path, point, **recorded) -> Path:
     metrics.json recording its settings and data, with ``recorded`` changed."""
     from made.io import write_json
 
-    row = {**point.config().to_dict(), "data_variant": "larochelle", "stopped_early": True,
+    row = {**point.config().settings(), "data_variant": "larochelle", "stopped_early": True,
            "epochs": 40, "best_epoch": 10, "valid_nll": 90.0, "test_nll_single_mask": 90.0}
     row.update(recorded)
     run_dir = runs_dir / point.run_id
@@ -1009,7 +1066,6 @@ def test_run_all_refuses_to_report_or_train_over_a_mismatched_run(tmp_path, caps
 # -- --set, and reports -----------------------------------------------------------
 
 def test_set_reaches_the_notebooks_config_and_the_run_ids(tmp_path, monkeypatch):
-    import papermill
 
     seen = []
 
@@ -1017,8 +1073,8 @@ def test_set_reaches_the_notebooks_config_and_the_run_ids(tmp_path, monkeypatch)
         seen.append(parameters)
         (Path(parameters["run_dir"]) / "metrics.json").write_text(json.dumps({"stopped_early": True}))
 
-    monkeypatch.setattr(papermill, "execute_notebook", fake)
-    monkeypatch.setattr(cli, "_with_data", lambda points, data_dir: (points, {}))
+    monkeypatch.setattr(notebooks, "execute", fake)
+    monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)
     argv = ["--smoke", "--set", "lr=0.05", "--set", "direct_connections=false", "--results-dir", str(tmp_path),
             "--no-reports", "--jobs", "1"]
     assert load_run_all().main(argv) == 0

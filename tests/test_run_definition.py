@@ -57,8 +57,8 @@ def test_a_new_setting_reaches_the_tables_the_curves_and_the_reuse_check(dropout
     points = [RunPoint(run_id(s), s) for s in ({"dataset": "toy", "num_masks": 2},
                                                {"dataset": "toy", "num_masks": 2, "dropout": 0.5})]
     assert points[1].run_id == points[0].run_id + "_dropout0.5"
-    _complete(runs / points[1].run_id, points[1].config().to_dict())
-    old = points[0].config().to_dict()
+    _complete(runs / points[1].run_id, points[1].config().settings())
+    old = points[0].config().settings()
     del old["dropout"]  # recorded before the setting existed: it trained at the default
     _complete(runs / points[0].run_id, old)
     check_reuse(points, runs)  # each as recorded
@@ -123,12 +123,12 @@ def test_a_named_protocol_brings_its_recipe_and_settings_beside_it_win():
 
     adam = ExperimentConfig.from_dict({"protocol": "adam"})
     assert all(adam.settings()[k] == v for k, v in PROTOCOLS["adam"].items())
-    assert ExperimentConfig.from_dict({"protocol": "adam", "lr": 3e-3}).lr == 3e-3
+    assert ExperimentConfig.from_dict({"protocol": "adam", "lr": 3e-3}).train.lr == 3e-3
     with pytest.raises(SettingsError, match="protocol must be one of"):
         ExperimentConfig.from_dict({"protocol": "adamw"})
     # a recorded run holds every setting: read as recorded, never through a recipe
-    row = {**adam.to_dict(), "lr_step_epochs": None}
-    assert ExperimentConfig.from_metrics(row).lr_step_epochs is None
+    row = {**adam.settings(), "lr_step_epochs": None}
+    assert ExperimentConfig.from_metrics(row).train.lr_step_epochs is None
     # a new protocol replaces the recipe's settings, keeps those set apart from it
     paper = ExperimentConfig.from_dict({"protocol": "adam", "num_masks": 8}).replace(protocol="paper")
     assert paper == ExperimentConfig.from_dict({"protocol": "paper", "num_masks": 8})

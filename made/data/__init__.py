@@ -39,7 +39,7 @@ from .mnist import (BINARIZED_MNIST, MNIST_CONTENT_SHA256, MNIST_RAW_SHA256, STA
 __all__ = ["DATASETS", "Dataset", "DatasetError", "DatasetSpec", "Source", "SPLITS", "MNIST_CONTENT_SHA256",
            "MNIST_RAW_SHA256", "STATIC_PREFIX", "binarize", "cache_dir", "check_split", "content_sha256",
            "download_file", "identify", "load_dataset", "main", "parse_idx_images", "read_idx_images", "read_npz",
-           "resolve_data_dir", "sha256_file", "static_seed", "status"]
+           "resolve_data_dir", "sha256_file", "static_seed", "status", "locate"]
 
 REPO = "https://github.com/mgermain/MADE"
 
@@ -100,6 +100,14 @@ def identify(name: str, data_dir: str | os.PathLike | None = None, variant: str 
     if spec is None:
         return None
     return spec.loader.identify(spec, resolve_data_dir(data_dir), variant)
+
+
+def locate(name: str, data_dir: str | os.PathLike | None = None, variant: str | None = None) -> str | None:
+    """Where ``load_dataset(name, data_dir, variant=variant)`` would read its
+    data, without reading it (nothing is checked but that the files exist);
+    None when nothing is on disk (loading would download)."""
+    spec = _spec(name)
+    return spec.loader.locate(spec, resolve_data_dir(data_dir), variant)
 
 
 def status(name: str, directory) -> list[dict]:

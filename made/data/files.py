@@ -298,6 +298,8 @@ class Source(Protocol):
 
     def status(self, spec: DatasetSpec, directory: Path) -> list[dict]: ...
 
+    def locate(self, spec: DatasetSpec, directory: Path, variant: str | None) -> str | None: ...
+
 
 class NpzFile:
     """One ``<name>.npz`` in the paper's layout, known by the SHA-256 of its
@@ -330,6 +332,10 @@ class NpzFile:
             return _variant_from_hash(path, spec, verify=True)
         except DatasetError:
             return None  # loading refuses it, naming the file
+
+    def locate(self, spec, directory, variant):
+        path = _find(directory, f"{spec.name}.npz")
+        return None if path is None else str(path)
 
     def status(self, spec, directory):
         path = _find(directory, f"{spec.name}.npz")

@@ -262,6 +262,13 @@ class BinarizedMnist:
     def identify(self, spec, directory, variant):
         return variant or spec.reference_variant  # the paper's file, or an error when it is not
 
+    def locate(self, spec, directory, variant):
+        if variant in (None, "larochelle"):
+            found = _paper_mnist(directory)
+            return None if found is None else str(found[1] if found[0] == "npz" else found[1][0].parent)
+        kind, where = _rebuild_sources(directory, static_seed(variant)) or (None, None)
+        return None if kind is None else str(where[0] if kind == "built" else where["train-images-idx3-ubyte"].parent)
+
     def status(self, spec, directory):
         rows = []
         found = _paper_mnist(directory)

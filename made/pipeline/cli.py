@@ -13,7 +13,7 @@
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
 where it stopped, each unfinished run from its checkpoint; Ctrl-C (or SIGTERM)
 stops the running notebooks and cancels the queued ones.  Data is needed only
-for the runs that train.  Each grid writes its own CSV (and figures) and never
+for the runs that train: missing, nothing trains (exit 2).  Each grid writes its own CSV (and figures) and never
 another grid's.  A run being trained by another process (a second driver, a
 live Dask attempt) is locked and left to it: it is listed as locked, not failed.
 """
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from .estimate import elapsed
-from .experiment import ExperimentConfig, SettingsError, unknown_settings
+from .experiment import ExperimentConfig, SettingsError, typed, unknown_settings
 from .grid import GRIDS, PROTOCOLS, REPORT_INPUTS, expand, grid_outputs
 
 PROG = "run_all.py"
@@ -136,7 +136,7 @@ def _matches(point, only: list[tuple[str, object]]) -> bool:
         if name == "mode":
             if point.mode != value:
                 return False
-        elif settings[name] != ExperimentConfig.from_dict({name: value}).settings()[name]:
+        elif settings[name] != ExperimentConfig.from_dict(typed({name: value})).settings()[name]:
             return False
     return True
 
@@ -216,8 +216,8 @@ def default_jobs(device: str, n_runs: int) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from . import kernels
-    from .backends import Interrupted
+    from . import notebooks
+    from .run import Interrupted
 
     t0 = time.monotonic()
     # SIGTERM (a batch system's stop, `kill`) stops a grid the way Ctrl-C does.
@@ -228,12 +228,12 @@ def main(argv=None) -> int:
     try:
         code = _main(args)
     except Interrupted as stop:
-        kernels.kill()  # nothing of ours outlives the driver
+        notebooks.stop()  # nothing of ours outlives the driver
         print(f"{PROG}: interrupted: {_what_stopped(stop)}; no run is locked and every checkpoint "
               "is kept: run the same command again to resume", file=sys.stderr)
         return 128 + _STOP_SIGNAL[0]
     except KeyboardInterrupt:
-        kernels.kill()
+        notebooks.stop()
         print(f"{PROG}: interrupted; every finished run and checkpoint is kept: run the same "
               "command again to resume", file=sys.stderr)
         return 128 + _STOP_SIGNAL[0]
@@ -282,7 +282,7 @@ def _main(args) -> int:
     except SettingsError as exc:
         return _error(f"argument --set: {exc}" if args.settings else str(exc))
     # The grid's table holds every complete run of the grid, also those that
-    # --datasets or missing data leave out of this call's training.
+    # --datasets leaves out of this call's training.
     table = points
     csv_name, reports, subdir = grid_outputs(grid_name)
     if args.datasets:
@@ -342,9 +342,10 @@ def _main(args) -> int:
     from .results import aggregate, write_grid
     from .run import ERROR, run_grid
 
-    missing = {}
-    if not args.scheduler:  # on a cluster the workers hold the data
-        points, missing = _with_data(points, settings.get("data_dir"))
+    if points and not args.scheduler:  # on a cluster the workers hold the data
+        missing = _data_missing(points, settings.get("data_dir"))
+        if missing:
+            return _error(f"the runs to train need data that is not here, nothing was trained: {missing}")
     backend = None
     if args.scheduler and points:  # nothing to train: no cluster needed
         from .cluster import ClusterError, DaskBackend
@@ -382,9 +383,7 @@ def _main(args) -> int:
               f"(run {PROG} again once it is done to include it)")
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
-    for name, message in missing.items():
-        print(f"SKIPPED every {name} run still to train: {message}", file=sys.stderr)
-    return 1 if failed or missing else 0
+    return 1 if failed else 0
 
 
 def _update_readmes(results: Path) -> None:
@@ -414,23 +413,22 @@ def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int
     return 0
 
 
-def _with_data(points, data_dir):
-    """The points whose data loads (from here, the cache, or a download now),
-    and, per dataset that cannot be had or is damaged, its DatasetError
-    message (URL and where to put the file): those runs are left out and
-    reported once, before any kernel starts, not started to fail one by one.
-    Called with the runs that will train only: finished runs need no data."""
-    from ..data import DatasetError, load_dataset
+def _data_missing(points, data_dir) -> str | None:
+    """None when every dataset that ``points`` (the runs that will train)
+    read is on disk, else what is missing and how to fetch it.  The files are
+    found, not read: each run's kernel loads its data once, and verifies it."""
+    from ..data import DATASETS, DatasetError, locate, resolve_data_dir
 
-    missing = {}
-
-    def label(p):  # a dataset, and its variant when the run names one
-        variant = p.config().data_variant
-        return p.params["dataset"] + (f" ({variant})" if variant else "")
-
+    problems = []
     for name, variant in sorted({(p.params["dataset"], p.config().data_variant or "") for p in points}):
-        try:  # checks shapes, values and checksums
-            load_dataset(name, data_dir=data_dir, variant=variant or None)
+        try:
+            if locate(name, data_dir, variant or None) is not None:
+                continue
         except DatasetError as exc:
-            missing[name + (f" ({variant})" if variant else "")] = str(exc)
-    return [p for p in points if label(p) not in missing], missing
+            problems.append(f"{name}: {exc}")
+            continue
+        fetch = f"python -m made.data fetch {name}" + (f" --variant {variant}" if variant else "") + (
+            f" --data-dir {data_dir}" if data_dir else "")
+        problems.append(f"{name}{f' ({variant})' if variant else ''}: no data in {resolve_data_dir(data_dir)}: "
+                        f"`{fetch}` downloads and verifies it" + ("" if variant else f" (or put {DATASETS[name].url.rsplit('/', 1)[-1]} there)"))
+    return "; ".join(problems) or None

@@ -6,10 +6,12 @@ aggregation, reports).  Workers write straight into the results directory,
 so it must be one shared filesystem that every worker sees at the same path:
 ``DaskBackend.check_results_dir`` proves it before any run starts.
 
-Exactly-once training does not rely on Dask: the run's lock (``made.pipeline.lock``)
+Exactly-once training does not rely on Dask: the run's lock (``made.pipeline.run``)
 is held by the worker that trains, so a task rescheduled while its first
 attempt is still alive finds the run locked instead of training it twice, and
-an attempt rescheduled after its worker died resumes from the checkpoint.
+an attempt rescheduled after its worker died (which released the lock with
+its process) resumes from the checkpoint.  Dask gives the rest: task retries,
+and the GPU resource for cuda points.
 
 Dask is imported here only, and lazily: ``import made`` and the local thread
 pool never need it (``pip install "made[cluster]"`` adds it).
@@ -24,8 +26,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .grid import RunPoint
-from .lock import env_seconds
-from .backends import Interrupted, RunFunction, RunOutcome, submission_id
+from .run import Interrupted, RunOutcome
 
 # Seconds the driver waits for a first worker, and for the scheduler to answer.
 WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
@@ -110,7 +111,7 @@ def check_results_dir(client, results_dir: Path) -> None:
 
 
 class DaskBackend:
-    """A pipeline backend (see ``made.pipeline.backends.Backend``) on a Dask scheduler.
+    """A pipeline backend (see ``made.pipeline.run.Backend``) on a Dask scheduler.
 
     ``submit`` is the one place where a point becomes a task: ``retries``, a
     GPU resource for cuda points, a readable key.  Use as a context manager,
@@ -119,10 +120,13 @@ class DaskBackend:
 
     def __init__(self, address: str, *, retries: int = RETRIES, worker_wait: float | None = None):
         distributed = _distributed()
+        text = os.environ.get(WORKER_WAIT_ENV, "").strip()
         try:
-            wait = worker_wait if worker_wait is not None else env_seconds(WORKER_WAIT_ENV, DEFAULT_WORKER_WAIT)
-        except ValueError as exc:
-            raise ClusterError(str(exc)) from None
+            wait = worker_wait or float(text or DEFAULT_WORKER_WAIT)
+        except ValueError:
+            wait = -1.0
+        if not wait > 0:
+            raise ClusterError(f"{WORKER_WAIT_ENV}={text!r} is not allowed; use a positive number of seconds")
         self.address = address
         self.retries = retries
         try:
@@ -168,13 +172,12 @@ class DaskBackend:
     def submit(self, function, point: RunPoint, submission: str = ""):
         """One task: ``function(point)`` on a worker that has the point's resources."""
         return self.client.submit(
-            function, point, key=f"made-{point.run_id}-{submission or submission_id()}",
+            function, point, key=f"made-{point.run_id}-{submission or uuid.uuid4().hex[:12]}",
             resources=resources_for(point), retries=self.retries, pure=False)
 
-    def __call__(self, function: RunFunction, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
+    def __call__(self, function, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
         distributed = _distributed()
-        # One id per submission: the locks' submitter, when run_grid named one.
-        submission = getattr(function, "keywords", {}).get("submitter") or submission_id()
+        submission = uuid.uuid4().hex[:12]  # the tail of this submission's task keys
         futures = {self.submit(function, p, submission): p for p in points}
         try:
             for future in distributed.as_completed(list(futures), loop=self.client.loop):
@@ -194,10 +197,10 @@ class DaskBackend:
 
     def stop(self, function, futures: dict) -> Interrupted:
         """Ctrl-C on the driver: cancel every task not finished, and ask the
-        workers to interrupt the kernels of those runs (a running Dask task
-        cannot be cancelled, but its notebook can); each attempt then releases
-        its run's lock and leaves its checkpoint to resume."""
-        from . import kernels
+        workers to stop the notebooks of those runs (a running Dask task
+        cannot be cancelled, but its notebook's process can); each attempt then
+        releases its run's lock and leaves its checkpoint to resume."""
+        from . import notebooks
 
         unfinished = [p for f, p in futures.items() if not f.done()]
         try:
@@ -206,7 +209,7 @@ class DaskBackend:
             runs_dir = getattr(function, "keywords", {}).get("runs_dir")
             if runs_dir is not None and unfinished:
                 keys = [str(Path(runs_dir) / p.run_id) for p in unfinished]
-                self.client.run(kernels.interrupt, keys)
+                self.client.run(notebooks.stop, keys)
         except Exception:  # the scheduler is gone: nothing left to cancel there
             pass
         return Interrupted([p.run_id for p in unfinished])

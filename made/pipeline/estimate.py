@@ -154,10 +154,10 @@ def _timed_here(cfg, device) -> float:
     n_train, n_valid = min(spec.splits[0], cfg.train_subset or spec.splits[0]), spec.splits[1]
     # a step's time does not depend on the weights: no orthogonal init (minutes of SVD at 8000 units)
     model = build_model(cfg, spec.dim, init_weights=False).to(device)
-    train = train_throughput(model, spec.dim, batch_size=cfg.batch_size, steps=5, device=device,
-                             optimizer=cfg.optimizer)
+    train = train_throughput(model, spec.dim, batch_size=cfg.train.batch_size, steps=5, device=device,
+                             optimizer=cfg.train.optimizer)
     valid = ensemble_throughput(model, spec.dim, n_examples=min(n_valid, 500),
-                                n_masks=validation_masks(cfg.num_masks, cfg.valid_masks), device=device)
+                                n_masks=validation_masks(cfg.model.num_masks, cfg.train.valid_masks), device=device)
     return n_train / train + n_valid / valid
 
 
@@ -165,13 +165,15 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
     """The dry run's lines: each run's seconds per epoch and epochs, where
     each came from, and the grid's wall time on ``jobs`` workers."""
     from ..device import device_available, resolve_device
+    from .results import table_values
     from .run import schedule
 
     records = _records(results_dir)
     lines, seconds = [], []
     for p in schedule(points):
         cfg = p.config()
-        recorded_form = cfg.to_dict()  # as metrics.json, and so the tables, hold each setting
+        settings = cfg.settings()
+        recorded_form = table_values(settings)  # as the tables hold each setting
         kind = resolve_device(cfg.device).type if device_available(cfg.device) else str(cfg.device).split(":")[0]
         same = [r for r in records if str(r.get("device", "cpu")).split(":")[0] == kind
                 and all(_as_text(r.get(k)) == _as_text(recorded_form[k]) for k in SHAPE)]
@@ -183,9 +185,9 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
             spe, where = None, f"unknown: no run of this shape recorded on {kind}, and no {kind} here"
         like = [int(r["epochs"]) for r in records if str(r.get("stopped_early")) == "True"
                 and (r.get("dataset"), _as_text(r.get("protocol")), _k(r.get("num_masks")))
-                == (cfg.dataset, _as_text(cfg.protocol), _k(cfg.num_masks))]
-        if cfg.max_epochs is not None:
-            epochs, basis = cfg.max_epochs, "its cap"
+                == (cfg.dataset, _as_text(cfg.protocol), _k(recorded_form["num_masks"]))]
+        if settings["max_epochs"] is not None:
+            epochs, basis = settings["max_epochs"], "its cap"
         elif like:
             epochs, basis = round(statistics.median(like)), f"the median of {len(like)} run(s) that stopped early"
         else:

@@ -1,7 +1,7 @@
 """One experiment: config -> trained model -> metrics.json + history.csv + model.pt.
 
->>> cfg = ExperimentConfig.from_dict({"dataset": "dna", "hidden_sizes": "500x500", "lr": 0.05})
->>> cfg.model.hidden_sizes, cfg.train.lr, cfg.hidden_label, cfg.mode
+>>> cfg = ExperimentConfig.from_dict({"dataset": "dna", "hidden_sizes": [500, 500], "lr": 0.05})
+>>> cfg.settings()["hidden_sizes"], cfg.settings()["lr"], cfg.hidden_label, cfg.mode
 ([500, 500], 0.05, '500x500', 'single')
 >>> ExperimentConfig.from_dict({"protocol": "adam", "lr": 3e-3}).train.optimizer  # the recipe, lr overridden
 'adam'
@@ -72,12 +72,14 @@ class ExperimentConfig:
     training's (:class:`made.train.TrainConfig`).  Defaults: each part's own
     (the paper's MNIST protocol, 1x500).
 
-    Elsewhere a run's settings are one flat dict, each setting under its own
-    name (a grid point, the training notebook's ``config``, the columns of
-    metrics.json): :meth:`from_dict` reads one and refuses an unknown name,
-    :meth:`to_dict` and :meth:`settings` write one, in :meth:`names` order.
-    Reading a part's setting by its name also works: ``cfg.lr`` is ``cfg.train.lr``.
-    Every field carries its facts (:mod:`made.settings`): :meth:`facts`.
+    A run's settings are read one way: :meth:`settings`, one flat dict with
+    each setting under its own name and of its own type (hidden sizes a list,
+    K None under mask sampling), as a grid point, the training notebook's
+    ``config`` and metrics.json hold them; :meth:`from_dict` reads one and
+    refuses an unknown name.  The parts are what the library takes
+    (``build_model``, ``fit``).  :meth:`from_metrics` also reads the string
+    forms that runs recorded before (the migration).  Every field carries its
+    facts (:mod:`made.settings`): :meth:`facts`.
     """
 
     dataset: str = setting("binarized_mnist", id="name", column=10)
@@ -156,9 +158,7 @@ class ExperimentConfig:
         a refused value is a SettingsError that names it.  A ``protocol``
         applies its recipe (made.pipeline.protocols.PROTOCOLS) under the
         settings given (``recipe=False``: not, for a dict that holds every
-        setting, as metrics.json does); any left out keep their defaults.
-        Reads :meth:`to_dict`'s forms too: hidden sizes as ``"500x500"``, K as
-        ``"sampling"``."""
+        setting, as metrics.json does); any left out keep their defaults."""
         names = cls.names()
         unknown = [k for k in values if k not in names]
         if unknown:
@@ -170,12 +170,6 @@ class ExperimentConfig:
                 raise SettingsError(f"protocol must be one of {sorted(PROTOCOLS)} or None, got {protocol!r}")
             values = {**PROTOCOLS[protocol], **values}
         try:
-            if isinstance(values.get("hidden_sizes"), (int, str)):
-                values["hidden_sizes"] = parse_hidden(values["hidden_sizes"])
-            if values.get("num_masks") == "sampling":
-                values["num_masks"] = None
-            elif values.get("num_masks") is not None:
-                values["num_masks"] = int(values["num_masks"])
             own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
             parts = {name: kind(**{k: v for k, v in values.items() if k not in own and k in kind.__dataclass_fields__})
                      for name, kind in PARTS.items()}
@@ -186,9 +180,10 @@ class ExperimentConfig:
     @classmethod
     def from_metrics(cls, row: Mapping) -> "ExperimentConfig":
         """The settings a run's metrics.json records (its other keys are
-        results); a setting it does not record, added since, takes its default."""
+        results), in either form (:func:`typed`); a setting it does not
+        record, added since, takes its default."""
         names = cls.names()
-        return cls.from_dict({k: v for k, v in row.items() if k in names}, recipe=False)
+        return cls.from_dict(typed({k: v for k, v in row.items() if k in names}), recipe=False)
 
     @classmethod
     def defaults(cls) -> dict:
@@ -202,14 +197,6 @@ class ExperimentConfig:
         flat = {**nested["model"], **nested["train"], **nested}
         return {name: flat[name] for name in self.names()}
 
-    def to_dict(self) -> dict:
-        """:meth:`settings` as plain JSON values, for papermill and
-        metrics.json: hidden sizes as ``"500x500"``, K as an integer or ``"sampling"``."""
-        out = self.settings()
-        out["hidden_sizes"] = self.hidden_label
-        out["num_masks"] = "sampling" if self.model.num_masks is None else self.model.num_masks
-        return out
-
     def replace(self, **changes) -> "ExperimentConfig":
         """This config with some settings changed, by their flat names.  A new
         ``protocol`` brings its recipe: the settings that were the old recipe's
@@ -219,14 +206,6 @@ class ExperimentConfig:
             before = ExperimentConfig.from_dict({"protocol": self.protocol}).settings()
             settings = {k: v for k, v in settings.items() if v != before[k]}
         return self.from_dict({**settings, **changes})
-
-    def __getattr__(self, name: str):
-        # Called only for names that are not fields: a part's setting, read by its own name.
-        for part in PARTS:
-            value = self.__dict__.get(part)
-            if value is not None and name in value.__dataclass_fields__:
-                return getattr(value, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def hidden_label(self) -> str:
@@ -273,13 +252,26 @@ def unknown_settings(unknown: list[str], names: list[str]) -> str:
             "a run's settings are ExperimentConfig.names()")
 
 
-def parse_hidden(value: int | str) -> list[int]:
-    """``500`` -> [500]; ``"8000x8000"`` -> [8000, 8000]; ``""`` or ``"none"`` -> []."""
-    if isinstance(value, int):
-        return [value]
-    if str(value).strip() == "none":
-        return []
-    return [int(v) for v in str(value).replace(",", "x").split("x") if v.strip()]
+def typed(values: Mapping) -> dict:
+    """Settings in their own types, from the text forms that metrics.json held
+    until the settings kept their types (and that a command line gives):
+    hidden sizes ``"500x500"`` or ``500`` -> [500, 500], K ``"sampling"`` ->
+    None, ``"32"`` -> 32.  The reader of committed runs: nothing rewrites them.
+
+    >>> typed({"hidden_sizes": "8000x8000", "num_masks": "sampling"}), typed({"hidden_sizes": "none"})
+    ({'hidden_sizes': [8000, 8000], 'num_masks': None}, {'hidden_sizes': []})
+    """
+    out = dict(values)
+    hidden = out.get("hidden_sizes")
+    if isinstance(hidden, int):
+        out["hidden_sizes"] = [hidden]
+    elif isinstance(hidden, str):
+        out["hidden_sizes"] = [] if hidden.strip() == "none" else [int(v) for v in hidden.split("x") if v.strip()]
+    if out.get("num_masks") == "sampling":
+        out["num_masks"] = None
+    elif isinstance(out.get("num_masks"), str):
+        out["num_masks"] = int(out["num_masks"])
+    return out
 
 
 def build_model(config: ExperimentConfig, dim: int, init_weights: bool = True) -> MADE:
@@ -342,7 +334,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path) -> dict:
     with flush_denormals():
         scores = evaluate(model, test, n_masks=test_masks)
     row = {
-        **config.to_dict(),
+        **config.settings(),
         "data_variant": data.variant,
         DATA_SHA256: data.content_sha256,
         "dim": data.dim,

@@ -278,7 +278,7 @@ def run_id(params: dict) -> str:
     if unspelled:
         raise NotImplementedError(f"run_id does not spell {sorted(unspelled)} (fact id='name')")
     cfg = ExperimentConfig.from_dict(params)
-    k = "sampling" if cfg.num_masks is None else cfg.num_masks
+    k = "sampling" if cfg.model.num_masks is None else cfg.model.num_masks
     # Data other than the dataset's reference file names its variant, right
     # after the dataset: runs on two binarizations never share an id.
     data = cfg.dataset + (f"_{cfg.data_variant}" if cfg.data_variant else "")

@@ -6,8 +6,9 @@ Every training run is a papermill execution of ``notebooks/train_made.ipynb``
 interpreter (:func:`ensure_kernel`), what the training notebook takes
 (:func:`notebook_parameters`, and :func:`training_config` for its own
 ``config``), and the executed notebooks saved without times or this machine's
-paths (:func:`tidy_notebook`).  Stopping the kernels on Ctrl-C is
-:mod:`made.pipeline.kernels`.
+paths (:func:`tidy_notebook`).  Each notebook executes in a child process
+of its own (:func:`execute`, :mod:`made.pipeline.child`), which :func:`stop`
+ends with its kernel on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import hashlib
 import math
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Mapping
 
@@ -47,14 +51,9 @@ def ensure_kernel() -> str:
     spec_dir = folder / "kernels" / KERNEL
     spec = {
         # ipykernel_launcher's two lines, with SIGINT ignored until ipykernel
-        # takes it over (as it does, ignoring it between cells): a Ctrl-C while
-        # the kernel starts is then no traceback on the terminal, and the
-        # kernel is stopped as it starts (made.pipeline.kernels).  Log level
-        # CRITICAL: silences the kernel process's own log on the terminal (its
-        # start-up chatter, and "KeyboardInterrupt caught in kernel" when a
-        # Ctrl-C stops it between cells); errors inside cells still reach the
-        # executed notebook and papermill, and a kernel that dies is reported
-        # by papermill in the driver.
+        # takes it over.  Log level CRITICAL: silences the kernel process's own
+        # log (its start-up chatter); errors inside cells still reach the
+        # executed notebook and papermill.
         "argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}", "--log-level=CRITICAL"],
         "display_name": f"Python ({sys.executable})",
         "language": "python",
@@ -130,11 +129,11 @@ def strip_machine_paths(text: str) -> str:
 
 def notebook_parameters(params: dict, run_id: str, run_dir: Path, threads: int | None = None) -> dict:
     """train_made.ipynb's papermill parameters: the run's settings as one
-    ``config`` dict (every setting, as ExperimentConfig.to_dict writes them;
+    ``config`` dict (every setting, as ExperimentConfig.settings gives them;
     an unknown one is a SettingsError here, before a kernel starts), and the
     run's folder, name and CPU threads (how it executes, not a setting)."""
     config = ExperimentConfig.from_dict(params)
-    return {"config": {**config.to_dict(), "progress": False}, "run_dir": str(run_dir), "run_id": run_id,
+    return {"config": {**config.settings(), "progress": False}, "run_dir": str(run_dir), "run_id": run_id,
             "threads": threads}
 
 
@@ -145,7 +144,7 @@ def training_config(config, defaults: Mapping | None = None) -> ExperimentConfig
     run_all.py, which passes every setting) or its JSON text (papermill
     ``-p config '{"max_epochs": 3}'``).  A SettingsError names what is wrong.
 
-    >>> training_config('{"max_epochs": 3}', {"protocol": "adam", "max_epochs": 15}).max_epochs
+    >>> training_config('{"max_epochs": 3}', {"protocol": "adam", "max_epochs": 15}).train.max_epochs
     3
     """
     if isinstance(config, str):
@@ -174,7 +173,7 @@ def interactive_run_dir(config: ExperimentConfig) -> Path:
     return cache_dir() / "interactive" / (run_id(config.settings()) + (f"_max_epochs{cap}" if cap else ""))
 
 
-def execute_report(name: str, results_dir: Path, kernel: str | None = None, **parameters) -> Path:
+def execute_report(name: str, results_dir: Path, **parameters) -> Path:
     """Execute the report notebook ``notebooks/<name>.ipynb`` (figure2,
     compare, ...) into ``<results>/notebooks/``.
 
@@ -182,27 +181,90 @@ def execute_report(name: str, results_dir: Path, kernel: str | None = None, **pa
     without times or machine paths: on unchanged results a rerun writes the
     same bytes (a clean git tree after ``run_all.py`` on a clone).
     """
-    import papermill as pm
-
-    from . import kernels
-
-    kernel = kernel or ensure_kernel()
     out = Path(results_dir) / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     relative = os.path.relpath(Path(results_dir).resolve(), out.parent.resolve())
-    key = f"report {out.resolve()}"
-    kernels.begin(key)
-    try:
-        pm.execute_notebook(
-            str(NOTEBOOKS / f"{name}.ipynb"), str(out),
-            parameters={"results_dir": Path(relative).as_posix(), **parameters},
-            kernel_name=kernel, cwd=str(out.parent), progress_bar=False,
-            kernel_manager_class=kernels.kernel_manager(key),
-        )
-    finally:
-        kernels.forget(key)
+    execute(NOTEBOOKS / f"{name}.ipynb", out, {"results_dir": Path(relative).as_posix(), **parameters},
+            cwd=str(out.parent))
     tidy_notebook(out, f"notebooks/{name}.ipynb", f"notebooks/{name}.ipynb", timeless=True)
     return out
+
+
+# --- executing a notebook: one child process each, so that stopping it is ending a process --------
+
+_running: dict[str, subprocess.Popen] = {}  # key (the run's folder, or the output) -> its child
+_guard = threading.Lock()
+_stopped: set[str] = set()  # keys stop() ended
+_stop_all = False  # set by stop(): no notebook starts any more in this process
+
+
+class NotebookStopped(Exception):
+    """The notebook's process was ended by :func:`stop` (Ctrl-C): not a failure."""
+
+
+class NotebookFailed(RuntimeError):
+    """The notebook raised (or its process died); the message is its error output."""
+
+
+def execute(input_path, output_path, parameters: dict, *, key: str | None = None, cwd: str | None = None) -> None:
+    """papermill ``input_path`` -> ``output_path`` with ``parameters``, in a
+    child process of this interpreter (made/pipeline/child.py) that owns the
+    kernel.  NotebookFailed names the error; NotebookStopped: :func:`stop` ended it."""
+    key = key or str(output_path)
+    spec = json.dumps(dict(input=str(input_path), output=str(output_path), parameters=parameters,
+                           kernel=ensure_kernel(), cwd=cwd))
+    with _guard:
+        if _stop_all:
+            raise NotebookStopped(key)
+        # A session of its own: a terminal's Ctrl-C reaches the driver only, which stops its children.
+        child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("child.py")), spec],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True, start_new_session=True)
+        _running[key] = child
+    try:
+        _, err = child.communicate()
+    except BaseException:  # Ctrl-C in this very thread (a report in the main one)
+        child.terminate()
+        child.wait()
+        raise
+    finally:
+        with _guard:
+            _running.pop(key, None)
+            stopped = _stop_all or key in _stopped
+            _stopped.discard(key)
+    if stopped:
+        raise NotebookStopped(key)
+    if child.returncode != 0:
+        raise NotebookFailed(err.strip() or f"the notebook's process ended with status {child.returncode}")
+
+
+def stop(keys=None) -> list[str]:
+    """End the notebooks of ``keys`` (every one of this process, now and to
+    come, when None) with their kernels; returns the keys that were running."""
+    global _stop_all
+    with _guard:
+        if keys is None:
+            _stop_all = True
+        chosen = {k: c for k, c in _running.items() if keys is None or k in keys}
+        _stopped.update(chosen)
+    for child in chosen.values():
+        try:
+            child.send_signal(signal.SIGTERM)
+        except OSError:
+            pass  # ended meanwhile
+    return sorted(chosen)
+
+
+def stopping() -> bool:
+    """True once :func:`stop` was called for every notebook (until :func:`reset`)."""
+    return _stop_all
+
+
+def reset() -> None:
+    """Notebooks may start again (a new grid in this process, after a stop)."""
+    global _stop_all
+    with _guard:
+        _stop_all = False
 
 
 # --- the training notebook's two figures (matplotlib, imported when drawn) ------------------------

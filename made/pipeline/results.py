@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_csv, write_text
-from .experiment import ExperimentConfig, run_mode
+from .experiment import ExperimentConfig, run_mode, typed
 from .run import DONE, read_metrics
 
 # What a run gave, after its settings, in this order (the other results follow).
@@ -53,6 +53,18 @@ def curve_keys() -> list[str]:
     return ["run_id", *_leading("curve")]
 
 
+def table_values(settings: dict) -> dict:
+    """A row's settings as the tables show them, from metrics.json in either
+    form: hidden sizes as ``500x500`` (``none`` without a hidden layer), K as
+    an integer or ``sampling``; the others as recorded."""
+    out = typed(settings)
+    if "hidden_sizes" in out:
+        out["hidden_sizes"] = "x".join(str(h) for h in out["hidden_sizes"]) or "none"
+    if "num_masks" in out:
+        out["num_masks"] = "sampling" if out["num_masks"] is None else out["num_masks"]
+    return out
+
+
 def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame:
     """One row per complete run (DONE present), in run-id order: the run's
     id, its mode, and every key of its metrics.json, run_columns() first (a
@@ -60,7 +72,7 @@ def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame
     runs_dir = Path(results_dir) / "runs"
     columns = run_columns()
     # A run recorded before a setting existed was trained at its default.
-    defaults = ExperimentConfig.from_dict({}).to_dict()
+    defaults = table_values(ExperimentConfig.defaults())
     leading = [c for c in columns if c in defaults]
     rows = []
     for run_dir in sorted(runs_dir.glob("*/")) if runs_dir.exists() else []:
@@ -68,7 +80,8 @@ def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame
             continue
         row = read_metrics(run_dir) if (run_dir / DONE).exists() else None
         if row is not None:  # a damaged metrics.json is named by read_metrics and left out
-            rows.append({"run_id": run_dir.name, **{c: defaults[c] for c in leading if c not in row}, **row})
+            rows.append({"run_id": run_dir.name, **{c: defaults[c] for c in leading if c not in row},
+                         **table_values(row)})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=columns)

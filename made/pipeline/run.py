@@ -8,10 +8,14 @@ returned and ``metrics.json`` is in place: a run killed midway has no marker
 and is redone (resuming from its checkpoint) on the next call.
 
 Exactly one process trains a run at a time: ``execute_run`` holds the run's
-lock (:mod:`made.pipeline.lock`) around the notebook, and a run locked by a
-live process elsewhere (another driver, a Dask attempt still alive) is
-reported as ``locked`` and left to it.  Where the points execute is a
-backend (:mod:`made.pipeline.backends`).
+``LOCK`` around the notebook, an fcntl lock (``filelock``) that the OS releases
+when its holder dies, so a killed driver's or worker's run resumes at once on
+the next call; a run locked by a live process (another driver, a Dask attempt
+still alive) is reported as ``locked`` and left to it.  On NFS, Linux maps the
+lock to NFS byte-range locks, which the server keeps for live clients only.
+The points execute on a thread pool here, or as Dask tasks
+(:mod:`made.pipeline.cluster`); each notebook in a process of its own
+(:func:`made.pipeline.notebooks.execute`), which Ctrl-C ends.
 """
 
 from __future__ import annotations
@@ -25,20 +29,51 @@ import socket
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
-from .backends import Backend, RunOutcome, ThreadBackend, submission_id
+from . import notebooks
 from .experiment import METRICS, recorded_difference
 from .grid import RunPoint
-from .notebooks import NOTEBOOKS, ensure_kernel, notebook_parameters, tidy_notebook
+from .notebooks import NOTEBOOKS, notebook_parameters, tidy_notebook
 
 DONE = "DONE"
+LOCK = "LOCK"  # held (flock) by the process that trains the run; the empty file stays
 ERROR = "ERROR.txt"  # the traceback of a failed run; removed when a later attempt succeeds
 STARTS = "starts.log"  # one line per training start: host pid time (appended under the run's lock)
 # --force trains here, inside the run's folder and under its lock; the old run
 # stays complete until the new one is, then the new files replace it.
 STAGING = "staging"
+
+
+# Seconds that the runs under way get to end once their notebooks were stopped.
+STOP_SECONDS = 30.0
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    # "done", "skipped", "failed", "locked" (being trained by another live process)
+    # or "interrupted" (stopped by Ctrl-C or SIGTERM; its checkpoint resumes)
+    status: str
+    seconds: float = 0.0
+    error: str = ""  # failed: the last line of the error; locked: who holds the run
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a grid: ``stopped`` runs were training (their
+    checkpoints resume), ``not_started`` were queued and cancelled."""
+
+    def __init__(self, stopped: Sequence[str], not_started: Sequence[str] = ()):
+        self.stopped, self.not_started = list(stopped), list(not_started)
+        super().__init__(f"stopped {len(self.stopped)} run(s), {len(self.not_started)} not started")
+
+
+# Where a grid's points execute: (function, points) -> their outcomes, as they
+# complete.  ``function`` is picklable (a partial of execute_run).
+Backend = Callable[[Callable[[RunPoint], RunOutcome], Sequence[RunPoint]], Iterable[RunOutcome]]
 
 
 _REPORTED: set[str] = set()  # damaged files already named in this process
@@ -124,58 +159,49 @@ def pending(points: Sequence[RunPoint], runs_dir: Path, force: bool = False) -> 
             if force or not is_complete(Path(runs_dir) / p.run_id, p.params.get("max_epochs"))]
 
 
-def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, kernel: str | None = None,
-                force: bool = False, submitter: str | None = None, threads: int | None = None) -> RunOutcome:
+def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, force: bool = False,
+                threads: int | None = None) -> RunOutcome:
     """Execute train_made.ipynb for one point; DONE is the last thing written.
 
-    The notebook runs under the run's lock (``made.pipeline.lock.RunLock``), so no two
-    processes train one run at once; completeness is checked again once the
-    lock is ours, since another process may have finished the run meanwhile.
-    ``force`` trains from scratch in ``<run>/staging/`` and replaces the old
-    run's files only once the new run is complete (an interrupted ``force``
-    resumes its staging run on the next ``force`` call).
-    ``kernel`` None: make sure this machine has the kernel (a Dask worker).
-    ``submitter`` names the ``run_grid`` call: a retry of the same submission
-    waits for a lost attempt's lock to go stale (see RunLock).  ``threads``:
-    the kernel's torch CPU threads (None: torch's default); how the run
-    executes, not one of its settings.
+    The notebook runs under the run's lock, so no two processes train one run
+    at once; completeness is checked again once the lock is ours, since
+    another process may have finished the run meanwhile.  ``force`` trains
+    from scratch in ``<run>/staging/`` and replaces the old run's files only
+    once the new run is complete (an interrupted ``force`` resumes its staging
+    run on the next ``force`` call).  ``threads``: the kernel's torch CPU
+    threads (None: torch's default); how the run executes, not a setting.
     """
-    import papermill as pm
-
-    from . import kernels
-    from .lock import LockHeld, RunLock, describe
+    from filelock import FileLock, Timeout
 
     run_dir = Path(runs_dir) / point.run_id
-    key = str(run_dir)
     params = {**point.params, **(overrides or {})}
     if not force and is_complete(run_dir, params.get("max_epochs")):
         return RunOutcome(point.run_id, "skipped")
-    kernels.begin(key)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(run_dir / LOCK)
     try:
-        if kernels.stopping(key):  # interrupted before it started
-            return RunOutcome(point.run_id, "interrupted")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(run_dir, submitter=submitter)
-        try:
-            lock.acquire()
-        except LockHeld as held:
-            return RunOutcome(point.run_id, "locked", error=f"locked by {describe(held.owner)}")
-        try:
-            return _train_locked(pm, point, run_dir, params, kernel, force, lock, key, threads)
-        finally:
-            lock.release()
+        lock.acquire(blocking=False)
+    except Timeout:
+        return RunOutcome(point.run_id, "locked", error=f"locked by {last_start(run_dir)}")
+    try:
+        return _train_locked(point, run_dir, params, force, threads)
     finally:
-        kernels.forget(key)
+        lock.release()
 
 
-def _train_locked(pm, point, run_dir, params, kernel, force, lock, key, threads) -> RunOutcome:
+def last_start(run_dir: Path) -> str:
+    """``host pid N since TIME``: the last start in the run's starts.log, for messages."""
+    try:
+        host, pid, since = (Path(run_dir) / STARTS).read_text().splitlines()[-1].split()
+    except (OSError, IndexError, ValueError):
+        return "another process"
+    return f"{host} pid {pid} since {since}"
+
+
+def _train_locked(point, run_dir, params, force, threads) -> RunOutcome:
     """execute_run's part under the run's lock."""
-    from . import kernels
-    from .lock import RunLock, describe
-
     if not force and is_complete(run_dir, params.get("max_epochs")):
         return RunOutcome(point.run_id, "skipped")  # finished by another process meanwhile
-    kernel = kernel or ensure_kernel()
     work = run_dir / STAGING if force else run_dir
     work.mkdir(exist_ok=True)
     if not force:
@@ -184,34 +210,24 @@ def _train_locked(pm, point, run_dir, params, kernel, force, lock, key, threads)
     record_start(run_dir)
     t0 = time.perf_counter()
     try:
-        # No cwd: papermill's is a process-wide chdir, which concurrent runs
-        # would race for; the notebook gets its folder as an absolute path.
-        pm.execute_notebook(
-            str(NOTEBOOKS / "train_made.ipynb"), str(work / "train_made.ipynb"),
-            parameters=notebook_parameters(params, point.run_id, work, threads),
-            kernel_name=kernel, progress_bar=False, log_output=False,
-            kernel_manager_class=kernels.kernel_manager(key),
-        )
+        # The notebook gets its folder as an absolute path.
+        notebooks.execute(NOTEBOOKS / "train_made.ipynb", work / "train_made.ipynb",
+                          notebook_parameters(params, point.run_id, work, threads), key=str(run_dir))
         _tidy_run_notebook(work, point.run_id)
         if not (work / METRICS).exists():
             raise RuntimeError(f"the notebook finished but wrote no {METRICS} in {work}")
-        if not lock.is_ours():
-            # Our heartbeat stalled past the stale timeout and another process took the
-            # run over: its DONE, not ours.
-            return RunOutcome(point.run_id, "locked", time.perf_counter() - t0,
-                              f"lock taken over during the run by {describe(RunLock.owner_of(run_dir) or {})}")
         if force:
             _replace_run(run_dir, work)
         (run_dir / ERROR).unlink(missing_ok=True)  # from an earlier, failed attempt
         (run_dir / DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S\n"))
         return RunOutcome(point.run_id, "done", time.perf_counter() - t0)
+    except notebooks.NotebookStopped:  # Ctrl-C: not a failure; the checkpoint resumes
+        return RunOutcome(point.run_id, "interrupted", time.perf_counter() - t0)
     except Exception as exc:  # a failed run is reported, the others go on
         try:
             _tidy_run_notebook(work, point.run_id)  # papermill saved it up to the error
         except Exception:
             pass  # cut short while being written: the next attempt writes it anew
-        if kernels.stopping(key):  # Ctrl-C: not a failure; the checkpoint resumes
-            return RunOutcome(point.run_id, "interrupted", time.perf_counter() - t0)
         message = str(exc).strip().splitlines()
         short = next((l for l in reversed(message) if l.strip()), type(exc).__name__)
         (run_dir / ERROR).write_text(traceback.format_exc())
@@ -271,6 +287,29 @@ def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
                                          -(p.params.get("num_masks") or 10**6)))
 
 
+def on_threads(function, points: Sequence[RunPoint], jobs: int = 1) -> Iterable[RunOutcome]:
+    """The local backend: ``jobs`` points at a time on threads of this process
+    (each notebook runs in a process of its own anyway).  Ctrl-C cancels the
+    queued points and stops the running notebooks: :class:`Interrupted`."""
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {pool.submit(function, p): p for p in points}
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    except (KeyboardInterrupt, GeneratorExit) as stop:  # GeneratorExit: the caller stopped reading
+        pool.shutdown(wait=False, cancel_futures=True)
+        notebooks.stop()
+        running = [f for f in futures if not f.cancelled()]
+        wait(running, timeout=STOP_SECONDS)
+        if isinstance(stop, GeneratorExit):
+            raise
+        raise Interrupted([futures[f].run_id for f in running if not (f.done() and f.exception() is None
+                                                                      and f.result().status == "done")],
+                          [p.run_id for f, p in futures.items() if f.cancelled()]) from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
 def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
              threads: int | None = None, jobs: int = 1, force: bool = False, progress: bool = True,
              backend: Backend | None = None) -> list[RunOutcome]:
@@ -279,17 +318,12 @@ def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | Non
     are settings for every point, ``threads`` each run's CPU threads."""
     from tqdm.auto import tqdm
 
-    from . import kernels
-
     overrides = overrides or {}
-    backend = backend or ThreadBackend(jobs)
+    backend = backend or functools.partial(on_threads, jobs=jobs)
     runs_dir = Path(results_dir) / "runs"
-    ensure_kernel()  # here; a remote worker makes its own (kernel=None below)
-    kernels.reset()  # an earlier grid of this process may have been interrupted
-    # Overrides are merged into each point once; the submission id lets a
-    # retried attempt recognise the lock of its own lost attempt.
-    function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, kernel=None, force=force,
-                                 submitter=submission_id(), threads=threads)
+    notebooks.reset()  # an earlier grid of this process may have been interrupted
+    # Overrides are merged into each point once.
+    function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, force=force, threads=threads)
     if not force:
         check_reuse(with_overrides(points, overrides), runs_dir)
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
