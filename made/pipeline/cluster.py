@@ -29,8 +29,7 @@ from .grid import RunPoint
 from .run import Interrupted, RunOutcome
 
 # Seconds the driver waits for a first worker, and for the scheduler to answer.
-WORKER_WAIT_ENV = "MADE_DASK_WORKER_WAIT"
-DEFAULT_WORKER_WAIT = 60.0
+WORKER_WAIT = 60.0
 CONNECT_TIMEOUT = 30.0
 # Retries of a task whose function raised.  A worker that dies mid-run is a
 # different case: the scheduler reschedules its task on its own (up to
@@ -120,13 +119,7 @@ class DaskBackend:
 
     def __init__(self, address: str, *, retries: int = RETRIES, worker_wait: float | None = None):
         distributed = _distributed()
-        text = os.environ.get(WORKER_WAIT_ENV, "").strip()
-        try:
-            wait = worker_wait or float(text or DEFAULT_WORKER_WAIT)
-        except ValueError:
-            wait = -1.0
-        if not wait > 0:
-            raise ClusterError(f"{WORKER_WAIT_ENV}={text!r} is not allowed; use a positive number of seconds")
+        wait = worker_wait or WORKER_WAIT
         self.address = address
         self.retries = retries
         try:
@@ -148,10 +141,7 @@ class DaskBackend:
 
     def workers(self) -> dict:
         """Address -> the scheduler's record of each connected worker."""
-        try:
-            return self.client.scheduler_info(n_workers=-1)["workers"]
-        except TypeError:  # distributed before n_workers, which listed every worker
-            return self.client.scheduler_info()["workers"]
+        return self.client.scheduler_info(n_workers=-1)["workers"]
 
     def check_results_dir(self, results_dir: Path) -> None:
         check_results_dir(self.client, results_dir)
