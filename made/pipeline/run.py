@@ -178,7 +178,10 @@ def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, 
     if not force and is_complete(run_dir, params.get("max_epochs")):
         return RunOutcome(point.run_id, "skipped")
     run_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(run_dir / LOCK)
+    try:  # never filelock 4's soft lock where flock is missing: it would outlive a killed trainer
+        lock = FileLock(run_dir / LOCK, fallback_to_soft=False)
+    except TypeError:  # filelock 3: no fallback to refuse
+        lock = FileLock(run_dir / LOCK)
     try:
         lock.acquire(blocking=False)
     except Timeout:
