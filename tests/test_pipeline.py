@@ -904,7 +904,7 @@ def test_ctrl_c_stops_run_all_promptly_and_the_rerun_gives_the_same_numbers(smok
             driver.kill()
             driver.wait(timeout=10)
     text = log.read_text()
-    assert status == 130 and stopped_after < 30, text
+    assert status == 130 and stopped_after < 10, text  # about a second here; slack for a loaded machine
     assert "run_all.py: interrupted: " in text and "run the same command again" in text
     from filelock import FileLock
 
