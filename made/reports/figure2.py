@@ -62,15 +62,6 @@ def figure2_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# The comparisons Figure 2 answers, each a conclusion the binarizations report checks on both data files.
-COMPARISONS = {
-    "ensemble vs K = 1": "Does training with K masks help the ensemble?",
-    "mask 0 vs K = 1": "Does it help a single mask (mask 0, one forward pass)?",
-    "connectivity vs order, ensemble": "Connectivity- against order-agnostic training, ensemble",
-    "connectivity vs order, mask 0": "Connectivity- against order-agnostic training, mask 0",
-}
-
-
 def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
     """Every comparison of Figure 2, judged: each K against K = 1 (ensemble;
     mask 0) in each mode, and connectivity- minus order-agnostic at each K.

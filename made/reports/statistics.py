@@ -8,6 +8,10 @@ seed 0 of another once they train different masks (or recipes), and no seed is
 left out.  :func:`against_reference` sets our mean against one fixed number
 (the paper's, the seed project's) with a one-sample interval.
 
+The intervals are computed here from ``scipy.stats.t`` rather than by
+``scipy.stats.ttest_ind``, which gives a p-value but no interval, and no
+one-sample interval against a number quoted without spread.
+
 Thresholds, stated once (:data:`CLEAR`, :data:`SUGGESTIVE`, :data:`MIN_SEEDS`),
 with ``t`` the Student-t quantile (``scipy.stats.t``) for the interval's
 degrees of freedom (Welch-Satterthwaite; n - 1 against a fixed number):
@@ -100,10 +104,6 @@ class Difference:
             return float("nan"), float("nan")
         half = t_quantile(confidence, self.df) * self.se
         return self.delta - half, self.delta + half
-
-    @property
-    def side(self) -> str:
-        return "lower" if self.delta < 0 else "higher"
 
     def short(self) -> str:
         """``-0.73 [-1.06, -0.40], 5+5 seeds``: the difference, its 95 % interval

@@ -5,6 +5,10 @@ Per dataset and setting (one mask; mask sampling) the recipe with the lowest
 run that did not stop early); where the authors published a command it is
 the row as published, and the others stand beside it.  Each row is set
 against the paper's number with :func:`made.reports.statistics.against_reference`.
+The search (:func:`_select`) is home-made because what it must say is: which
+recipes were not chosen and their validation NLL, which did not stop early,
+which never finished or were left out of the grid, and which stand beside a
+published command; a ``groupby().idxmin()`` gives the winner alone.
 """
 
 from __future__ import annotations
@@ -158,14 +162,6 @@ def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publis
 ROLES = {"chosen": "chosen on validation", "published": "authors' command",
          "beside": "ablation of the authors' command",
          "incomplete": "best of the finished recipes (search incomplete)"}
-
-
-def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
-    if not sampling:
-        return "1 mask"
-    resampling = RESAMPLING
-    mode = resampling.get(str(sub["mode"].iloc[0]), "") if "mode" in sub else ""
-    return "mask sampling" + (f" ({mode})" if mode else "")
 
 
 def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
