@@ -630,7 +630,7 @@ def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold
     # every seed of each file, no pairing
     assert k1["seeds"] == "5+3 seeds" and k1["method"] == "Welch" and k1["difference"] == pytest.approx(-1.5, abs=0.2)
     assert set(table["width"]) == {500} and len(table) == (1 + 4 * 2) * 2
-    both = conclusions(runs).set_index(["comparison", "mode", "K"])
+    both = conclusions(runs).set_index(["comparison", "mode", "K"]).sort_index()
     assert len(both) == 6 * 4  # 2 modes x (ensemble, mask 0), 2 mode comparisons; K = 2, 4, 8, 32
     ensemble = both.loc["ensemble vs K = 1", "order-agnostic"]
     assert ensemble.loc[8, "the two"] == "differ" and ensemble.loc[8, "on `static-seed0`"] == "worse (clear)"
