@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from made import MADE
-from made.reports.curves import (checkpoints, convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves,
+from made.reports.curves import (convergence_table, early_stop, equal_time, fewer_masks_check, mean_curves,
                          median_epoch_seconds)
 from made.train import TrainConfig, fit
 
@@ -44,13 +44,6 @@ def test_mean_curves_end_where_the_shortest_seed_ended():
         assert k32[30] == pytest.approx(100 + 320 / 30 + 0.5)
         assert part[part.num_masks == 2]["epoch"].max() == 40
 
-
-def test_checkpoints_pick_epochs_and_mark_unreached_ones():
-    table = checkpoints(synthetic_curves(), [10, 40, 50])
-    assert list(table.columns) == [10, 40, 50]
-    assert table.loc[("order", 1), 10] == pytest.approx(101.5)
-    assert table.loc[("connectivity", 32), 40] == pytest.approx(108.5)
-    assert math.isnan(table.loc[("order", 2), 50])  # no run got that far
 
 
 def test_early_stop_replays_fit_on_a_real_curve():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from made.reports.render import README, RESULTS_README, render, render_text
+from made.reports.render import README, REPORTS, RESULTS_README, render, render_report, render_text, report_values
+from made.reports.runs import markdown
 from made.reports.verdict import values
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,10 @@ DECIMAL = re.compile(r"(?<![\d.:])\d+\.\d+(?![\d.])")  # not part of 2.13.0, 127
 
 
 def _strings(value) -> list[str]:
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):  # a table, as the templates write it (2 to 4 decimals)
+        return [markdown(value, digits) for digits in (2, 3, 4)]
     if isinstance(value, dict):
         return [s for v in value.values() for s in _strings(v)]
     if isinstance(value, (list, tuple)):
@@ -59,24 +64,28 @@ def test_every_decimal_number_of_a_document_comes_from_the_values(template, docu
     assert typed == [] and "<built-in method" not in rendered  # a value named like a dict's method
 
 
-REPORTS = sorted((TEMPLATES / "reports").glob("*.md.j2"))
+@pytest.mark.parametrize("name", REPORTS)
+def test_every_committed_report_is_its_rendering_from_the_committed_results(name):
+    assert sorted(p.name.removesuffix(".md.j2") for p in (TEMPLATES / "reports").glob("*.md.j2")) == list(REPORTS)
+    assert (ROOT / "results" / f"{name}.md").read_text() == render_report(ROOT / "results", name), (
+        f"results/{name}.md is not its template filled in: run `python run_all.py --reports-only`")
 
 
-@pytest.mark.parametrize("template", REPORTS, ids=lambda p: p.name.removesuffix(".md.j2"))
-def test_every_report_opens_with_its_summary_rendered_from_the_results(template, committed_values):
-    from made.reports.sections import sections_of
-
-    name = template.name.removesuffix(".md.j2")
-    report = (ROOT / "results" / f"{name}.md").read_text()
-    summary = render(template, committed_values).strip() + "\n"
-    assert sections_of(report)[f"{name}-summary"] == summary and "<built-in method" not in summary
+@pytest.mark.parametrize("name", REPORTS)
+def test_every_report_opens_with_what_it_found_and_types_no_number(name):
+    given = report_values(ROOT / "results", name)
+    report = render(TEMPLATES / "reports" / f"{name}.md.j2", given)
     title, _, rest = report.partition("\n")
-    assert title.startswith("# ") and rest.lstrip("\n").startswith(f"<!-- generated: {name}-summary -->")
-    # two or three sentences, none of their numbers typed in the template
-    assert 1 <= len(re.findall(r"[.!?](\s|$)", summary)) <= 4
-    assert DECIMAL.findall(_prose(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", template.read_text()))) == []
-    given = " | ".join(_strings(committed_values))
-    assert [n for n in DECIMAL.findall(_prose(summary)) if n not in given] == []
+    assert title.startswith("# ") and "<built-in method" not in report
+    # two or three sentences under the title, before anything else
+    opening = rest.strip().split("\n\n")[0]
+    assert 2 <= len(re.findall(r"[.!?](\s|$)", opening)) <= 3, opening
+    # no decimal number typed in the template (or the parts it imports) ...
+    for template in (TEMPLATES / "reports" / f"{name}.md.j2", TEMPLATES / "reports" / "macros.j2"):
+        assert DECIMAL.findall(_prose(re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", template.read_text()))) == []
+    # ... and each one the report shows is written by a value or a table of its context
+    text = " | ".join(_strings(given))
+    assert [n for n in DECIMAL.findall(_prose(report)) if n not in text] == []
 
 
 def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values):
@@ -86,6 +95,10 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
         render_text("{{ figure2.order.k64 }}", committed_values)
     with pytest.raises(jinja2.UndefinedError, match="'nowhere' is undefined"):
         render_text("{{ nowhere }}", committed_values)
+    # a report's template alike, for a name of its own context
+    figure2 = report_values(ROOT / "results", "figure2")
+    with pytest.raises(jinja2.UndefinedError, match="halving_at_k64"):
+        render_text("{{ report.halving_at_k64 }}", figure2)
 
 
 @pytest.mark.parametrize("document, most", [(ROOT / "README.md", 150), (ROOT / "results" / "README.md", 250)], ids=IDS)

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from made.reports.comparison import comparison_table, report_markdown
-from made.reports.figure2 import figure2_differences, figure2_markdown, figure2_table
+from made.reports.comparison import comparison_table
+from made.reports.figure2 import figure2_context, figure2_differences, figure2_table
+from made.reports.render import render_report
 from made.pipeline.notebooks import plot_history, plot_samples
 from made.reports.plots import figure2, learning_curves, save_figure
 from made.pipeline.grid import AS_PUBLISHED, GRIDS, K1_CANDIDATES, expand
@@ -153,21 +154,22 @@ def test_figure2_table_and_findings_with_one_and_two_seeds():
     assert row["difference"] == pytest.approx(-5.0) and row["method"] == "Welch" and row["seeds"] == "3+3 seeds"
     one = diffs[(diffs.comparison == "ensemble vs K = 1") & (diffs["mode"] == "order") & (diffs.K == 2)].iloc[0]
     assert one["verdict"] == "not judged"  # K = 2 has one seed
-    text = figure2_markdown(runs)
+    shown = figure2_context(runs)["differences"].set_index(["comparison", "mode", "K"])
     # -5 +- t(0.975, 4) * sqrt(1/3 + 1/3) = -5 +- 2.27
-    assert "Order-agnostic: better (clear) at K = 32 (-5.00 [-7.27, -2.73], 3+3 seeds)" in text
-    assert "not judged (fewer than 3 seeds a side) at K = 2 (-2.00, 1+3 seeds), K = 4 (-3.00, 1+3 seeds)" in text
+    row = shown.loc[("ensemble vs K = 1", "order-agnostic", 32)]
+    assert row["difference [95 % interval], seeds"] == "-5.00 [-7.27, -2.73], 3+3 seeds" and row["verdict"] == "better (clear)"
+    row = shown.loc[("ensemble vs K = 1", "order-agnostic", 2)]
+    assert row["difference [95 % interval], seeds"] == "-2.00, 1+3 seeds" and row["verdict"] == "not judged (1+3 seeds)"
     # mask 0 at K = 32: 1.5 nats between the modes, 1.8 standard errors: only suggestive
-    assert "connectivity-agnostic better (suggestive) at K = 32 (-1.50" in text
-    assert "| 32  | 97.50 ± 0.58" in text
-    assert "<!-- generated: figure2-table -->" in text and "<!-- end generated: figure2-findings -->" in text
+    row = shown.loc[("connectivity vs order, mask 0", "", 32)]
+    assert row["verdict"] == "connectivity-agnostic better (suggestive)" and row.iloc[0].startswith("-1.50")
 
 
 def test_figure2_refuses_a_table_that_mixes_data_variants():
     runs = fake_runs()
     runs.loc[0, "data_variant"] = "larochelle"
     with pytest.raises(ValueError, match="data_variant"):
-        figure2_markdown(runs)
+        figure2_context(runs)
 
 
 def test_history_and_samples_plots():
@@ -240,8 +242,7 @@ def test_comparison_table_against_the_papers_numbers():
     logit = table[table.setting.str.contains("logit average")]
     assert len(logit) == 2 and list(logit["reference"]) == pytest.approx([79.3, 79.3])
     assert all(j.startswith("not judged") or j == "" for j in logit["judgement"])
-    md = report_markdown(table)
-    assert "not a likelihood" in md and "recalled" in md
+    assert "recalled" in set(table["reference_confidence"])
 
 
 def test_markdown_tables_come_from_pandas():
@@ -249,14 +250,17 @@ def test_markdown_tables_come_from_pandas():
     assert md.splitlines()[1].startswith("|---") and "1.23" in md and "x/y" in md and "nan" not in md
 
 
-def test_comparison_summary_uses_means_over_seeds_not_one_seed():
+def test_comparison_summary_uses_means_over_seeds_not_one_seed(tmp_path):
     runs = fake_runs({1: 2, 2: 2, 8: 2, 16: 2})
     runs.loc[(runs.num_masks == 2) & (runs.seed == 1), "test_nll_logit_average"] = 81.0
-    from made.reports.comparison import summary
+    from made.reports.comparison import context
 
-    text = summary(runs, comparison_table(runs))
+    runs.to_csv(tmp_path / "figure2.csv", index=False)
+    logit = context(tmp_path)["logit"]
     # K = 2's mean over its two seeds (89.8 and 81.0), not seed 0's 89.8
-    assert "85.40" in text and "89.80–" not in text
+    assert logit["low"] == "85.40" and logit["high"] == "89.20" and (logit["k_low"], logit["k_high"]) == (2, 16)
+    text = render_report(tmp_path, "comparison")
+    assert "gives 85.40–89.20" in " ".join(text.split()) and "not a likelihood" in text and "are not done yet" in text
 
 
 def test_comparison_with_uci_rows():
@@ -331,9 +335,9 @@ def _uci_run(dataset, protocol, mode, valid, test, seed=0, stopped=True):
                 test_nll_single_mask=test + 2, best_epoch=100, epochs=130, stopped_early=stopped)
 
 
-def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test():
+def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test(tmp_path):
     from made.reports.comparison import uci_rows
-    from made.reports.uci import uci_expected, uci_findings, uci_markdown, uci_table
+    from made.reports.uci import uci_expected, uci_table
 
     runs = pd.DataFrame([
         _uci_run("mushrooms", "paper", "order", 12.9, 12.8),
@@ -352,8 +356,6 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     assert list(not_run["dataset"]) == ["adult", "connect4", "dna", "nips", "ocr_letters", "rcv1", "web"]
     assert all(r.startswith("not run: no copy of the data here") for r in not_run["role"])
     assert "https://github.com/mgermain/MADE/raw/master/datasets/web.npz" in not_run["role"].iloc[-1]
-    assert "- **Not run** (no copy of the data here; the suite runs them when it is given): adult, connect4" in \
-        uci_findings(table)
     table = table[table["test_nll"].notna()]
     assert len(table) == 1
     row = table.iloc[0]
@@ -380,9 +382,18 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     assert row["role"] == "chosen on validation" and row["data_variant"] == "v"
     assert "paper, connectivity only: left out of the search" in row["not_chosen_valid_nll"]
     assert uci_table(without, expected).iloc[0]["role"] == "chosen on validation"
-    text = uci_markdown(without, expected, left_out=left_out)
+    from made.io import write_json
+    from made.reports.uci import context
+
+    without.to_csv(tmp_path / "uci.csv", index=False)
+    write_json(tmp_path / "uci_grid.json", {"points": [{"mode": p.mode, **p.params} for p in expand(GRIDS["uci"])],
+                                            "left_out": [dict(dataset="mushrooms", k="sampling", protocol="paper",
+                                                              mode="connectivity", why="too slow here")]})
+    assert context(tmp_path)["not_run"] == ["adult", "connect4", "dna", "nips", "ocr_letters", "rcv1", "web"]
+    text = render_report(tmp_path, "uci")
     assert "- mushrooms, mask sampling, paper, connectivity only: too slow here" in text
     assert "| dataset     | data   |" in text  # the widest name: ocr_letters, not run
+    assert "- **Not run** (no copy of the data here; the suite runs them when it is given): adult, connect4" in text
     # the comparison table's label says which resampling the row used
     setting = uci_rows(runs)[0]["setting"]
     assert "mask sampling (connectivity only)" in setting
@@ -506,7 +517,7 @@ def test_widths_figure_bars_from_real_seeds_and_a_note_where_k1_stopped_in_its_f
 
 
 def test_widths_table_and_paragraph_before_the_8000_unit_runs():
-    from made.reports.widths import widths_answer, widths_markdown, widths_table
+    from made.reports.widths import widths_context, widths_table
 
     runs = wide_runs(widths=(500, 2000))
     table = widths_table(runs, GRID_WIDTHS).set_index("hidden units")
@@ -514,56 +525,55 @@ def test_widths_table_and_paragraph_before_the_8000_unit_runs():
     assert table.loc["500", "K = 32, order-agnostic, ensemble"] == "91.00"  # one seed: no ±
     paper = table.loc[[i for i in table.index if i.startswith("paper")][0]]
     assert paper["K = 1 (its recipe)"] == "88.40" and paper["K = 32, order-agnostic, ensemble"] == "88.04"
-    text = widths_answer(runs)
-    assert "not done yet" in text and "help" in text
-    assert "not done yet" in widths_markdown(runs)
+    shown = widths_context(runs, GRID_WIDTHS)["differences"]
+    assert set(shown["width"]) == {500, 2000}  # nothing to judge where nothing ran
 
 
-def test_widths_answer_at_8000_units_by_the_difference_rule():
-    from made.reports.widths import widths_answer, widths_differences
+def _verdicts(runs, width=8000):
+    from made.reports.widths import widths_context
+
+    shown = widths_context(runs)["differences"]
+    return shown[shown["width"] == width].set_index(["mode", "evaluation"])
+
+
+def test_widths_differences_at_8000_units_by_the_difference_rule():
+    from made.reports.widths import widths_differences
 
     # three seeds, each 0.2 nats above the one before: Welch over 3+3
-    text = widths_answer(wide_runs(seeds=(0, 1, 2)))
-    assert "At 8000 hidden units" in text and "K = 1 under its recipe chosen on validation (adam) gives 90.20 ± 0.12" in text
-    ensemble, single = text.split("**Does it help or hurt a single mask")
-    assert "Order-agnostic: helps (clear; 89.20 ± 0.12; -1.00 [-1.45, -0.55], 3+3 seeds)" in ensemble
-    assert "Connectivity-agnostic: helps (clear; 89.70 ± 0.12; -0.50" in ensemble
-    assert "Order-agnostic: hurts (clear; 93.20 ± 0.12; +3.00" in single
-    assert "88.40 at 1 mask and 88.04 at 32 masks" in text
+    shown = _verdicts(wide_runs(seeds=(0, 1, 2)))
+    assert shown.loc[("order-agnostic", "ensemble")].tolist()[1:] == [32, "-1.00 [-1.45, -0.55], 3+3 seeds", "helps (clear)"]
+    assert shown.loc[("connectivity-agnostic", "ensemble"), "difference"].startswith("-0.50")
+    assert shown.loc[("order-agnostic", "mask 0"), "verdict"] == "hurts (clear)"
     # fewer than 3 seeds: the differences are stated, not judged
-    text = widths_answer(wide_runs(seeds=(0, 1)))
-    assert "89.10 ± 0.10, 1.00 nats below K = 1 (2+2 seeds: stated, not judged)" in text and "helps" not in text
-    text = widths_answer(wide_runs())
-    assert "89.00, 1.00 nats below K = 1 (1+1 seeds: stated, not judged)" in text and "helps" not in text
+    shown = _verdicts(wide_runs(seeds=(0, 1)))
+    assert shown.loc[("order-agnostic", "ensemble")].tolist()[2:] == ["-1.00, 2+2 seeds", "not judged (2+2 seeds)"]
+    assert _verdicts(wide_runs()).loc[("order-agnostic", "ensemble"), "verdict"] == "not judged (1+1 seeds)"
     # across widths, from unrounded values
     runs = wide_runs()
     runs.loc[(runs.hidden_sizes == "500") & (runs.num_masks == 1), "test_nll_single_mask"] = 91.6449
     runs.loc[(runs.hidden_sizes == "500") & (runs["mode"] == "order"), "test_nll_ensemble"] = 94.9051
-    assert "order-agnostic ensemble: +3.26 at 500" in widths_answer(runs)
+    assert _verdicts(runs, 500).loc[("order-agnostic", "ensemble"), "difference"] == "+3.26, 1+1 seeds"
     assert widths_differences(runs).query("width == 500 and mode == 'order' and evaluation == 'ensemble'")[
         "difference"].iloc[0] == pytest.approx(94.9051 - 91.6449)
     # K = 32 done but no K = 1 run yet: nothing to compare with
     runs = wide_runs()
-    assert "K = 1 run is not done yet" in widths_answer(runs[~((runs.hidden_sizes == "8000") & (runs.num_masks == 1))])
+    shown = _verdicts(runs[~((runs.hidden_sizes == "8000") & (runs.num_masks == 1))])
+    assert set(shown["verdict"]) == {""} and set(shown["difference"]) == {"not available"}
 
 
-def test_widths_answer_says_which_k32_run_overfit_before_the_first_rate_step():
-    from made.reports.widths import widths_answer
+def test_widths_name_the_k32_runs_that_overfit_before_the_first_rate_step():
+    from made.reports.widths import widths_context
 
     runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
-    assert "Kept before the learning rate" not in widths_answer(runs)
+    assert widths_context(runs)["early_at_width"] == []
     early = (runs.hidden_sizes == "8000") & (runs["mode"] == "connectivity") & (runs.seed == 0)
     runs.loc[early, ["best_epoch", "epochs"]] = [18, 48]
-    text = widths_answer(runs)
-    assert "Kept before the learning rate first stepped down, at K = 32: connectivity-agnostic seed 0 " \
-           "(kept epoch 18 of 48). It overfit early" in text
-    runs.loc[(runs.hidden_sizes == "8000") & (runs["mode"] == "connectivity"), ["best_epoch", "epochs"]] = [18, 48]
-    assert "connectivity-agnostic seed 1 (kept epoch 18 of 48). They overfit early" in widths_answer(runs)
-    assert "so where they trail K = 1" in widths_answer(runs) and "so where it trails K = 1" in text
-    # K = 1 stopping early is its recipe search's business, and other widths are not this answer's
+    assert widths_context(runs)["early_at_width"] == [dict(mode="connectivity-agnostic", seed=0, kept=18, epochs=48)]
+    # K = 1 stopping early is its recipe search's business, and other widths are not this list's
     runs = wide_runs(seeds=(0, 1)).assign(lr_step_epochs=45)
     runs.loc[(runs.num_masks == 1) | (runs.hidden_sizes == "2000"), "best_epoch"] = 10
-    assert "Kept before the learning rate" not in widths_answer(runs)
+    context = widths_context(runs)
+    assert context["early_at_width"] == [] and len(context["early"]) == 3 * 2 + 2 * 2
 
 
 def test_the_8000_unit_runs_stand_beside_the_papers_rows():
@@ -576,10 +586,10 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     assert three[three.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]["judgement"] == "higher (clear)"
     k32 = table[table.setting == "binarized MNIST, 1x8000, 32 masks (order-agnostic), ensemble"].iloc[0]
     assert k32["this_project"] == pytest.approx(89.1) and k32["reference"] == pytest.approx(88.04)
-    md = report_markdown(table)
-    assert "| binarized MNIST, 1x8000, 1 mask " in md and "| 90.10 ± 0.10 " in md
-    assert "not the Larochelle file" in md and "recalled" in md
-    assert "a converging Adam recipe (protocol `adam`" in md and k1["protocol"] == "adam"
+    from made.reports.comparison import display
+
+    md = markdown(display(table))
+    assert "| binarized MNIST, 1x8000, 1 mask " in md and "| 90.10 ± 0.10 " in md and k1["protocol"] == "adam"
     # K = 1 under two recipes at 8000 units: the row is the one validation chose, never
     # an average over recipes, whatever their test NLL
     k1_8000 = widths[(widths.hidden_sizes == "8000") & (widths.num_masks == 1)]
@@ -590,14 +600,9 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     searched = comparison_table(fake_runs(), widths=pd.concat([widths, other, worse]))
     row = searched[searched.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]
     assert row["protocol"] == "adam_lr3e-4" and row["this_project"] == pytest.approx(90.8) and row["seeds"] == 2
-    # rows under different recipes: the note names each row's, not a blend of them
-    note = report_markdown(searched)
-    assert "1 mask: `adam_lr3e-4`; 32 masks (order-agnostic), ensemble: `adam`" in note
-    assert "none of them the authors' Adagrad 0.01" in note and "adam/adam_lr3e-4" not in note
     # before the widths grid has run: the rows say so, and so does the note
     table = comparison_table(fake_runs(), widths=widths.iloc[:0])
     assert table[table.setting == "binarized MNIST, 1x8000, 1 mask"]["note"].iloc[0].startswith("not run yet")
-    assert "not done yet" in report_markdown(table)
 
 
 
@@ -616,8 +621,8 @@ def _two_files(shift=-2.5, k8_rebuild=0.0):
     return pd.concat([paper, rebuild], ignore_index=True)
 
 
-def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold_on_both():
-    from made.reports.binarizations import binarizations_markdown, conclusions, differences
+def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold_on_both(tmp_path):
+    from made.reports.binarizations import conclusions, differences
 
     runs = _two_files(k8_rebuild=6.0)  # on the rebuild, K = 8 hurts the ensemble badly
     table = differences(runs)
@@ -625,29 +630,32 @@ def test_binarizations_pair_the_two_files_by_seed_and_say_which_conclusions_hold
     # every seed of each file, no pairing
     assert k1["seeds"] == "5+3 seeds" and k1["method"] == "Welch" and k1["difference"] == pytest.approx(-1.5, abs=0.2)
     assert set(table["width"]) == {500} and len(table) == (1 + 4 * 2) * 2
-    text = conclusions(runs)
-    lines = text.strip().splitlines()
-    assert len(lines) == 6  # one sentence per conclusion: 2 modes x (ensemble, mask 0), 2 mode comparisons
-    ensemble = [line for line in lines if line.startswith("- **Does training with K masks help the ensemble")]
-    assert "differs at K = 8" in ensemble[0] and "on `static-seed0`" in ensemble[0]
-    assert "K = 32 (better (clear) / better (clear))" in ensemble[0].split("; differs")[0]
-    md = binarizations_markdown(runs)
-    assert "<!-- generated: binarizations-conclusions -->" in md and "<!-- generated: rebuild-figure2-table -->" in md
+    both = conclusions(runs).set_index(["comparison", "mode", "K"]).sort_index()
+    assert len(both) == 6 * 4  # 2 modes x (ensemble, mask 0), 2 mode comparisons; K = 2, 4, 8, 32
+    ensemble = both.loc["ensemble vs K = 1", "order-agnostic"]
+    assert ensemble.loc[8, "the two"] == "differ" and ensemble.loc[8, "on `static-seed0`"] == "worse (clear)"
+    assert ensemble.loc[32].tolist() == ["better (clear)", "better (clear)", "same"]
     # the same runs under other ids in a second table are one run each, not more seeds
     doubled = pd.concat([runs, runs.assign(run_id=runs.run_id + "_copy")])
     assert differences(doubled).equals(table)
+    # the report, rendered whole from the tables of a results folder
+    runs.to_csv(tmp_path / "rebuild.csv", index=False)
+    fake_curves(runs=runs).to_csv(tmp_path / "rebuild_curves.csv", index=False)
+    text = render_report(tmp_path, "binarizations")
+    assert "## Figure 2 on `static-seed0`" in text and "| ensemble vs K = 1 " in text and "| differ " in text
+    assert "### Every run stopped early" in text and "## Widths on `static-seed0`" in text
 
 
-def test_binarizations_before_the_papers_file_has_runs():
-    from made.reports.binarizations import binarizations_markdown
-
-    md = binarizations_markdown(fake_runs())
-    assert "No setting has complete runs on both" in md and "are not complete yet" in md
-    assert "<!-- generated: rebuild-figure2-findings -->" in md
+def test_binarizations_before_the_papers_file_has_runs(tmp_path):
+    fake_runs().to_csv(tmp_path / "rebuild.csv", index=False)
+    fake_curves().to_csv(tmp_path / "rebuild_curves.csv", index=False)
+    text = render_report(tmp_path, "binarizations")
+    assert "No setting has complete runs on both" in text and "are not complete yet" in text
+    assert "## Figure 2 on `static-seed0`" in text
 
 
 def test_recipes_pair_runs_by_their_settings_not_their_ids():
-    from made.reports.recipes import equal_time_table, recipes_markdown
+    from made.reports.recipes import equal_time_table, equal_time_values
 
     base = dict(dataset="binarized_mnist", data_variant="static-seed0", hidden_sizes="500", num_masks=1,
                 mode="single", seed=0, valid_masks=None, min_delta=0.02, test_nll_single_mask=91.0,
@@ -662,25 +670,26 @@ def test_recipes_pair_runs_by_their_settings_not_their_ids():
     table = equal_time_table(recipes, pool, pd.DataFrame(rows))
     assert len(table) == 1 and table.iloc[0]["Adam's best in the same time"] == pytest.approx(7.4)  # seed 0's
     assert table.iloc[0]["Adam matched it at epoch"] == 2 and table.iloc[0]["Adagrad capped"]
-    assert "ran to their 4-epoch cap" in recipes_markdown(recipes, pool, pd.DataFrame(rows))
+    values = equal_time_values(recipes, pool, pd.DataFrame(rows))
+    assert (values["capped"], values["cap"], values["matched"]) == (1, 4, {"low": "2", "high": "2"})
 
 
 def test_the_papers_first_point_says_where_adagrad_stopped_against_adam_and_the_seed():
-    from made.reports.recipes import papers_first_point_markdown
+    from made.reports.recipes import first_point_values
 
     base = dict(dataset="binarized_mnist", data_variant="larochelle", hidden_sizes="500", num_masks=1, mode="single",
                 valid_masks=None, min_delta=0.0)
     capped = dict(base, run_id="c", protocol="paper", seed=0, max_epochs=150, epochs=150, best_epoch=150,
                   stopped_early=False, valid_nll=94.0, test_nll_single_mask=93.0)
-    assert "not complete yet" in papers_first_point_markdown(pd.DataFrame([capped]), pd.DataFrame([capped]))
+    assert first_point_values(pd.DataFrame([capped]), pd.DataFrame([capped])) is None
     adagrad = dict(capped, run_id="a", max_epochs=None, epochs=2030, best_epoch=2000, stopped_early=True,
                    valid_nll=92.1, test_nll_single_mask=91.2)
     adam = [dict(base, run_id=f"m{s}", protocol="adam", seed=s, max_epochs=None, epochs=80, best_epoch=50,
                  stopped_early=True, valid_nll=92.5 + 0.1 * s, test_nll_single_mask=91.5 + 0.1 * s) for s in range(5)]
-    text = papers_first_point_markdown(pd.DataFrame([capped, adagrad]), pd.DataFrame(adam))
-    assert "stopped early after 2030 epochs, keeping epoch 2000, with validation NLL 92.10 and test NLL 91.20" in text
-    assert "91.70 ± 0.07 on test (5 seeds)" in text and "-0.50, 1+5 seeds on test, not judged (1+5 seeds)" in text
-    assert "The seed project quotes 94.5 for one mask, a validation NLL: this run is -2.40 from it" in text
+    values = first_point_values(pd.DataFrame([capped, adagrad]), pd.DataFrame(adam))
+    assert values == dict(seed=0, stopped=True, epochs=2030, kept=2000, valid="92.10", test="91.20", adam_runs=5,
+                          adam_test="91.70 ± 0.07", adam_valid="92.70 ± 0.07", difference="-0.50, 1+5 seeds",
+                          judgement="not judged (1+5 seeds)", seed_quote="94.5", from_seed="-2.40")
 
 
 def test_no_report_spells_out_a_run_id_or_imports_the_runner():
@@ -706,7 +715,7 @@ def test_no_report_spells_out_a_run_id_or_imports_the_runner():
 def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     # At 2000 units K = 1 ran under four recipes.  The one of lowest validation NLL is
     # chosen, although another has the lowest test NLL (planted): test plays no part.
-    from made.reports.widths import k1_recipes, k1_search_markdown, widths_answer, widths_runs, widths_table
+    from made.reports.widths import k1_recipes, k1_search, widths_context, widths_runs, widths_table
 
     def run(width, k, mode, protocol, seed, valid, test, **extra):
         return dict(run_id=f"w{width}{k}{mode}{protocol}{seed}", dataset="binarized_mnist", data_variant="larochelle",
@@ -723,12 +732,9 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     assert k1_recipes(widths_runs(table)) == {2000: "adam_wd1e-3"}
     row = widths_table(table).iloc[0]
     assert row["K = 1 (its recipe)"] == "89.90"  # the chosen recipe's test NLL, not a mean over recipes
-    text = k1_search_markdown(table)
-    chosen = [line for line in text.splitlines() if "| yes" in line]
-    assert len(chosen) == 1 and "adam_wd1e-3" in chosen[0] and "test NLL plays no part" in text
-    answer = widths_answer(table, width=2000)
-    assert "adam_wd1e-3" in answer and "favours" not in answer
-    assert "under its own recipe chosen on validation (connectivity-agnostic adam, order-agnostic adam)" in answer
+    search = k1_search(table)
+    assert list(search[search["chosen"] == "yes"]["recipe"]) == ["adam_wd1e-3"]
+    assert widths_context(table, width=2000)["k1_recipes"] == [dict(width=2000, recipe="adam_wd1e-3", incomplete=False)]
     # a K = 32 arm that ran two recipes takes the one of lower validation NLL, never test
     from made.reports.widths import chosen_recipes
     table = pd.concat([table, pd.DataFrame([run(2000, 32, "order", "adam_step10", 0, 90.0, 95.0, lr_step_epochs=10)])])
@@ -737,23 +743,22 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
 
 
 def test_a_widths_k1_search_with_recipes_not_finished_says_its_choice_is_not_final():
-    from made.reports.widths import k1_expected, k1_search_markdown, widths_answer, widths_markdown
+    from made.reports.widths import k1_expected, k1_search, widths_context
 
     expected = k1_expected([{"mode": p.mode, **p.params} for p in expand(GRIDS["widths"])])
     assert set(expected[expected["width"] == 2000]["protocol"]) == {"adam", *K1_CANDIDATES}
     table = wide_runs(widths=(500, 2000)).assign(valid_nll=91.0)
-    text = k1_search_markdown(table, expected)
-    lines = [line for line in text.splitlines() if line.startswith("| 2000")]
+    search = k1_search(table, expected)
+    lines = search[search["hidden units"] == 2000]
     assert len(lines) == 1 + len(K1_CANDIDATES)
-    assert sum("not finished" in line for line in lines) == len(K1_CANDIDATES)
-    assert "so far (search incomplete)" in lines[0] and "| yes" not in text.split("| 2000", 1)[1]
-    assert "search is incomplete" in widths_answer(table, width=2000, expected=expected)
-    assert "2000: adam so far, search incomplete" in widths_markdown(table, [500, 2000, 8000], expected)
+    assert (lines["validation NLL"] == "not finished").sum() == len(K1_CANDIDATES)
+    assert lines["chosen"].tolist()[0] == "so far (search incomplete)" and "yes" not in set(lines["chosen"])
+    assert dict(width=2000, recipe="adam", incomplete=True) in widths_context(table, expected=expected)["k1_recipes"]
     # every candidate finished: the choice is validation's
     done = pd.concat([table] + [table[(table.hidden_sizes == "2000") & (table.num_masks == 1)].assign(
         protocol=name, valid_nll=92.0) for name in K1_CANDIDATES])
-    assert "search incomplete" not in widths_answer(done, width=2000, expected=expected)
-    assert "not finished" not in k1_search_markdown(done, expected)
+    assert not any(x["incomplete"] for x in widths_context(done, expected=expected)["k1_recipes"])
+    assert "not finished" not in set(k1_search(done, expected)["validation NLL"])
 
 
 @pytest.mark.parametrize("dataset", ["connect4", "adult"])
@@ -798,7 +803,7 @@ def test_a_setting_that_varies_is_never_averaged_over_silently():
 
 
 def test_widths_runs_name_each_runs_recipe_and_its_accelerator():
-    from made.reports.widths import runs_markdown
+    from made.reports.widths import runs_shown, widths_context
 
     runs = wide_runs(widths=(2000, 8000))
     k1 = runs[(runs.num_masks == 1) & (runs.hidden_sizes == "2000")]
@@ -806,32 +811,33 @@ def test_widths_runs_name_each_runs_recipe_and_its_accelerator():
     runs = pd.concat([runs, k1.assign(protocol="adam_wd1e-3", run_id="w2000wd", best_epoch=9, lr_step_epochs=45)])
     runs["device"], runs["device_name"], runs["torch_threads"] = "cpu", "x86_64", 1
     runs.loc[runs.hidden_sizes == "8000", ["device", "device_name"]] = ["cuda", "NVIDIA H200"]
-    text = runs_markdown(runs)
-    cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines() if line.startswith("| 2000 ")]
-    assert [c[3] for c in cells if c[1] == "1"] == ["adam", "adam_wd1e-3"]
-    assert "recipe" in text.splitlines()[2] and "device" in text.splitlines()[2]
-    assert "cuda (NVIDIA H200)" in text and "x86_64" not in text
-    assert "2000 units K = 1 single adam_wd1e-3 seed 0 (kept epoch 9)" in text
+    shown = runs_shown(runs)
+    assert list(shown[(shown["hidden units"] == 2000) & (shown["K"] == 1)]["recipe"]) == ["adam", "adam_wd1e-3"]
+    assert "cuda (NVIDIA H200)" in set(shown["device"]) and "x86_64" not in markdown(shown)
+    assert widths_context(runs)["early"] == [dict(width=2000, K=1, mode="single", recipe="adam_wd1e-3", seed=0, kept=9)]
 
 
-def test_figure2_on_the_seed_projects_model_says_whether_the_reversal_holds():
-    from made.reports.figure2 import figure2_markdown, seed_model_answer
+def test_figure2_on_the_seed_projects_model_says_whether_the_reversal_holds(tmp_path):
+    from made.reports.figure2 import plain_context
 
-    authors = fake_runs({1: 3, 4: 3, 32: 3})
+    authors = fake_runs({1: 3, 4: 3, 32: 3}).assign(data_variant="larochelle")
     worse = (authors.num_masks == 32) & (authors["mode"] == "order")
     authors.loc[worse, "test_nll_ensemble"] += 8.0  # K = 32 order-agnostic 3 nats worse than K = 1
-    plain = fake_runs({1: 3, 4: 3, 32: 3})  # on the seed's model K = 32 helps: 5 nats better
-    text = seed_model_answer(plain, authors)
-    assert "+3.00 [" in text and "-5.00 [" in text
-    assert "the reversal does not hold on the seed's model" in text
-    assert seed_model_answer(authors, authors).count("holds on both models") == 1
+    plain = fake_runs({1: 3, 4: 3, 32: 3}).assign(data_variant="larochelle")  # on the seed's model K = 32 helps
+    values = plain_context(plain, authors)
+    assert values["authors"].startswith("+3.00 [") and values["plain"].startswith("-5.00 [")
+    assert values["word"] == "does not hold on the seed's model"
+    assert plain_context(authors, authors)["word"] == "holds on both models"
     # fewer than 3 seeds on a side: not judged
-    assert "cannot be judged yet" in seed_model_answer(fake_runs(), authors)
-    # the seed's 94.5 is set against the seed's model's validation NLL (96.0 +- 0.58 over 3 seeds)
-    assert "The seed quotes 94.5 for one mask, a validation NLL; its model here gives 96.00 ± 0.58" in text
-    md = figure2_markdown(authors, plain=plain)
-    assert "## On the seed project's own model" in md and "<!-- generated: plain-answer -->" in md
-    assert "figure2_plain.png" in md and "## On the seed" not in figure2_markdown(authors)
+    assert plain_context(fake_runs(), authors)["word"].startswith("cannot be judged yet")
+    # the report: the seed's model's section only where it has runs, the seed's 94.5 beside its validation NLL
+    authors.to_csv(tmp_path / "figure2.csv", index=False)
+    fake_curves(runs=authors).to_csv(tmp_path / "figure2_curves.csv", index=False)
+    assert "## On the seed" not in render_report(tmp_path, "figure2")
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    text = " ".join(render_report(tmp_path, "figure2").split())
+    assert "## On the seed project's own model" in text and "figure2_plain.png" in text
+    assert "The seed quotes 94.5 for one mask, a validation NLL; its model here gives 96.00 ± 0.58 (3 seeds)" in text
 
 
 def test_the_figure2_table_holds_likelihoods_only():

@@ -80,7 +80,7 @@ def _run(tmp_path, run_id, width, valid, nearest_images=True, variant="larochell
 def test_the_samples_figure_draws_the_widest_best_run_on_validation(tmp_path):
     import pandas as pd
 
-    from made.reports.samples import best_run, samples_figure, samples_markdown
+    from made.reports.samples import best_run, context, samples_figure
 
     runs = pd.DataFrame([_run(tmp_path, "a500", 500, 85.0),  # lowest validation NLL, but narrower
                          _run(tmp_path, "b8000", 8000, 89.0),
@@ -89,10 +89,16 @@ def test_the_samples_figure_draws_the_widest_best_run_on_validation(tmp_path):
                          _run(tmp_path, "e8000", 8000, 70.0, variant="static-seed0")])  # another binarization
     run = best_run(runs, tmp_path)
     assert run["run_id"] == "c8000"
-    text = samples_markdown(run, tmp_path)
-    assert "`c8000`" in text and "(88.50)" in text and "1 of the 12 samples copy a training image" in text
+    (tmp_path / "runs").mkdir()
+    for name in ("a500", "b8000", "c8000", "d8000", "e8000"):
+        (tmp_path / name).rename(tmp_path / "runs" / name)
+    runs.to_csv(tmp_path / "widths.csv", index=False)
+    values = context(tmp_path)
+    assert (values["run"], values["valid"], values["copies"], values["samples"]) == ("c8000", "88.50", 1, 12)
+    (tmp_path / "c8000").symlink_to(tmp_path / "runs" / "c8000")
     samples = read_samples(tmp_path / "c8000" / "samples.txt", dim=784)
     fig = samples_figure(samples, per_row=4, rows=2)
     assert len(fig.axes) == 16 and fig.axes[4].get_xlabel() == "0"  # sample 0's nearest is at distance 0
     assert best_run(runs.iloc[[3]], tmp_path) is None
-    assert "No run on the paper's file" in samples_markdown(None, tmp_path)
+    (tmp_path / "widths.csv").unlink()
+    assert context(tmp_path) is None

@@ -53,7 +53,7 @@ def test_two_seeds_a_side_are_shown_and_not_judged():
     # a gap of 20 nats with a tiny spread: still not judged with 2 seeds on one side
     d = difference(seeds([70.0, 70.1]), seeds([90.0, 90.1, 90.2, 90.3]))
     assert d.verdict == "not judged" and d.delta == pytest.approx(-20.1) and d.seeds == "2+4 seeds"
-    assert judgement(d) == "not judged (2+4 seeds)" and "not judged" in d.text()
+    assert judgement(d) == "not judged (2+4 seeds)"
     assert math.isnan(d.interval()[0]) and d.short() == "-20.10, 2+4 seeds"
     assert difference(seeds([70.0, 70.1, 70.2]), seeds([90.0, 90.1, 90.2])).verdict == "clear"
 
@@ -89,6 +89,5 @@ def test_words_and_numbers_of_a_difference():
     d = difference(seeds([90.1, 90.5, 90.2, 90.7, 90.3]), seeds([90.9, 91.2, 91.1, 91.5, 91.0]))
     low, high = d.interval()
     assert d.short() == f"{d.delta:+.2f} [{low:+.2f}, {high:+.2f}], 5+5 seeds"
-    assert d.text().startswith("clear: ")
     wider = d.interval(0.99)
     assert wider[0] < low and wider[1] > high

@@ -7,18 +7,19 @@ for every point (width, K, mode, evaluation) with runs on both, the paper's
 file minus the rebuild over every seed of each, judged by
 :func:`made.reports.statistics.difference`; and for each of Figure 2's
 conclusions, whether it holds on both.  It also carries the rebuild's own
-Figure 2 and widths sections.
+Figure 2 and widths.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .figure2 import COMPARISONS, WORDS, figure2_differences, figure2_runs, figure2_sections
-from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, markdown, select, unique_runs
-from .sections import section
-from .statistics import difference, judgement, rule_text
-from .widths import widths_sections
+from pathlib import Path
+
+from .figure2 import WORDS, figure2_context, figure2_differences, figure2_runs
+from .runs import EVALUATIONS, MODE_LABEL, as_text, by_seed, select, unique_runs
+from .statistics import difference, judgement
+from .widths import widths_context
 
 PAPER_FILE, REBUILD = "larochelle", "static-seed0"
 
@@ -55,58 +56,33 @@ def _agree(da, db) -> bool:
     return da.verdict == db.verdict == "within the spread"
 
 
-def conclusions(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> str:
-    """One sentence per Figure 2 conclusion (comparison and mode): at which K
-    it holds on both binarizations, and where the two differ."""
+def conclusions(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
+    """Each of Figure 2's comparisons (comparison, mode, K) judged on both binarizations, and
+    whether they agree: ``same`` (called the same way on both, or within the spread on both),
+    ``differ``, or empty where a side is not judged."""
     runs = unique_runs(runs)
     da = figure2_differences(figure2_runs(select(runs, data_variant=a)))
     db = figure2_differences(figure2_runs(select(runs, data_variant=b)))
-    if not len(da) or not len(db):
-        missing = a if not len(da) else b
-        return f"Figure 2's runs on `{missing}` are not complete yet: its conclusions cannot be compared.\n"
-    lines = []
-    for comparison, question in COMPARISONS.items():
-        lower, higher = WORDS[comparison]
-        for mode in (TRAINING_MODES if comparison.endswith("K = 1") else ("",)):
-            pa = da[(da["comparison"] == comparison) & (da["mode"] == mode)].set_index("K")
-            pb = db[(db["comparison"] == comparison) & (db["mode"] == mode)].set_index("K")
-            same, differ = [], []
-            for k in sorted(set(pa.index) & set(pb.index)):
-                x, y = pa.loc[k, "judged"], pb.loc[k, "judged"]
-                if "missing" in (x.verdict, y.verdict) or "not judged" in (x.verdict, y.verdict):
-                    continue
-                wa, wb = judgement(x, lower, higher), judgement(y, lower, higher)
-                if _agree(x, y):
-                    same.append(f"K = {k} ({wa} / {wb})")
-                else:
-                    differ.append(f"K = {k} ({wa} on `{a}`, {wb} on `{b}`)")
-            who = f"{MODE_LABEL[mode].capitalize()}, " if mode else ""
-            text = f"- **{question.rstrip('?')}** ({who}`{a}` / `{b}`): "
-            text += (f"holds on both at {', '.join(same)}" if same else "holds on both at no K")
-            text += (f"; differs at {', '.join(differ)}." if differ else "; nowhere do they differ.")
-            lines.append(text)
-    return "\n".join(lines) + "\n"
+    both = da.merge(db, on=["comparison", "mode", "K"], suffixes=("_a", "_b"))
+    judged = [not {x.verdict, y.verdict} & {"missing", "not judged"} for x, y in zip(both["judged_a"], both["judged_b"])]
+    return pd.DataFrame({
+        "comparison": both["comparison"], "mode": [MODE_LABEL.get(m, "") for m in both["mode"]], "K": both["K"],
+        f"on `{a}`": [judgement(d, *WORDS[c]) for c, d in zip(both["comparison"], both["judged_a"])],
+        f"on `{b}`": [judgement(d, *WORDS[c]) for c, d in zip(both["comparison"], both["judged_b"])],
+        "the two": [("same" if _agree(x, y) else "differ") if j else ""
+                    for x, y, j in zip(both["judged_a"], both["judged_b"], judged)]})
 
 
-def binarizations_markdown(runs: pd.DataFrame, curves: pd.DataFrame | None = None, a: str = PAPER_FILE,
-                           b: str = REBUILD, widths: list[int] | None = None) -> str:
-    """binarizations.md: the differences, Figure 2's conclusions on both
-    files, and the rebuild's own Figure 2 and widths, each a named section."""
-    runs = unique_runs(runs)
-    table = differences(runs, a, b)
-    head = (f"Test NLL on the paper's file (`{a}`) minus the same setting on the rebuild (`{b}`), in nats, "
-            "over every seed of each. " + rule_text())
-    parts = ["# Two binarizations of MNIST\n",
-             section("binarizations-differences",
-                     head + "\n\n" + (markdown(table.drop(columns=["verdict", "method"])) if len(table)
-                                      else f"No setting has complete runs on both `{a}` and `{b}` yet.\n")),
-             "## Figure 2's conclusions on both\n",
-             section("binarizations-conclusions", conclusions(runs, a, b))]
-    rebuild = select(runs, data_variant=b)
-    if len(select(rebuild, hidden_sizes=500)):
-        parts += [f"## Figure 2 on `{b}`\n", *figure2_sections(rebuild, curves, prefix="rebuild-figure2")]
-    wide = select(rebuild, num_masks=[1, 32])
-    if len(wide):
-        seed0 = select(wide, seed=0)
-        parts += [f"## Widths on `{b}`\n", *widths_sections(seed0, widths, prefix="rebuild-widths")]
-    return "\n".join(parts)
+def context(results: Path) -> dict:
+    """binarizations.md's context: the differences, the conclusions on both files, and the
+    rebuild's own Figure 2 (:func:`..figure2.figure2_context`) and widths (its seed 0)."""
+    names = [n for n in ("figure2", "widths", "rebuild") if (results / f"{n}.csv").exists()]
+    runs = unique_runs(pd.concat([pd.read_csv(results / f"{n}.csv") for n in names], ignore_index=True))
+    curves = pd.concat([pd.read_csv(results / f"{n}_curves.csv") for n in names], ignore_index=True)
+    rebuild = select(runs, data_variant=REBUILD)
+    small, wide = select(rebuild, hidden_sizes=500), select(rebuild, num_masks=[1, 32], seed=0)
+    paper = select(runs, data_variant=PAPER_FILE, hidden_sizes=500)
+    return {"a": PAPER_FILE, "b": REBUILD, "differences": differences(runs).drop(columns=["verdict", "method"]),
+            "conclusions": conclusions(runs) if len(small) and len(paper) else None,
+            "figure2": figure2_context(small, curves.drop_duplicates(["run_id", "epoch"])) if len(small) else None,
+            "widths": widths_context(wide) if len(wide) else None}

@@ -13,12 +13,13 @@ import math
 
 import pandas as pd
 
+from pathlib import Path
+
 from .figure2 import figure2_runs
 from .references import PAPER_WIDTH, reference
-from .runs import by_seed, describe, markdown, rows_of_mode, select
-from .sections import section
+from .runs import by_seed, describe, read_grid, rows_of_mode, select
 from .statistics import against_reference, fmt_mean, judgement, mean_se
-from .uci import RESAMPLING, chosen_note, uci_entries
+from .uci import RESAMPLING, chosen_note, uci_entries, uci_expected
 from .widths import widths_runs, with_chosen_recipes
 
 
@@ -131,112 +132,6 @@ def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = N
     return pd.DataFrame(rows)
 
 
-NOTES = """\
-Test NLL in nats (lower is better). `this_project` is the mean ± standard error over seeds (no ±:
-one seed); `reference` is the paper's or the seed project's figure, with how sure it is
-(`recalled`: transcribed from memory of the paper's tables, not read off the PDF). `judgement`
-sets our mean over seeds against that one number (`made.reports.statistics.against_reference`,
-a one-sample Student-t interval: **clear** where its 95% interval excludes the number,
-**suggestive** where only its 80% interval does); with fewer than 3 seeds it is not judged. The
-reference's own seed-to-seed spread is not known, so a clear gap says our mean differs from that
-number, not that the two setups differ. `data_variant` says which binarized MNIST was used.
-
-Why the logit average is not a likelihood: each mask defines a normalized autoregressive
-model, and averaging their *probabilities* (the ensemble) gives a mixture, which is again
-normalized. Averaging their *logits*, as the seed project's `run.py -s` does, mixes
-conditionals computed under different orderings: the averaged conditional of dimension d then
-depends on dimensions that come after d in some of the orderings, so the product does not sum
-to 1 over all 2^D vectors (tests/test_model.py enumerates D = 10). Such a number can fall far
-below any achievable likelihood, which is how the seed's 79.3 arises. With one shared ordering
-(connectivity-agnostic training) the averaged logits are still autoregressive and do define a
-normalized model, so there the two numbers stay close.
-"""
-
-
-def paper_rows_note(table: pd.DataFrame) -> str:
-    """What this project's runs beside the paper's 1-hidden-layer rows can and
-    cannot show, with the data variant the runs used: the 1x8000 runs, at the
-    paper's most likely width, once they are done; the 1x500 runs until then."""
-    paper_rows = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
-                       & (table["seeds"] > 0)]
-    if not len(paper_rows):
-        return ""
-    wide = paper_rows[paper_rows["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
-    if len(wide):
-        shown = (f"The 1x{PAPER_WIDTH} rows set this project's runs at the paper's most likely width beside its "
-                 "1-hidden-layer numbers (1 mask and 32 masks). They can show whether this model, trained to "
-                 "convergence, reaches the paper's level at that width, and whether 32 masks move the "
-                 "ensemble the way the paper's two numbers do.")
-    else:
-        shown = (f"The 1x{PAPER_WIDTH} runs, at the paper's most likely width, are not done yet (`python run_all.py "
-                 "--grid widths`): until they are, only the 1x500 runs stand beside the paper's 1-hidden-layer "
-                 "rows, at a sixteenth of its most likely width, and show how far a narrow network is from "
-                 "the paper, not whether the paper's numbers are reproduced.")
-    rows = wide if len(wide) else paper_rows
-    variants = sorted({v for cell in rows["data_variant"] for v in str(cell).split("/") if v})
-    protocols = {p for cell in rows["protocol"] for p in str(cell).split("/") if p}
-    if not protocols:
-        training = "the runs do not name their recipe (`protocol`), so it may differ from the authors' Adagrad 0.01"
-    elif protocols == {"paper"}:
-        training = "the authors' optimizer, Adagrad 0.01, to early stopping (protocol `paper`)"
-    elif protocols == {"adam"}:
-        training = ("a converging Adam recipe (protocol `adam`: step decay, early stopping) instead of the "
-                    "authors' Adagrad 0.01, which needs far more epochs than the runs here could be given")
-    else:
-        # One recipe per row (K = 1 has its own, chosen on validation): name each row's.
-        per_row = "; ".join(f"{row['setting'].split(', ', 2)[-1]}: `{row['protocol']}`"
-                            for _, row in rows.iterrows())
-        training = (f"a recipe (protocol) per row, {per_row} ("
-                    + ("none of them the authors' Adagrad 0.01" if "paper" not in protocols
-                       else "the authors' Adagrad 0.01 where it says `paper`") + ")")
-    if variants == ["larochelle"]:
-        data = "the same binarized MNIST file as the paper (`larochelle`)"
-    else:
-        data = (f"a different binarization of MNIST (`{', '.join(variants)}`: a static rebuild from the raw "
-                "digits, each pixel drawn once from Bernoulli(intensity), not the Larochelle file the paper "
-                "used), so the two test sets hold different binary images of the same digits")
-    return f"""## The paper's rows
-
-{shown} Even at the same width they are not the same experiment:
-
-- **Data:** {data}.
-- **Training:** {training}; the architecture is the authors'.
-- **The paper's numbers** are recalled, not read off the paper, and the width of these rows is not stated in what was recalled: 8000 is the most likely value, the width of each layer in the authors' published MNIST command.
-- **Seeds:** a row with fewer than 3 seeds is shown, and its gap to the paper is not judged.
-"""
-
-
-def summary(runs: pd.DataFrame, table: pd.DataFrame) -> str:
-    """The comparison in sentences, for the READMEs: the seed project's two
-    numbers and the paper's rows, each from the table and the runs."""
-    runs = figure2_runs(runs)
-    lines = []
-    seed = table[table["setting"] == "seed project, 1 mask, VALIDATION NLL"].iloc[0]
-    if seed["seeds"]:
-        lines.append(f"- **Seed project, 1 mask:** its {seed['reference']:.1f} is a *validation* NLL; ours at K = 1 "
-                     f"is {fmt_mean(seed['this_project'], seed['stderr_over_seeds'])} on validation "
-                     f"({seed['seeds']} seeds), {seed['difference']:+.2f} nats: {seed['judgement']}.")
-    order = rows_of_mode(runs, "order")
-    order = order[order["num_masks"].astype(int) > 1]
-    if len(order):
-        means = order.groupby(order["num_masks"].astype(int))[["test_nll_logit_average", "test_nll_ensemble"]].mean()
-        gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
-        logit = means["test_nll_logit_average"]
-        lines.append(
-            f"- **Seed project, logit average:** its {reference(table='seed', masks=10)['test_nll']:.1f} averages logits over orderings, which is not a likelihood. "
-            f"The same computation on our order-agnostic runs gives {logit.min():.2f}–{logit.max():.2f} "
-            f"(means over seeds, K = {int(logit.idxmax())} to {int(logit.idxmin())}; test split), "
-            f"{gaps.min():.1f}–{gaps.max():.1f} nats below the valid ensemble NLL of the same models.")
-    paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
-                  & (table["seeds"] > 0)]
-    if len(paper):
-        parts = [f"{r.setting.removeprefix('binarized MNIST, ')}: {fmt_mean(r.this_project, r.stderr_over_seeds)} "
-                 f"against {r.reference:.2f}, {r.difference:+.2f}, {r.judgement}" for r in paper.itertuples()]
-        lines.append("- **The paper's 1-hidden-layer rows** (recalled; most likely 8000 units): "
-                     + "; ".join(parts) + ".")
-    return "\n".join(lines) + "\n"
-
-
 def display(table: pd.DataFrame) -> pd.DataFrame:
     """The comparison table as comparison.md shows it: mean ± standard error
     over seeds in one column, a signed difference, runs not done said so."""
@@ -247,15 +142,32 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="stderr_over_seeds")
 
 
-def report_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> str:
-    """comparison.md: how to read it, the table, what the paper's rows can
-    show, and (given the Figure 2 runs) the summary the READMEs quote.  The
-    UCI rows' full table, with the recipes not chosen, is uci.md."""
-    text = "# This project against the paper\n\n" + NOTES + "\n" + markdown(display(table))
-    note = paper_rows_note(table)
-    if note:
-        text += "\n" + note
-    if runs is not None and len(figure2_runs(runs)):
-        text += "\n## In short\n\n" + section("comparison-summary", summary(runs, table))
-    return text
+def context(results: Path) -> dict:
+    """comparison.md's context: the table (comparison.csv, as :func:`display` shows it), the
+    paper's 1-hidden-layer rows with their data and recipe, and the logit averages of Figure 2's
+    order-agnostic runs beside their ensembles (means over seeds)."""
+    def read(name):
+        return pd.read_csv(results / name) if (results / name).exists() else None
 
+    mnist, uci, widths = read("figure2.csv"), read("uci.csv"), read("widths.csv")
+    mnist = mnist if mnist is not None else pd.DataFrame(columns=["hidden_sizes", "num_masks", "mode", "seed"])
+    grid = read_grid(results, "uci")
+    table = comparison_table(mnist, uci, widths if widths is not None else mnist.iloc[:0], grid["published"],
+                             uci_expected(grid["points"]) if grid["points"] else None, grid["left_out"])
+    paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
+                  & (table["seeds"] > 0)]
+    wide = paper[paper["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
+    order = rows_of_mode(figure2_runs(mnist), "order")
+    means = order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
+        ["test_nll_logit_average", "test_nll_ensemble"]].mean()
+    gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
+    seed = table[table["setting"] == "seed project, 1 mask, VALIDATION NLL"].iloc[0]
+    return {"seed": {"ours": fmt_mean(seed["this_project"], seed["stderr_over_seeds"]), "seeds": int(seed["seeds"]),
+                     "difference": f"{seed['difference']:+.2f}", "judgement": seed["judgement"]},
+            "table": table, "shown": display(table), "wide": len(wide) > 0, "width": PAPER_WIDTH,
+            "paper_rows": [{"setting": r.setting.removeprefix("binarized MNIST, "), "protocol": r.protocol,
+                            "data": r.data_variant} for r in (wide if len(wide) else paper).itertuples()],
+            "logit": {"low": f"{means['test_nll_logit_average'].min():.2f}",
+                      "high": f"{means['test_nll_logit_average'].max():.2f}",
+                      "k_low": int(means.index.min()), "k_high": int(means.index.max()),
+                      "gap_low": f"{gaps.min():.1f}", "gap_high": f"{gaps.max():.1f}"} if len(means) else None}

@@ -1,7 +1,9 @@
-"""Learning curves of a grid: seed means, values at chosen epochs, the early-
-stopping rule replayed, and the checks built on it (did every run flatten
-before it stopped; would validating on fewer masks have stopped elsewhere;
-which recipe is ahead at equal wall time).
+"""Learning curves of a grid: seed means, the early-stopping rule replayed,
+and the checks built on it (did every run flatten before it stopped; would
+validating on fewer masks have stopped elsewhere; which recipe is ahead at
+equal wall time).  The replay is home-made because no library knows the
+rule: it calls made.train's own ``improves`` and ``stops``, so that it cannot
+drift from the rule the runs trained under.
 
 Everything here reads *validation* curves (``<grid>_curves.csv``, written by
 :func:`made.pipeline.results.aggregate`); nothing looks at test NLL.
@@ -36,26 +38,6 @@ def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
         out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
                      .astype({"num_masks": int}))
     return out
-
-
-def checkpoints(curves: pd.DataFrame, epochs: list[int]) -> pd.DataFrame:
-    """Validation NLL (mean over seeds) at the given epochs: one row per
-    training mode and K, one column per epoch (NaN where not every seed got
-    that far, see :func:`mean_curves`).
-    Shows how far from converged capped runs are: what the last stretch of
-    epochs still bought.
-
-    >>> c = pd.DataFrame(dict(mode="single", num_masks=1, seed=0, epoch=[1, 2], valid_nll=[9.0, 8.0]))
-    >>> checkpoints(c, [1, 2]).loc[("order", 1)].tolist()
-    [9.0, 8.0]
-    """
-    rows = []
-    for mode, means in mean_curves(curves).items():
-        for k, part in means.groupby("num_masks"):
-            at = part.set_index("epoch")["valid_nll"]
-            rows.append({"training": mode, "num_masks": int(k),
-                         **{e: at.get(e, float("nan")) for e in epochs}})
-    return pd.DataFrame(rows).set_index(["training", "num_masks"])
 
 
 def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int, int | None]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pathlib import Path
+
 from .curves import equal_time, fewer_masks_check, median_epoch_seconds
 from .references import reference
-from .runs import as_text, markdown, select, unique_runs
-from .sections import section
+from .runs import as_text, select, unique_runs
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -52,32 +53,31 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
     return pd.DataFrame(rows)
 
 
-def equal_time_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> str:
+def _range(values, digits: int) -> dict:
+    return {"low": f"{min(values):.{digits}f}", "high": f"{max(values):.{digits}f}"}
+
+
+def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
+    """:func:`equal_time_table` and the numbers its paragraph names; None without a pair yet."""
     table = equal_time_table(recipes, pool, curves)
     if not len(table):
-        return "No Adagrad run of the `recipes` grid has an Adam counterpart yet.\n"
+        return None
     gain = [c for c in table.columns if c.startswith("its gain")][0]
     capped = table[table["Adagrad capped"]]
-    lines = [f"{len(table)} Adagrad 0.01 runs (the authors' optimizer), each against the Adam run of the same "
-             "settings and seed; every epoch of both charged the Adagrad run's median seconds an epoch."]
-    if len(capped):
-        lines.append(f"{len(capped)} of them ran to their {int(capped['Adagrad epochs'].max())}-epoch cap, "
-                     f"still gaining {capped[gain].min():.2f}–{capped[gain].max():.2f} nats in their last epochs.")
-    ahead = table["Adagrad best"] - table["Adam's best in the same time"]
-    lines.append(f"Adam matched Adagrad's best by epoch {table['Adam matched it at epoch'].min():.0f}–"
-                 f"{table['Adam matched it at epoch'].max():.0f} and was {ahead.min():.2f}–{ahead.max():.2f} nats "
-                 "below it within the same time.")
-    return " ".join(lines) + "\n\n" + markdown(table.drop(columns="Adagrad capped"))
+    return {"table": table.drop(columns="Adagrad capped"), "runs": len(table), "capped": len(capped),
+            "cap": int(capped["Adagrad epochs"].max()) if len(capped) else None,
+            "gain": _range(capped[gain], 2) if len(capped) else None,
+            "matched": _range(table["Adam matched it at epoch"], 0),
+            "ahead": _range(table["Adagrad best"] - table["Adam's best in the same time"], 2)}
 
 
-def fewer_masks_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> str:
-    """The K = 32 run validated on all its masks: where the rule would have
-    stopped on its first 1, 2, ... 16, and the Figure 2 run of the same seed
-    validated on 8."""
+def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
+    """The K = 32 run validated on all its masks: where the rule would have stopped on its
+    first 1, 2, ... 16 (the table), and the Figure 2 run of the same seed validated on 8."""
     full = select(recipes, protocol="adam", valid_masks=None)
     full = full[full["num_masks"].astype(int) > 8]
     if not len(full):
-        return "The run validated on all its masks is not done yet (`python run_all.py --grid recipes`).\n"
+        return None
     run = full.iloc[0]
     k = int(run["num_masks"])
     history = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")
@@ -88,64 +88,48 @@ def fewer_masks_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.D
     shown["validated on"] = [f"first {m}" if m != "all" else f"all {k}" for m in shown["validated on"]]
     shown["stop epoch"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in shown["stop epoch"]]
     at = check.set_index("masks")
-    text = [f"K = {k} {run['mode']}-agnostic, seed {int(run['seed'])}, validated on all {k} masks, recording at every "
-            "epoch the ensembles of its first masks, so that the stopping rule can be replayed on each."]
+    twins = select(pool, protocol="adam", valid_masks=8, **{c: run.get(c) for c in PAIR_KEYS if c != "valid_masks"})
+    out = {"table": shown, "K": k, "mode": run["mode"], "seed": int(run["seed"]), "eight": None, "twin": None}
     if 8 in at.index:
         e8, eall = at.loc[8], at.loc["all"]
-        text.append(f"On 8 masks the rule keeps epoch {int(e8['best_epoch'])} instead of {int(eall['best_epoch'])}; "
-                    f"on the full {k}-mask ensemble that epoch is {e8['full_valid_nll_at_best'] - eall['full_valid_nll_at_best']:+.3f} "
-                    "nats from the kept one.")
-    twins = select(pool, protocol="adam", valid_masks=8,
-                   **{c: run.get(c) for c in PAIR_KEYS if c != "valid_masks"})
-    twin = twins.iloc[0] if len(twins) else None
-    if twin is not None:
-        text.append(f"The Figure 2 run of the same settings validated on 8 masks kept epoch {int(twin['best_epoch'])} "
-                    f"and stopped at {int(twin['epochs'])}: test ensemble NLL {twin['test_nll_ensemble']:.2f} against "
-                    f"this run's {run['test_nll_ensemble']:.2f} (mask 0: {twin['test_nll_single_mask']:.2f} and "
-                    f"{run['test_nll_single_mask']:.2f}).")
-    return " ".join(text) + "\n\n" + markdown(shown, digits=3)
+        out["eight"] = {"kept": int(e8["best_epoch"]), "kept_all": int(eall["best_epoch"]),
+                        "gap": f"{e8['full_valid_nll_at_best'] - eall['full_valid_nll_at_best']:+.3f}"}
+    if len(twins):
+        twin = twins.iloc[0]
+        out["twin"] = {"kept": int(twin["best_epoch"]), "epochs": int(twin["epochs"]),
+                       **{f"{who}_{c}": f"{r[f'test_nll_{c}']:.2f}" for who, r in (("twin", twin), ("run", run))
+                          for c in ("ensemble", "single_mask")}}
+    return out
 
 
-def papers_first_point_markdown(recipes: pd.DataFrame, pool: pd.DataFrame) -> str:
-    """The paper's first point, K = 1 at 1x500 under the authors' Adagrad 0.01
-    on the paper's file, run to its stopping rule: where it stopped, against
-    the converging recipe's K = 1 runs and the seed project's 94.5."""
+def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None:
+    """The paper's first point, K = 1 at 1x500 under the authors' Adagrad 0.01 on the paper's
+    file, run to its stopping rule, against the converging recipe's K = 1 runs; None before it ends."""
     uncapped = recipes[recipes["max_epochs"].isna()] if "max_epochs" in recipes else recipes.iloc[:0]
     runs = select(uncapped, protocol="paper", data_variant="larochelle", hidden_sizes=500, num_masks=1)
     if not len(runs):
-        return ("The run is not complete yet: it trains for thousands of epochs on a CPU core and resumes from "
-                "its checkpoint (`python run_all.py --grid recipes`).\n")
+        return None
     run = runs.iloc[0]
     adam = select(pool, protocol="adam", data_variant="larochelle", hidden_sizes=500, num_masks=1)
     test, valid = adam["test_nll_single_mask"].astype(float), adam["valid_nll"].astype(float)
     d = difference(runs["test_nll_single_mask"].astype(float), test)
-    lines = [f"Adagrad 0.01 (the authors' optimizer), K = 1, 1x500, on the paper's file, seed {int(run['seed'])}: "
-             f"{'stopped early' if run['stopped_early'] else 'did not stop early'} after {int(run['epochs'])} epochs, "
-             f"keeping epoch {int(run['best_epoch'])}, with validation NLL {run['valid_nll']:.2f} and test NLL "
-             f"{run['test_nll_single_mask']:.2f}."]
-    if len(adam):
-        lines.append(f"The converging recipe's K = 1 runs give {fmt_mean(*mean_se(test)[:2])} on test "
-                     f"({len(adam)} seeds) and {fmt_mean(*mean_se(valid)[:2])} on validation: Adagrad minus them is "
-                     f"{d.short()} on test, {judgement(d) or 'not judged'}.")
-    seed = reference(table="seed", masks="1")
-    if seed is not None:
-        lines.append(f"The seed project quotes {float(seed['test_nll']):.1f} for one mask, a validation NLL: "
-                     f"this run is {run['valid_nll'] - float(seed['test_nll']):+.2f} from it on validation "
-                     "(one seed: shown, not judged).")
-    return " ".join(lines) + "\n"
+    seed = float(reference(table="seed", masks="1")["test_nll"])
+    return {"seed": int(run["seed"]), "stopped": bool(run["stopped_early"]), "epochs": int(run["epochs"]),
+            "kept": int(run["best_epoch"]), "valid": f"{run['valid_nll']:.2f}",
+            "test": f"{run['test_nll_single_mask']:.2f}", "adam_runs": len(adam),
+            "adam_test": fmt_mean(*mean_se(test)[:2]), "adam_valid": fmt_mean(*mean_se(valid)[:2]),
+            "difference": d.short(), "judgement": judgement(d) or "not judged",
+            "seed_quote": f"{seed:.1f}", "from_seed": f"{run['valid_nll'] - seed:+.2f}"}
 
 
-def recipes_markdown(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> str:
-    """recipes.md: both checks, each a named section.  ``pool``: every table
-    that may hold the Adam counterparts (the recipes' own and Figure 2's);
-    ``curves``: the curves of all of them."""
-    pool = unique_runs(pd.concat([recipes, pool], ignore_index=True))
-    return "\n".join([
-        "# Choosing the recipe\n",
-        "## Against the authors' Adagrad at equal wall time\n",
-        section("recipes-equal-time", equal_time_markdown(recipes, pool, curves)),
-        "## Validating on 8 masks instead of 32\n",
-        section("recipes-fewer-masks", fewer_masks_markdown(recipes, pool, curves)),
-        "## The paper's first point under the authors' optimizer\n",
-        section("recipes-first-point", papers_first_point_markdown(recipes, pool)),
-    ])
+def context(results: Path) -> dict:
+    """recipes.md's context.  The Adam counterparts are found in any table of the grids that may
+    hold them (the recipes' own, the rebuild's and Figure 2's), with their curves."""
+    tables = [pd.read_csv(results / f"{n}.csv") for n in ("recipes", "rebuild", "figure2")
+              if (results / f"{n}.csv").exists()]
+    curves = pd.concat([pd.read_csv(results / f"{n}_curves.csv") for n in ("recipes", "rebuild", "figure2")
+                        if (results / f"{n}.csv").exists()], ignore_index=True).drop_duplicates(["run_id", "epoch"])
+    recipes = pd.read_csv(results / "recipes.csv") if (results / "recipes.csv").exists() else tables[0].iloc[:0]
+    pool = unique_runs(pd.concat(tables, ignore_index=True))
+    return {"equal_time": equal_time_values(recipes, pool, curves),
+            "fewer_masks": fewer_masks_values(recipes, pool, curves), "first_point": first_point_values(recipes, pool)}

@@ -1,10 +1,15 @@
 """Documents as templates: sentences a person wrote, numbers filled in from the results.
 
-README.md and results/README.md are rendered from ``docs/templates/<name>.j2``
-with Jinja2 (which torch already installs) and the values of
-:func:`made.reports.verdict.values`.  A template that names a value the
-results do not give fails, naming it (``StrictUndefined``), rather than
-leaving a blank where a number should be.
+Every document is rendered whole from a Jinja2 template (which torch already
+installs) in ``docs/templates/`` of the checkout: README.md and
+results/README.md from ``README.md.j2`` and ``results_README.md.j2``, each
+report ``results/<name>.md`` from ``reports/<name>.md.j2``.  The templates get
+the values of :func:`made.reports.verdict.values` and, for a report, its
+module's ``context(results)`` as ``report``: tables (DataFrames, written out
+by the ``markdown`` filter, :func:`..runs.markdown`) and numbers already
+formatted as text.  Jinja2 is home-made machinery's replacement here, not an
+addition: no Python function of the reports writes a sentence.  A template
+that names a value the results do not give fails, naming it (``StrictUndefined``).
 
 >>> render_text("K = 1 gives {{ k1 }}.", {"k1": "91.52"})
 'K = 1 gives 91.52.'
@@ -16,24 +21,25 @@ jinja2.exceptions.UndefinedError: 'k2' is undefined
 
 from __future__ import annotations
 
-import re
+import importlib
 from pathlib import Path
 
 import jinja2
 
 from ..io import write_text
-from .sections import section
+from .runs import markdown
 
-# The templates, in docs/templates/ of a checkout: results/README.md is
-# rendered into any results folder, README.md only from the checkout's own.
 RESULTS_README = "results_README.md.j2"
 README = "README.md.j2"
+REPORTS = ("binarizations", "comparison", "figure2", "recipes", "samples", "uci", "widths")
 
 
 def _environment(folder: str | Path | None = None) -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(folder)) if folder is not None else None
-    return jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters["markdown"] = markdown
+    return env
 
 
 def render_text(template: str, values: dict) -> str:
@@ -52,11 +58,39 @@ def checkout() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
+def _write(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    write_text(path, text)
+    return True
+
+
+def report_values(results: str | Path, name: str) -> dict:
+    """What report ``name``'s template gets: the results' values and, as ``report``, its module's context."""
+    from .verdict import values
+
+    module = importlib.import_module(f"{__package__}.{name}")
+    return {**values(results), "report": module.context(Path(results))}
+
+
+def render_report(results: str | Path, name: str, root: str | Path | None = None) -> str:
+    """Report ``name`` (one of :data:`REPORTS`) rendered from the results in ``results``."""
+    template = Path(root or checkout()) / "docs" / "templates" / "reports" / f"{name}.md.j2"
+    return render(template, report_values(results, name))
+
+
+def write_report(results: str | Path, name: str, root: str | Path | None = None) -> Path:
+    """Write ``results/<name>.md`` (:func:`render_report`); a report that does not change is not rewritten."""
+    path = Path(results) / f"{name}.md"
+    _write(path, render_report(results, name, root))
+    return path
+
+
 def render_documents(results: str | Path, root: str | Path | None = None) -> list[Path]:
     """Render results/README.md into ``results`` and, when ``results`` is the
     checkout's own results folder, README.md, from the templates of the
-    checkout ``root`` and the values of the results; a document that does not
-    change is not rewritten.  Without templates (an installed package) nothing."""
+    checkout ``root``; a document that does not change is not rewritten.
+    Without templates (an installed package) nothing."""
     from .verdict import values as result_values
 
     root, results = Path(root or checkout()), Path(results)
@@ -67,34 +101,4 @@ def render_documents(results: str | Path, root: str | Path | None = None) -> lis
     targets = [(templates / RESULTS_README, results / "README.md")]
     if results.resolve() == (root / "results").resolve():
         targets.append((templates / README, root / "README.md"))
-    written = []
-    for template, path in targets:
-        text = render(template, values)
-        if not path.exists() or path.read_text() != text:
-            write_text(path, text)
-            written.append(path)
-    # Each report opens with what it found: its summary, under its title.
-    for template in sorted((templates / "reports").glob("*.md.j2")):
-        path = results / template.name.removesuffix(".j2")
-        if path.exists():
-            text = with_summary(path.read_text(), template.name.removesuffix(".md.j2"), render(template, values))
-            if text != path.read_text():
-                write_text(path, text)
-                written.append(path)
-    return written
-
-
-def with_summary(report: str, name: str, summary: str) -> str:
-    """``report`` with its ``<name>-summary`` section (made.reports.sections)
-    right under its title, in place of any it had.
-
-    >>> with_summary("# T\\n\\nbody\\n", "x", "Found.")
-    '# T\\n\\n<!-- generated: x-summary -->\\nFound.\\n<!-- end generated: x-summary -->\\n\\nbody\\n'
-    """
-    block = section(f"{name}-summary", summary.strip())
-    if block in report:
-        return report
-    report = re.sub(rf"<!-- generated: {name}-summary -->\n.*?<!-- end generated: {name}-summary -->\n\n?", "",
-                    report, flags=re.S)
-    title, _, rest = report.partition("\n")
-    return f"{title}\n\n{block}\n{rest.lstrip(chr(10))}"
+    return [path for template, path in targets if _write(path, render(template, values))]

@@ -3,7 +3,10 @@
 A grid's CSV has one row per run, with the settings the run recorded
 (``data_variant``, ``protocol``, ``hidden_sizes``, ``num_masks``, ``mode``,
 ``valid_masks``, ...).  The reports pick runs by those columns, never by how a
-run id is spelled.
+run id is spelled.  :func:`select` is home-made, not ``DataFrame.query``,
+because a setting is compared as text (:func:`as_text`): a CSV reads 500 as
+an int in one table and "500" or 500.0 in another, and None, NaN and "" are
+all "not set".  Tables are written by pandas (``to_markdown``, tabulate).
 
 >>> runs = pd.DataFrame(dict(hidden_sizes=["500", "8000"], num_masks=[1, 32], valid_masks=[None, 8.0]))
 >>> len(select(runs, hidden_sizes=500)), len(select(runs, valid_masks=None)), len(select(runs, num_masks=[1, 32]))

@@ -62,23 +62,17 @@ def samples_figure(samples, per_row: int = 10, rows: int = 3, shape: tuple[int, 
     return fig
 
 
-def samples_markdown(run: pd.Series | None, runs_dir: str | Path) -> str:
-    """samples.md: which run, why, and the distances, in a few sentences and a table."""
-    head = "# Samples beside their nearest training images\n\n"
+def context(results: Path) -> dict | None:
+    """samples.md's context: the run (:func:`best_run` among the widths grid's runs) and the
+    Hamming distances of its samples to their nearest training images; None before any run has them."""
+    table = results / "widths.csv"
+    run = best_run(pd.read_csv(table), results / "runs") if table.exists() else None
     if run is None:
-        return head + ("No run on the paper's file has saved samples with their nearest training images yet: "
-                       "runs save them from this version on (`python run_all.py --grid widths`).\n")
-    samples = read_samples(Path(runs_dir) / run["run_id"] / SAMPLES, dim=int(run["dim"]))
+        return None
+    samples = read_samples(results / "runs" / run["run_id"] / SAMPLES, dim=int(run["dim"]))
     d = samples.distance
-    k = run["num_masks"]
-    ensemble = (f"each sample first draws one of its {int(k)} masks uniformly" if pd.notna(k) and int(k) > 1
-                else "one mask")
-    return head + (
-        f"The samples are those of `{run['run_id']}`, the run of lowest validation NLL "
-        f"({run['valid_nll']:.2f}) on the paper's file among those at its width that saved samples: "
-        f"{len(d)} ancestral samples, {ensemble}. Below each sample is the training image nearest to it by "
-        f"Hamming distance, with that distance: {int((d == 0).sum())} of the {len(d)} samples copy a training "
-        f"image bit for bit, and the median distance is {float(np.median(d)):.0f} of {samples.x.shape[1]} bits.\n\n"
-        + pd.DataFrame([{"samples": len(d), "at distance 0": int((d == 0).sum()), "min": int(d.min()),
-                         "median": float(np.median(d)), "max": int(d.max())}]).to_markdown(index=False)
-        + "\n\n![samples](samples.png)\n")
+    k = int(run["num_masks"]) if pd.notna(run["num_masks"]) else 1
+    return {"run": run["run_id"], "valid": f"{run['valid_nll']:.2f}", "samples": len(d), "masks": k,
+            "copies": int((d == 0).sum()), "median": f"{float(np.median(d)):.0f}", "bits": samples.x.shape[1],
+            "table": pd.DataFrame([{"samples": len(d), "at distance 0": int((d == 0).sum()), "min": int(d.min()),
+                                    "median": float(np.median(d)), "max": int(d.max())}])}

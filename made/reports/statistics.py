@@ -8,6 +8,10 @@ seed 0 of another once they train different masks (or recipes), and no seed is
 left out.  :func:`against_reference` sets our mean against one fixed number
 (the paper's, the seed project's) with a one-sample interval.
 
+The intervals are computed here from ``scipy.stats.t`` rather than by
+``scipy.stats.ttest_ind``, which gives a p-value but no interval, and no
+one-sample interval against a number quoted without spread.
+
 Thresholds, stated once (:data:`CLEAR`, :data:`SUGGESTIVE`, :data:`MIN_SEEDS`),
 with ``t`` the Student-t quantile (``scipy.stats.t``) for the interval's
 degrees of freedom (Welch-Satterthwaite; n - 1 against a fixed number):
@@ -81,11 +85,6 @@ def fmt_mean(mean: float, se: float) -> str:
     return f"{mean:.2f}" if math.isnan(se) else f"{mean:.2f} ± {se:.2f}"
 
 
-def say_mean(mean: float, se: float) -> str:
-    """:func:`fmt_mean` for a sentence, where a single seed is said so."""
-    return fmt_mean(mean, se) + (" (one seed)" if math.isnan(se) and not math.isnan(mean) else "")
-
-
 # --- the rule ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -106,10 +105,6 @@ class Difference:
         half = t_quantile(confidence, self.df) * self.se
         return self.delta - half, self.delta + half
 
-    @property
-    def side(self) -> str:
-        return "lower" if self.delta < 0 else "higher"
-
     def short(self) -> str:
         """``-0.73 [-1.06, -0.40], 5+5 seeds``: the difference, its 95 % interval
         (none when not judged) and the seeds."""
@@ -118,14 +113,6 @@ class Difference:
         low, high = self.interval()
         interval = "" if math.isnan(low) else f" [{low:+.2f}, {high:+.2f}]"
         return f"{self.delta:+.2f}{interval}, {self.seeds}"
-
-    def text(self) -> str:
-        """The difference in words: the verdict, the number, the interval."""
-        if self.verdict == "missing":
-            return "not available"
-        if self.verdict == "not judged":
-            return f"{abs(self.delta):.2f} nats {self.side} ({self.seeds}: not judged)"
-        return f"{self.verdict}: {self.short()}"
 
 
 def _not_judged(delta=float("nan"), seeds="") -> Difference:
@@ -209,13 +196,3 @@ def judgement(d: Difference, lower: str = "lower", higher: str = "higher") -> st
     if d.verdict == "not judged":
         return f"not judged ({d.seeds})"
     return "" if d.verdict == "missing" else d.verdict
-
-
-def rule_text() -> str:
-    """How every report reads its differences, in one paragraph (the reports print it once)."""
-    return (f"A difference is judged over every seed of each side (`made.reports.statistics.difference`): "
-            f"Welch's unequal-variance t interval on the difference of the means, no pairing; against a fixed "
-            f"number (the paper's), a one-sample interval. It is **clear** where the {CLEAR:.0%} interval "
-            f"excludes 0, **suggestive** where only the {SUGGESTIVE:.0%} interval does, and **within the "
-            f"spread** otherwise; with fewer than {MIN_SEEDS} seeds on a side it is shown and **not judged**. "
-            f"Each is written as difference [{CLEAR:.0%} interval], seeds.")

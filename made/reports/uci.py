@@ -5,17 +5,22 @@ Per dataset and setting (one mask; mask sampling) the recipe with the lowest
 run that did not stop early); where the authors published a command it is
 the row as published, and the others stand beside it.  Each row is set
 against the paper's number with :func:`made.reports.statistics.against_reference`.
+The search (:func:`_select`) is home-made because what it must say is: which
+recipes were not chosen and their validation NLL, which did not stop early,
+which never finished or were left out of the grid, and which stand beside a
+published command; a ``groupby().idxmin()`` gives the winner alone.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from pathlib import Path
+
 from ..data import DATASETS
 from .references import reference, reference_numbers
-from .runs import by_seed, markdown
-from .sections import section
-from .statistics import against_reference, judgement, mean_se, rule_text
+from .runs import by_seed, read_grid
+from .statistics import against_reference, judgement, mean_se
 
 # What mask sampling resamples at every minibatch, by training mode.
 RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivity only", "single": ""}
@@ -159,14 +164,6 @@ ROLES = {"chosen": "chosen on validation", "published": "authors' command",
          "incomplete": "best of the finished recipes (search incomplete)"}
 
 
-def _sampling_label(sub: pd.DataFrame, sampling: bool) -> str:
-    if not sampling:
-        return "1 mask"
-    resampling = RESAMPLING
-    mode = resampling.get(str(sub["mode"].iloc[0]), "") if "mode" in sub else ""
-    return "mask sampling" + (f" ({mode})" if mode else "")
-
-
 def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
                 left_out: dict | None = None):
     """The UCI table's rows before formatting, each as (dataset, K, role, runs,
@@ -270,38 +267,12 @@ def _shown(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def uci_findings(table: pd.DataFrame) -> str:
-    """Which rows are within 1 nat of the paper, and which are not, each with its judgement."""
-    if not len(table):
-        return "No UCI run is complete yet.\n"
-
-    def name(r):
-        setting = r.setting + (f", {r.resampling}" if r.resampling else "")
-        return f"{r.dataset}, {setting}, {r.role}: {r.test_nll:.2f} against {r.paper:.2f}, {r.judgement}"
-
-    ablation = table["judgement"].fillna("").str.startswith("ablation")
-    judged = table[table["test_nll"].notna() & ~ablation]
-    near = judged[judged["difference"].abs() <= 1]
-    far = judged[judged["difference"].abs() > 1]
-    lines = [f"- **Within 1 nat of the paper ({len(near)} of {len(judged)} rows):** "
-             + ("; ".join(name(r) for r in near.itertuples()) or "none") + ".",
-             "- **More than 1 nat from it:** " + ("; ".join(name(r) for r in far.itertuples()) or "none") + "."]
-    if ablation.any():
-        lines.append("- **Ablations, set beside the paper, not against it:** "
-                     + "; ".join(name(r) for r in table[ablation].itertuples()) + ".")
-    not_run = table[table["test_nll"].isna()]
-    if len(not_run):
-        lines.append(f"- **Not run** (no copy of the data here; the suite runs them when it is given): "
-                     f"{', '.join(not_run['dataset'])}.")
-    return "\n".join(lines) + "\n"
-
-
-def runs_markdown(runs: pd.DataFrame) -> str:
+def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     """Every UCI run: recipe, seed, epochs, validation and test NLL, chosen or not."""
     runs = runs.assign(num_masks=runs["num_masks"].astype(str)).sort_values(
         [c for c in ("dataset", "num_masks", "protocol", "mode", "seed") if c in runs])
     sampling = runs["num_masks"] == "sampling"
-    shown = pd.DataFrame({
+    return pd.DataFrame({
         "dataset": runs["dataset"], "setting": ["mask sampling" if s else "1 mask" for s in sampling],
         "protocol": runs.get("protocol", ""), "resampling": [RESAMPLING.get(str(m), "") if s else ""
                                                               for m, s in zip(runs["mode"], sampling)],
@@ -309,34 +280,24 @@ def runs_markdown(runs: pd.DataFrame) -> str:
         "stopped early": runs["stopped_early"], "validation NLL": runs["valid_nll"],
         "test NLL": [e if s else m for e, m, s in zip(runs["test_nll_ensemble"], runs["test_nll_single_mask"], sampling)],
     })
-    return markdown(shown)
 
 
-def left_out_markdown(left_out: dict | None) -> str:
-    """Each recipe taken out of a row's search, and why, one line each."""
-    if not left_out:
-        return ""
-    lines = [f"- {dataset}, {'mask sampling' if str(k) == 'sampling' else f'{k} mask(s)'}, "
-             f"{recipe_name(dict(zip(('protocol', 'mode'), arm)))}: {why}"
-             for (dataset, k, *arm), why in sorted(left_out.items())]
-    return "Left out of the search, and why:\n\n" + "\n".join(lines) + "\n"
+def context(results: Path) -> dict:
+    """uci.md's context, from uci.csv and the grid as the pipeline wrote it (uci_grid.json): the
+    table (:func:`uci_table`), its rows within 1 nat of the paper and beyond, the ablations,
+    the datasets not run, every run, and the recipes left out of the search with why."""
+    runs, grid = pd.read_csv(results / "uci.csv"), read_grid(results, "uci")
+    table = uci_table(runs, uci_expected(grid["points"]), grid["published"], grid["left_out"])
+    ablation = table["judgement"].fillna("").str.startswith("ablation")
+    judged = table[table["test_nll"].notna() & ~ablation]
 
-
-def uci_markdown(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
-                 left_out: dict | None = None) -> str:
-    """uci.md: the table, which rows are near the paper, and every run; each a named section."""
-    table = uci_table(runs, expected, published, left_out)
-    head = ("Test NLL in nats, per dataset and setting the recipe chosen on validation NLL (mean over its seeds; "
-            "never test, never a run that did not stop early), or the authors' published command where there "
-            "is one, with the runs beside it; a row whose search has a recipe not finished yet says so. `data` "
-            "is the data variant; `± examples` is the standard error over test examples, `± seeds` "
-            "over seeds; `judgement` sets the mean over seeds against the paper's recalled number. "
-            + rule_text())
-    left = left_out_markdown(left_out)
-    return "\n".join([
-        "# The paper's UCI table\n",
-        section("uci-table", head + "\n\n" + markdown(_shown(table)) + (f"\n{left}" if left else "")),
-        section("uci-findings", uci_findings(table)),
-        "## Every run\n",
-        section("uci-runs", runs_markdown(runs)),
-    ])
+    def rows(part):
+        return [{"dataset": r.dataset, "setting": r.setting + (f", {r.resampling}" if r.resampling else ""),
+                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement}
+                for r in part.itertuples()]
+    return {"table": _shown(table), "judged": len(judged), "near": rows(judged[judged["difference"].abs() <= 1]),
+            "far": rows(judged[judged["difference"].abs() > 1]), "ablations": rows(table[ablation]),
+            "not_run": list(table[table["test_nll"].isna()]["dataset"]), "runs": runs_shown(runs),
+            "left_out": [{"dataset": d, "setting": "mask sampling" if str(k) == "sampling" else f"{k} mask(s)",
+                          "recipe": recipe_name(dict(zip(("protocol", "mode"), arm))), "why": why}
+                         for (d, k, *arm), why in sorted(grid["left_out"].items())]}

@@ -18,10 +18,11 @@ import math
 import pandas as pd
 
 from .references import PAPER_WIDTH, paper_nll
-from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, describe, markdown, rows_of_mode,
+from pathlib import Path
+
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, describe, read_grid, rows_of_mode,
                    seeds_text)
-from .sections import section
-from .statistics import difference, fmt_mean, mean_se, say_mean
+from .statistics import difference, fmt_mean, judgement, mean_se
 
 
 def widths_runs(table: pd.DataFrame) -> pd.DataFrame:
@@ -50,12 +51,6 @@ def chosen_recipes(runs: pd.DataFrame) -> dict[tuple[int, int, str], str]:
 def k1_recipes(runs: pd.DataFrame) -> dict[int, str]:
     """Width -> K = 1's recipe there (:func:`chosen_recipes`)."""
     return {w: r for (w, k, _), r in chosen_recipes(runs).items() if k == 1}
-
-
-def recipes_text(runs: pd.DataFrame, k: int, width: int) -> str:
-    """``order-agnostic adam, connectivity-agnostic adam``: each K-mask arm's recipe at ``width``."""
-    return ", ".join(f"{MODE_LABEL[m]} {r}" for (w, kk, m), r in sorted(chosen_recipes(runs).items())
-                     if w == width and kk == k)
 
 
 def k1_expected(points: list[dict]) -> pd.DataFrame:
@@ -100,15 +95,15 @@ RECIPE_COLUMNS = {"optimizer": "optimizer", "lr": "learning rate", "weight_decay
                   "lr_step_epochs": "rate ÷10 every (epochs)"}
 
 
-def k1_search_markdown(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> str:
+def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Each width's K = 1 recipes: what each sets, its validation NLL (mean ±
     standard error over seeds), its kept epochs, and which one is chosen;
     with the grid's points as ``expected`` (:func:`k1_expected`), the recipes
-    not finished yet, and a choice among the finished ones says it is not final."""
+    not finished yet, and a choice among the finished ones says it is not final.  None: no K = 1 run yet."""
     runs = widths_runs(table)
     one = runs[runs["num_masks"].astype(int) == 1]
     if one.empty:
-        return "No K = 1 run yet.\n"
+        return None
     chosen = k1_recipes(runs)
     unfinished = k1_unfinished(runs, expected)
     rows = []
@@ -124,10 +119,7 @@ def k1_search_markdown(table: pd.DataFrame, expected: pd.DataFrame | None = None
     for width, recipes in unfinished.items():
         rows += [{"hidden units": width, "recipe": r, "validation NLL": "not finished", "seeds": 0} for r in recipes]
     rows.sort(key=lambda r: r["hidden units"])
-    text = ("K = 1's recipe at each width, chosen on validation NLL alone (the lowest mean over seeds); test "
-            "NLL plays no part. Each K = 32 arm's recipe is chosen the same way among those it ran (the runs "
-            "below name each run's recipe).\n\n")
-    return text + markdown(pd.DataFrame(rows).fillna(""))
+    return pd.DataFrame(rows).fillna("")
 
 
 def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None) -> pd.DataFrame:
@@ -170,73 +162,6 @@ def widths_differences(table: pd.DataFrame, k: int | None = None) -> pd.DataFram
                                        "seeds", "verdict", "judged"])
 
 
-def _across(diffs: pd.DataFrame, mode: str, evaluation: str) -> str:
-    """``+3.26 at 500, -0.04 at 2000, -1.77 at 8000``."""
-    part = diffs[(diffs["mode"] == mode) & (diffs["evaluation"] == evaluation) & (diffs["verdict"] != "missing")]
-    return ", ".join(f"{r.difference:+.2f} at {r.width}" for r in part.itertuples()) or "none yet"
-
-
-def widths_answer(table: pd.DataFrame, width: int = PAPER_WIDTH, expected: pd.DataFrame | None = None) -> str:
-    """At ``width`` hidden units: does training with K masks help the ensemble,
-    and does it help or hurt mask 0 alone?  And how each gap moves with width.
-    With the grid's points as ``expected``, a K = 1 search with recipes not
-    finished yet says so."""
-    runs = widths_runs(table)
-    k = many_masks(runs)
-    diffs = widths_differences(table, k)
-    base = mean_se(_point(runs, width, "order", 1, "test_nll_single_mask"))
-    if not base[2]:
-        return (f"The {width}-unit K = 1 run is not done yet (`python run_all.py --grid widths`): whether training "
-                f"with {k} masks helps at the paper's width cannot be answered yet.\n")
-    paper = " (the paper's width, most likely)" if width == PAPER_WIDTH else ""
-    recipe = k1_recipes(runs).get(int(width))
-    unfinished = k1_unfinished(runs, expected).get(int(width))
-    how = (f"the best on validation of its recipes finished so far ({recipe}; {', '.join(unfinished)} not "
-           "finished: the search is incomplete)" if unfinished else f"its recipe chosen on validation ({recipe})")
-    text = [f"At {width} hidden units{paper}, K = 1 under {how} gives "
-            f"{say_mean(*base[:2])}; each K = {k} arm is under its own recipe chosen on validation "
-            f"({recipes_text(runs, k, width)})."]
-    here = diffs[diffs["width"] == width]
-    for evaluation, question in (("ensemble", f"Does training with {k} masks help the ensemble?"),
-                                 ("mask 0", "Does it help or hurt a single mask (mask 0 alone)?")):
-        answers = []
-        for mode in TRAINING_MODES:
-            row = here[(here["mode"] == mode) & (here["evaluation"] == evaluation)].iloc[0]
-            d = row["judged"]
-            value = mean_se(_point(runs, width, mode, k, "test_nll_ensemble" if evaluation == "ensemble"
-                                   else "test_nll_single_mask"))
-            if d.verdict == "missing":
-                answer = "not run yet"
-            elif d.verdict == "not judged":
-                answer = (f"{fmt_mean(*value[:2])}, {abs(d.delta):.2f} nats {'below' if d.delta < 0 else 'above'} "
-                          f"K = 1 ({d.seeds}: stated, not judged)")
-            elif d.verdict == "within the spread":
-                answer = f"within the spread ({fmt_mean(*value[:2])}; {d.short()})"
-            else:
-                side = "helps" if d.delta < 0 else "hurts"
-                answer = f"{side} ({d.verdict}; {fmt_mean(*value[:2])}; {d.short()})"
-            answers.append(f"{MODE_LABEL[mode].capitalize()}: {answer}.")
-        text.append(f"**{question}** " + " ".join(answers))
-    # A K-mask run kept before the first rate step overfit early under its recipe: where its
-    # arm ran one recipe only, a gap where it trails K = 1 may measure that recipe.
-    early = early_stops(with_chosen_recipes(runs))
-    early = early[(early["width"].astype(int) == int(width)) & (early["num_masks"].astype(int) == k)]
-    if len(early):
-        which = ", ".join(f"{MODE_LABEL[r.mode]} seed {r.seed} (kept epoch {r.best_epoch} of {r.epochs})"
-                          for r in early.itertuples())
-        they, trails = ("They", "they trail") if len(early) > 1 else ("It", "it trails")
-        text.append(f"Kept before the learning rate first stepped down, at K = {k}: {which}. {they} overfit early "
-                    f"under their recipe, so where {trails} K = 1 the gap may measure that recipe as much as the masks.")
-    text.append(f"The paper (recalled) reports {paper_nll(1):.2f} at 1 mask and {paper_nll(k):.2f} at {k} masks, "
-                f"a gain of {paper_nll(1) - paper_nll(k):.2f} nats.")
-    moves = []
-    for mode in TRAINING_MODES:
-        for evaluation in EVALUATIONS.values():
-            moves.append(f"{MODE_LABEL[mode]} {evaluation}: {_across(diffs, mode, evaluation)}")
-    text.append(f"**Across widths**, K = {k} minus K = 1 in nats: " + "; ".join(moves) + ".")
-    return " ".join(text) + "\n"
-
-
 def early_stops(table: pd.DataFrame) -> pd.DataFrame:
     """The runs whose kept epoch came before the learning rate first stepped
     down: they stopped in their first epochs (overfitting early)."""
@@ -256,14 +181,14 @@ def _device(runs: pd.DataFrame) -> pd.Series:
     return device.where((device == "cpu") | (name == ""), device + " (" + name + ")")
 
 
-def runs_markdown(table: pd.DataFrame) -> str:
+def runs_shown(table: pd.DataFrame) -> pd.DataFrame:
     """Every run of the widths: its recipe, kept and last epoch, validation and
     test NLL, run time and where it ran (the recipe tells apart the K = 1
     candidates of one seed)."""
     runs = widths_runs(table).sort_values(["width", "num_masks", "mode", "protocol", "seed"])
     seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
                   if c in runs)
-    shown = pd.DataFrame({
+    return pd.DataFrame({
         "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "recipe": runs["protocol"],
         "seed": runs["seed"],
         "kept epoch": runs["best_epoch"], "last epoch": runs["epochs"], "validation NLL": runs["valid_nll"],
@@ -272,41 +197,40 @@ def runs_markdown(table: pd.DataFrame) -> str:
         "threads": runs["torch_threads"] if "torch_threads" in runs else "",
         "device": _device(runs),
     })
-    early = early_stops(table)
-    note = ""
-    if len(early):
-        note = ("Kept before the learning rate first stepped down (they overfit in their first epochs): "
-                + ", ".join(f"{r.width} units K = {r.num_masks} {r.mode} {r.protocol} seed {r.seed} (kept epoch {r.best_epoch})"
-                            for r in early.itertuples()) + ".\n\n")
-    return note + markdown(shown)
-
-
-def widths_sections(table: pd.DataFrame, widths: list[int] | None = None, prefix: str = "widths",
-                    expected: pd.DataFrame | None = None) -> list[str]:
-    """The table, the answer at the paper's width and the runs, each a named section."""
-    runs = widths_runs(table)
-    unfinished = k1_unfinished(runs, expected)
-    k1 = ", ".join(f"{w}: {r}" + (" so far, search incomplete" if w in unfinished else "")
-                   for w, r in sorted(k1_recipes(runs).items()))
-    head = (f"Binarized MNIST ({describe(runs, 'data_variant')}), one hidden layer; each arm under its recipe chosen "
-            f"on validation among those it ran (K = 1: {k1 or 'none yet'}; K > 1: the runs below). Test NLL in nats, "
-            "mean ± standard error over seeds (no ±: one seed); "
-            "mask 0 is one forward pass, the ensemble averages the probabilities of the training masks. The "
-            "paper's rows are recalled, and their width is not stated in what was recalled.")
-    return [section(f"{prefix}-table", head + "\n\n" + markdown(widths_table(table, widths))),
-            section(f"{prefix}-answer", widths_answer(table, expected=expected)),
-            "## K = 1's recipe\n",
-            section(f"{prefix}-k1-recipes", k1_search_markdown(table, expected)),
-            "## The runs\n",
-            section(f"{prefix}-runs", runs_markdown(table))]
-
-
-def widths_markdown(table: pd.DataFrame, widths: list[int] | None = None, expected: pd.DataFrame | None = None) -> str:
-    """widths.md (:func:`widths_sections`)."""
-    return "\n".join(["# Figure 2's question at the paper's width\n",
-                      *widths_sections(table, widths, expected=expected)])
 
 
 def widths_csv(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`widths_differences` as written to ``widths_differences.csv``."""
     return widths_differences(table).drop(columns="judged")
+
+
+def widths_context(table: pd.DataFrame, widths: list[int] | None = None, expected: pd.DataFrame | None = None,
+                   width: int = PAPER_WIDTH) -> dict:
+    """A widths report's tables and numbers (widths.md; the rebuild's in binarizations.md): each
+    difference judged, with K = ``k`` ahead of K = 1 ("helps") or behind it ("hurts"), and at
+    ``width`` the K-mask runs kept before the first rate step (a gap where they trail K = 1
+    may measure their recipe as much as the masks)."""
+    runs = widths_runs(table)
+    k, unfinished = many_masks(runs), k1_unfinished(runs, expected)
+    diffs = widths_differences(table, k)
+    shown = diffs.assign(mode=diffs["mode"].map(MODE_LABEL), difference=[d.short() for d in diffs["judged"]],
+                         verdict=[judgement(d, "helps", "hurts") for d in diffs["judged"]])
+    early = early_stops(with_chosen_recipes(runs))
+    at = early[(early["width"].astype(int) == width) & (early["num_masks"].astype(int) == k)]
+    return {"k": k, "width": width, "data_variant": describe(runs, "data_variant"),
+            "k1_recipes": [{"width": w, "recipe": r, "incomplete": w in unfinished}
+                           for w, r in sorted(k1_recipes(runs).items())],
+            "table": widths_table(table, widths, k), "k1_search": k1_search(table, expected),
+            "differences": shown[["width", "mode", "evaluation", "K", "difference", "verdict"]],
+            "early_at_width": [{"mode": MODE_LABEL[r.mode], "seed": r.seed, "kept": int(r.best_epoch),
+                                "epochs": int(r.epochs)} for r in at.itertuples()],
+            "early": [{"width": r.width, "K": r.num_masks, "mode": r.mode, "recipe": r.protocol, "seed": r.seed,
+                       "kept": int(r.best_epoch)} for r in early_stops(table).itertuples()],
+            "runs": runs_shown(table)}
+
+
+def context(results: Path) -> dict:
+    """widths.md's context, from widths.csv and the grid's points (widths_grid.json)."""
+    points = read_grid(results, "widths")["points"]
+    return widths_context(pd.read_csv(results / "widths.csv"), sorted({p["hidden_sizes"][0] for p in points}),
+                          k1_expected(points))
