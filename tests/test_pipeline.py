@@ -381,17 +381,26 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
     assert not (tmp_path / "run").exists()  # refused before anything ran
 
 
-def test_missing_data_stops_the_driver_before_any_run_naming_what_to_fetch(tmp_path, monkeypatch, capsys):
+def test_missing_data_is_downloaded_once_by_the_driver_or_stops_it_naming_where_from(tmp_path, monkeypatch, capsys):
+    # Offline (the fast suite blocks the network), the download fails: one
+    # error naming the URL and the folder, exit 2, before any run starts.
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(notebooks, "execute", no_training)
     run_all = load_run_all()
     code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
                          "--results-dir", str(tmp_path / "results"), "--no-reports"])
     err = capsys.readouterr().err
-    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("run_all.py: error: ") and f"connect4: no data in {tmp_path}" in err
-    assert f"python -m made.data fetch connect4 --data-dir {tmp_path}" in err and "connect4.npz" in err
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("run_all.py: error: ") and f"connect4 not found in {tmp_path}" in err
+    assert "https://github.com/mgermain/MADE/raw/master/datasets/connect4.npz" in err and f"put it in {tmp_path}" in err
     assert not (tmp_path / "results" / "runs").exists()
+    # Where the download works, the driver fetches the file once and the runs go on.
+    import made.data as data
+    fetched = []
+    monkeypatch.setattr(data, "load_dataset", lambda name, **kw: fetched.append(name))
+    monkeypatch.setattr(cli, "_data_missing", cli._data_missing)
+    assert cli._data_missing(grid_module.expand(grid_module.GRIDS["uci"])[:1], str(tmp_path)) is None
+    assert len(fetched) == 1
 
 
 def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):

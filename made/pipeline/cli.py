@@ -13,7 +13,7 @@
 Finished runs (with a DONE marker) are skipped, so an interrupted call resumes
 where it stopped, each unfinished run from its checkpoint; Ctrl-C (or SIGTERM)
 stops the running notebooks and cancels the queued ones.  Data is needed only
-for the runs that train: missing, nothing trains (exit 2).  Each grid writes its own CSV (and figures) and never
+for the runs that train; missing, it is downloaded first.  Each grid writes its own CSV (and figures) and never
 another grid's.  A run being trained by another process (a second driver, a
 live Dask attempt) is locked and left to it: it is listed as locked, not failed.
 """
@@ -415,20 +415,16 @@ def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int
 
 def _data_missing(points, data_dir) -> str | None:
     """None when every dataset that ``points`` (the runs that will train)
-    read is on disk, else what is missing and how to fetch it.  The files are
-    found, not read: each run's kernel loads its data once, and verifies it."""
-    from ..data import DATASETS, DatasetError, locate, resolve_data_dir
+    read is on disk, else what is missing and what to do.  Data on disk is
+    found, not read: each run's kernel loads it once, and verifies it.  Data
+    not on disk is downloaded (and verified) here, once, before any run starts."""
+    from ..data import DatasetError, load_dataset, locate
 
     problems = []
     for name, variant in sorted({(p.params["dataset"], p.config().data_variant or "") for p in points}):
         try:
-            if locate(name, data_dir, variant or None) is not None:
-                continue
+            if locate(name, data_dir, variant or None) is None:
+                load_dataset(name, data_dir=data_dir, variant=variant or None)  # downloads, or says from where
         except DatasetError as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        fetch = f"python -m made.data fetch {name}" + (f" --variant {variant}" if variant else "") + (
-            f" --data-dir {data_dir}" if data_dir else "")
-        problems.append(f"{name}{f' ({variant})' if variant else ''}: no data in {resolve_data_dir(data_dir)}: "
-                        f"`{fetch}` downloads and verifies it" + ("" if variant else f" (or put {DATASETS[name].url.rsplit('/', 1)[-1]} there)"))
+            problems.append(f"{name}{f' ({variant})' if variant else ''}: {exc}")
     return "; ".join(problems) or None
