@@ -82,7 +82,11 @@ def context(results: Path) -> dict:
     rebuild = select(runs, data_variant=REBUILD)
     small, wide = select(rebuild, hidden_sizes=500), select(rebuild, num_masks=[1, 32], seed=0)
     paper = select(runs, data_variant=PAPER_FILE, hidden_sizes=500)
-    return {"a": PAPER_FILE, "b": REBUILD, "differences": differences(runs).drop(columns=["verdict", "method"]),
+    diffs = differences(runs)
+    judged = diffs[diffs["verdict"].isin(["clear", "suggestive", "within the spread"])]
+    return {"a": PAPER_FILE, "b": REBUILD, "differences": diffs.drop(columns=["verdict", "method"]),
+            "settings": len(diffs.drop_duplicates(["width", "K", "mode"])), "judged": len(judged),
+            "clear_ones": int((judged["verdict"] == "clear").sum()),
             "conclusions": conclusions(runs) if len(small) and len(paper) else None,
             "figure2": figure2_context(small, curves.drop_duplicates(["run_id", "epoch"])) if len(small) else None,
             "widths": widths_context(wide) if len(wide) else None}

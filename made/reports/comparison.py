@@ -15,7 +15,7 @@ import pandas as pd
 
 from pathlib import Path
 
-from .figure2 import figure2_runs
+from .figure2 import figure2_runs, logit_averages
 from .references import PAPER_WIDTH, reference
 from .runs import by_seed, describe, read_grid, rows_of_mode, select
 from .statistics import against_reference, fmt_mean, judgement, mean_se
@@ -157,9 +157,7 @@ def context(results: Path) -> dict:
     paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
                   & (table["seeds"] > 0)]
     wide = paper[paper["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
-    order = rows_of_mode(figure2_runs(mnist), "order")
-    means = order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
-        ["test_nll_logit_average", "test_nll_ensemble"]].mean()
+    means = logit_averages(mnist)
     gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
     seed = table[table["setting"] == "seed project, 1 mask, VALIDATION NLL"].iloc[0]
     return {"seed": {"ours": fmt_mean(seed["this_project"], seed["stderr_over_seeds"]), "seeds": int(seed["seeds"]),

@@ -13,8 +13,9 @@ import pandas as pd
 from pathlib import Path
 
 from .curves import convergence_table, fewer_masks_check
-from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, by_seed, describe, rows_of_mode, select, seeds_text
-from .statistics import Difference, difference, fmt_mean, judgement, mean_se
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, rows_of_mode, run_seconds, select,
+                   seeds_text, span, summary)
+from .statistics import difference, fmt_mean, judgement
 
 WIDTH = 500
 
@@ -38,27 +39,18 @@ def what_was_run(runs: pd.DataFrame) -> str:
             f"protocol {describe(runs, 'protocol') or 'not recorded'}, {seeds_text(seeds) or 0} seeds")
 
 
-def _cell(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
-    """One point's values by seed (K = 1 belongs to both modes)."""
-    part = rows_of_mode(runs, mode)
-    return by_seed(part[part["num_masks"].astype(int) == k], column)
-
-
-def figure2_table(runs: pd.DataFrame) -> pd.DataFrame:
+def figure2_table(runs: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per K: test NLL (mean ± standard error over seeds; no ±: one
-    seed) of mask 0 and of the ensemble in both modes, and the seeds.  The
-    seed project's logit average is no likelihood: it is not here but in
-    comparison.md, beside the seed's 79.3 it explains."""
+    seed) of mask 0 and of the ensemble in both modes (:func:`..runs.summary`),
+    and the seeds.  The seed project's logit average is no likelihood: it is
+    not here but in comparison.md, beside the seed's 79.3 it explains."""
+    points = summary(runs) if points is None else points
     rows = []
     for k in sorted(runs["num_masks"].astype(int).unique()):
-        row, seeds = {"K": int(k)}, []
-        for mode in TRAINING_MODES:
-            for column, evaluation in EVALUATIONS.items():
-                mean, se, n = mean_se(_cell(runs, mode, k, column))
-                row[f"{MODE_LABEL[mode]}, {evaluation}"] = fmt_mean(mean, se)
-                seeds.append(n)
-        row["seeds"] = seeds_text(seeds)
-        rows.append(row)
+        cells = {f"{MODE_LABEL[m]}, {e}": at(points, training=m, evaluation=e, num_masks=k)
+                 for m in TRAINING_MODES for e in EVALUATIONS.values()}
+        rows.append({"K": int(k), **{name: fmt_mean(m, se) for name, (m, se, _) in cells.items()},
+                     "seeds": seeds_text(n for _, _, n in cells.values())})
     return pd.DataFrame(rows)
 
 
@@ -70,20 +62,17 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
     ks = sorted(k for k in runs["num_masks"].astype(int).unique() if k != 1)
     rows = []
 
-    def add(comparison, mode, k, d: Difference):
-        low, high = d.interval()
-        rows.append(dict(comparison=comparison, mode=mode, K=k, difference=d.delta, low95=low, high95=high,
-                         seeds=d.seeds, method=d.method, verdict=d.verdict, judged=d))
-
-    for column, name in (("test_nll_ensemble", "ensemble vs K = 1"), ("test_nll_single_mask", "mask 0 vs K = 1")):
-        base = _cell(runs, "order", 1, "test_nll_single_mask")
-        for mode in TRAINING_MODES:
-            for k in ks:
-                add(name, mode, k, difference(_cell(runs, mode, k, column), base))
-    for column, evaluation in EVALUATIONS.items():
-        for k in ks:
-            add(f"connectivity vs order, {evaluation}", "", k,
-                difference(_cell(runs, "connectivity", k, column), _cell(runs, "order", k, column)))
+    base = point(runs, "order", 1, "test_nll_single_mask")
+    compared = [(name, mode, k, point(runs, mode, k, column), base)
+                for column, name in (("test_nll_ensemble", "ensemble vs K = 1"), ("test_nll_single_mask", "mask 0 vs K = 1"))
+                for mode in TRAINING_MODES for k in ks]
+    compared += [(f"connectivity vs order, {evaluation}", "", k, point(runs, "connectivity", k, column),
+                  point(runs, "order", k, column)) for column, evaluation in EVALUATIONS.items() for k in ks]
+    rows = []
+    for comparison, mode, k, a, b in compared:
+        d = difference(a, b)
+        rows.append(dict(comparison=comparison, mode=mode, K=k, difference=d.delta, low95=d.interval()[0],
+                         high95=d.interval()[1], seeds=d.seeds, method=d.method, verdict=d.verdict, judged=d))
     return pd.DataFrame(rows, columns=["comparison", "mode", "K", "difference", "low95", "high95", "seeds",
                                        "method", "verdict", "judged"])
 
@@ -141,10 +130,6 @@ def differences_shown(diffs: pd.DataFrame) -> pd.DataFrame:
                          "verdict": [judgement(d, *WORDS[c]) for c, d in zip(diffs["comparison"], diffs["judged"])]})
 
 
-def _range(values, digits: int = 0) -> dict:
-    return {"low": f"{min(values):.{digits}f}", "high": f"{max(values):.{digits}f}"}
-
-
 def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int = 30) -> dict:
     """How every run stopped (:func:`convergence`): the table and the numbers its paragraph names.
     A run "rose" where its validation NLL at the stop is more than ``min_delta`` above the kept best."""
@@ -158,12 +143,12 @@ def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int
         "gain_before_best": f"gain in the {look_ahead} epochs before the kept one",
         "gain_after_best": "best later gain", "rise_at_stop": "rise at the stop",
         "rate_steps_before_kept": "rate steps before the kept epoch"})
-    steps = [{"steps": int(n), "runs": len(sub), **_range(sub["best_epoch"])}
+    steps = [{"steps": int(n), "runs": len(sub), **span(sub["best_epoch"])}
              for n, sub in table.groupby("rate_steps_before_kept")]
     return {"table": shown, "runs": len(table), "early": int(early.sum()), "look_ahead": look_ahead,
             "min_delta": f"{min_delta:g}", "steps": steps, "rose": len(rose),
-            "rise": _range(rose["rise_at_stop"], 3) if len(rose) else None,
-            "gain": _range(table["gain_before_best"], 3), "later": f"{table['gain_after_best'].max():.3f}"}
+            "rise": span(rose["rise_at_stop"], 3) if len(rose) else None,
+            "gain": span(table["gain_before_best"], 3), "later": f"{table['gain_after_best'].max():.3f}"}
 
 
 def halving_values(runs: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
@@ -188,16 +173,23 @@ def figure2_context(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> d
     runs = figure2_runs(runs)
     cols = [c for c in ("test_nll_single_mask_stderr", "test_nll_ensemble_stderr") if c in runs]
     stderr = pd.concat([runs[c] for c in cols]).dropna().astype(float) if cols else pd.Series([float("nan")])
-    seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
-                  if c in runs)
-    diffs = figure2_differences(runs)
-    base = mean_se(_cell(runs, "order", 1, "test_nll_single_mask"))
-    return {"what": what_was_run(runs), "table": figure2_table(runs), "differences": differences_shown(diffs),
-           "k1": fmt_mean(*base[:2]), "k1_seeds": base[2], "stderr": _range(stderr, 2), "runs": len(runs),
-           "hours": f"{seconds.sum() / 3600:.1f}", "minutes": _range(seconds / 60),
-           "epochs": _range(runs["epochs"]), "device": describe(runs, "device") or "not recorded",
+    seconds = run_seconds(runs)
+    diffs, points = figure2_differences(runs), summary(runs)
+    base = at(points, training="order", evaluation="mask 0", num_masks=1)
+    return {"what": what_was_run(runs), "table": figure2_table(runs, points), "differences": differences_shown(diffs),
+            "points": points, "judged": diffs, "k1": fmt_mean(*base[:2]), "k1_seeds": base[2], "stderr": span(stderr, 2), "runs": len(runs),
+           "hours": f"{seconds.sum() / 3600:.1f}", "minutes": span(seconds / 60),
+           "epochs": span(runs["epochs"]), "device": describe(runs, "device") or "not recorded",
            "convergence": convergence_values(runs, curves) if curves is not None else None,
            "halving": halving_values(runs, curves) if curves is not None else None}
+
+
+def logit_averages(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per K > 1, the means over seeds of the order-agnostic runs' logit average (no
+    likelihood: what the seed project's 79.3 is) and of their ensemble's test NLL."""
+    order = rows_of_mode(figure2_runs(runs), "order")
+    return order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
+        ["test_nll_logit_average", "test_nll_ensemble"]].mean()
 
 
 def reversal_word(authors: Difference, plain: Difference) -> str:
@@ -214,8 +206,8 @@ def reversal_word(authors: Difference, plain: Difference) -> str:
 def plain_context(plain: pd.DataFrame, authors: pd.DataFrame) -> dict:
     """Figure 2 on the seed project's model: its tables, and whether the reversal at K = 32 holds on it."""
     plain, authors = figure2_runs(plain), figure2_runs(authors)
-    ours, theirs = (difference(_cell(r, "order", REVERSAL_K, "test_nll_ensemble"),
-                               _cell(r, "order", 1, "test_nll_single_mask")) for r in (authors, plain))
+    ours, theirs = (difference(point(r, "order", REVERSAL_K, "test_nll_ensemble"),
+                               point(r, "order", 1, "test_nll_single_mask")) for r in (authors, plain))
     return {**figure2_context(plain), "reversal_K": REVERSAL_K, "authors": ours.short(), "authors_verdict": ours.verdict,
             "plain": theirs.short(), "plain_verdict": theirs.verdict, "word": reversal_word(ours, theirs)}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .curves import equal_time, fewer_masks_check, median_epoch_seconds
 from .references import reference
-from .runs import as_text, select, unique_runs
+from .runs import as_text, read_table, select, span, unique_runs
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -53,10 +53,6 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
     return pd.DataFrame(rows)
 
 
-def _range(values, digits: int) -> dict:
-    return {"low": f"{min(values):.{digits}f}", "high": f"{max(values):.{digits}f}"}
-
-
 def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
     """:func:`equal_time_table` and the numbers its paragraph names; None without a pair yet."""
     table = equal_time_table(recipes, pool, curves)
@@ -66,9 +62,9 @@ def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Data
     capped = table[table["Adagrad capped"]]
     return {"table": table.drop(columns="Adagrad capped"), "runs": len(table), "capped": len(capped),
             "cap": int(capped["Adagrad epochs"].max()) if len(capped) else None,
-            "gain": _range(capped[gain], 2) if len(capped) else None,
-            "matched": _range(table["Adam matched it at epoch"], 0),
-            "ahead": _range(table["Adagrad best"] - table["Adam's best in the same time"], 2)}
+            "gain": span(capped[gain], 2) if len(capped) else None,
+            "matched": span(table["Adam matched it at epoch"], 0),
+            "ahead": span(table["Adagrad best"] - table["Adam's best in the same time"], 2)}
 
 
 def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from .statistics import mean_se
 
+PAPER_FILE = "larochelle"  # the paper's binarized MNIST file (a data_variant)
 MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"}
 TRAINING_MODES = tuple(MODE_LABEL)
@@ -152,6 +153,40 @@ def summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
                 rows.append(dict(zip([*by, "num_masks"], keys), training=mode, evaluation=evaluation,
                                  mean=mean, stderr=se, seeds=n))
     return pd.DataFrame(rows, columns=[*by, "training", "evaluation", "num_masks", "mean", "stderr", "seeds"])
+
+
+def at(points: pd.DataFrame, **keys) -> tuple[float, float, int]:
+    """(mean, standard error, seeds) of the one :func:`summary` row whose
+    columns equal ``keys``; (NaN, NaN, 0) where there is none."""
+    row = points[(points[list(keys)] == pd.Series(keys)).all(axis=1)] if len(points) else points
+    return (float(row["mean"].iloc[0]), float(row["stderr"].iloc[0]), int(row["seeds"].iloc[0])) if len(row) \
+        else (float("nan"), float("nan"), 0)
+
+
+def point(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
+    """One point's values by seed (K = 1 belongs to both modes)."""
+    part = rows_of_mode(runs, mode)
+    return by_seed(part[part["num_masks"].astype(int) == k], column)
+
+
+def run_seconds(runs: pd.DataFrame) -> pd.Series:
+    """Each run's training, validation and test seconds, summed."""
+    return sum((runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
+                if c in runs), pd.Series(0.0, index=runs.index))
+
+
+def span(values, digits: int = 0) -> dict:
+    """``{"low": ..., "high": ...}``: the least and greatest of ``values``, as text ("nan": none)."""
+    values = pd.Series(values, dtype=float)
+    return {"low": f"{values.min():.{digits}f}", "high": f"{values.max():.{digits}f}"}
+
+
+def read_table(results, name: str) -> pd.DataFrame | None:
+    """``results/<name>``, or None where it is not there."""
+    from pathlib import Path
+
+    path = Path(results) / name
+    return pd.read_csv(path) if path.exists() else None
 
 
 def seeds_text(counts) -> str:
