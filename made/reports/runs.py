@@ -25,6 +25,7 @@ PAPER_FILE = "larochelle"  # the paper's binarized MNIST file (a data_variant)
 MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"}
 TRAINING_MODES = tuple(MODE_LABEL)
+SECONDS = ("train_seconds", "valid_seconds", "eval_seconds")  # a run's time, in its three parts
 
 
 def read_grid(results, stem: str) -> dict:
@@ -171,8 +172,7 @@ def point(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
 
 def run_seconds(runs: pd.DataFrame) -> pd.Series:
     """Each run's training, validation and test seconds, summed."""
-    return sum((runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
-                if c in runs), pd.Series(0.0, index=runs.index))
+    return sum((runs[c].fillna(0).astype(float) for c in SECONDS if c in runs), pd.Series(0.0, index=runs.index))
 
 
 def span(values, digits: int = 0) -> dict:
