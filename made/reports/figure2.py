@@ -89,14 +89,14 @@ def convergence(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     return table.assign(rate_steps_before_kept=steps).sort_values(["num_masks", "mode", "seed"])
 
 
-def halving_check(runs: pd.DataFrame, curves: pd.DataFrame, min_k: int = 4) -> pd.DataFrame:
+def halving_check(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """Validating on the first K/2 masks instead of all K, replayed on every
-    run validated on all its masks that recorded the half-ensemble's curve
+    run of K >= 4 validated on all its masks that recorded the half-ensemble's curve
     (``valid_nll_m<K/2>``): kept and stop epochs of both, and the full
     ensemble's validation NLL at each kept epoch."""
     rows = []
     full = select(runs, valid_masks=None)
-    for run in full[full["num_masks"].astype(int) >= min_k].itertuples():
+    for run in full[full["num_masks"].astype(int) >= 4].itertuples():
         k = int(run.num_masks)
         history = curves[curves["run_id"] == run.run_id].sort_values("epoch")
         column = f"valid_nll_m{k // 2}"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from pathlib import Path
 
-from .curves import equal_time, fewer_masks_check, median_epoch_seconds
+from .curves import equal_time, fewer_masks_check
 from .references import reference
 from .runs import as_text, read_table, select, span, unique_runs
 from .statistics import difference, fmt_mean, judgement, mean_se
@@ -36,8 +36,7 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
         other = counterpart(run, pool, "adam")
         if other is None:
             continue
-        spe = median_epoch_seconds(curves, run["run_id"])
-        cmp = equal_time(curves, run["run_id"], other["run_id"], seconds_per_epoch=spe).iloc[0]
+        cmp = equal_time(curves, run["run_id"], other["run_id"]).iloc[0]
         curve = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")["valid_nll"].cummin().to_numpy()
         look = min(30, len(curve) - 1)
         rows.append({
@@ -45,7 +44,7 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
             "seed": int(run["seed"]), "Adagrad epochs": int(run["epochs"]),
             "Adagrad capped": not bool(run["stopped_early"]),
             "Adagrad best": cmp["reference_best"], f"its gain in its last {look} epochs": curve[-look - 1] - curve[-1],
-            "Adam matched it at epoch": round(cmp["challenger_seconds_to_match"] / spe),
+            "Adam matched it at epoch": round(cmp["challenger_seconds_to_match"] / cmp["seconds_per_epoch"]),
             "Adam's best in the same time": cmp["challenger_best_in_time"],
             "Adam kept epoch": int(other["best_epoch"]), "Adam last epoch": int(other["epochs"]),
             "Adam stopped early": bool(other["stopped_early"]),
