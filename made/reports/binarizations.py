@@ -17,11 +17,11 @@ import pandas as pd
 from pathlib import Path
 
 from .figure2 import WORDS, figure2_context, figure2_differences, figure2_runs
-from .runs import EVALUATIONS, MODE_LABEL, as_text, by_seed, select, unique_runs
+from .runs import EVALUATIONS, MODE_LABEL, PAPER_FILE, as_text, by_seed, select, unique_runs
 from .statistics import difference, judgement
 from .widths import widths_context
 
-PAPER_FILE, REBUILD = "larochelle", "static-seed0"
+REBUILD = "static-seed0"
 
 
 def differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .curves import equal_time, fewer_masks_check
 from .references import reference
-from .runs import as_text, read_table, select, span, unique_runs
+from .runs import PAPER_FILE, as_text, read_table, select, span, unique_runs
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -101,11 +101,11 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
     """The paper's first point, K = 1 at 1x500 under the authors' Adagrad 0.01 on the paper's
     file, run to its stopping rule, against the converging recipe's K = 1 runs; None before it ends."""
     uncapped = recipes[recipes["max_epochs"].isna()] if "max_epochs" in recipes else recipes.iloc[:0]
-    runs = select(uncapped, protocol="paper", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    runs = select(uncapped, protocol="paper", data_variant=PAPER_FILE, hidden_sizes=500, num_masks=1)
     if not len(runs):
         return None
     run = runs.iloc[0]
-    adam = select(pool, protocol="adam", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    adam = select(pool, protocol="adam", data_variant=PAPER_FILE, hidden_sizes=500, num_masks=1)
     test, valid = adam["test_nll_single_mask"].astype(float), adam["valid_nll"].astype(float)
     d = difference(runs["test_nll_single_mask"].astype(float), test)
     seed = float(reference(table="seed", masks="1")["test_nll"])
@@ -120,11 +120,11 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
 def context(results: Path) -> dict:
     """recipes.md's context.  The Adam counterparts are found in any table of the grids that may
     hold them (the recipes' own, the rebuild's and Figure 2's), with their curves."""
-    tables = [pd.read_csv(results / f"{n}.csv") for n in ("recipes", "rebuild", "figure2")
-              if (results / f"{n}.csv").exists()]
-    curves = pd.concat([pd.read_csv(results / f"{n}_curves.csv") for n in ("recipes", "rebuild", "figure2")
-                        if (results / f"{n}.csv").exists()], ignore_index=True).drop_duplicates(["run_id", "epoch"])
-    recipes = pd.read_csv(results / "recipes.csv") if (results / "recipes.csv").exists() else tables[0].iloc[:0]
+    names = [n for n in ("recipes", "rebuild", "figure2") if (results / f"{n}.csv").exists()]
+    tables = [read_table(results, f"{n}.csv") for n in names]
+    curves = pd.concat([read_table(results, f"{n}_curves.csv") for n in names],
+                       ignore_index=True).drop_duplicates(["run_id", "epoch"])
+    recipes = tables[0] if names[0] == "recipes" else tables[0].iloc[:0]
     pool = unique_runs(pd.concat(tables, ignore_index=True))
     return {"equal_time": equal_time_values(recipes, pool, curves),
             "fewer_masks": fewer_masks_values(recipes, pool, curves), "first_point": first_point_values(recipes, pool)}

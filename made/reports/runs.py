@@ -63,32 +63,20 @@ def as_text(value) -> str:
     return str(value)
 
 
-def matches(runs: pd.DataFrame, **settings) -> pd.Series:
-    """Rows whose recorded settings equal ``settings`` (a list: any of its
+def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
+    """The runs whose recorded settings equal ``settings`` (a list: any of its
     values; None: not set).  A column the table lacks counts as not set."""
     keep = pd.Series(True, index=runs.index)
     for column, wanted in settings.items():
         wanted = [as_text(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
         have = runs[column].map(as_text) if column in runs else pd.Series("", index=runs.index)
         keep &= have.isin(wanted)
-    return keep
-
-
-def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
-    """The runs of :func:`matches`."""
-    return runs[matches(runs, **settings)]
-
-
-def values_of(runs: pd.DataFrame, column: str) -> list[str]:
-    """The distinct recorded values of a setting, as text, sorted (empty ones left out)."""
-    if column not in runs:
-        return []
-    return sorted({as_text(v) for v in runs[column]} - {""})
+    return runs[keep]
 
 
 def describe(runs: pd.DataFrame, column: str) -> str:
-    """``static-seed0`` or ``adam/paper``: what a set of runs recorded for a setting."""
-    return "/".join(values_of(runs, column))
+    """``static-seed0`` or ``adam/paper``: the distinct values a set of runs recorded for a setting, sorted."""
+    return "/".join(sorted({as_text(v) for v in runs[column]} - {""})) if column in runs else ""
 
 
 def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
