@@ -79,44 +79,6 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
 
 # --- convergence: every run flattened before it stopped ------------------------------------------
 
-def convergence(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """:func:`..curves.convergence_table` with the settings a reader needs and
-    how many learning-rate steps came before the kept epoch."""
-    table = convergence_table(runs.assign(look_ahead=runs.get("look_ahead", 30)), curves)
-    step = runs.set_index("run_id")["lr_step_epochs"] if "lr_step_epochs" in runs else None
-    steps = [(int(b) - 1) // int(step[r]) if step is not None and not pd.isna(step[r]) else 0
-             for r, b in zip(table["run_id"], table["best_epoch"])]
-    return table.assign(rate_steps_before_kept=steps).sort_values(["num_masks", "mode", "seed"])
-
-
-def halving_check(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Validating on the first K/2 masks instead of all K, replayed on every
-    run of K >= 4 validated on all its masks that recorded the half-ensemble's curve
-    (``valid_nll_m<K/2>``): kept and stop epochs of both, and the full
-    ensemble's validation NLL at each kept epoch."""
-    rows = []
-    full = select(runs, valid_masks=None)
-    for run in full[full["num_masks"].astype(int) >= 4].itertuples():
-        k = int(run.num_masks)
-        history = curves[curves["run_id"] == run.run_id].sort_values("epoch")
-        column = f"valid_nll_m{k // 2}"
-        if column not in history or history[column].isna().all():
-            continue
-        check = fewer_masks_check(history[["valid_nll", column]], int(getattr(run, "look_ahead", 30) or 30),
-                                  float(run.min_delta)).set_index("masks")
-        half, all_ = check.loc[k // 2], check.loc["all"]
-        rows.append(dict(K=k, mode=run.mode, seed=int(run.seed), kept_all=int(all_["best_epoch"]),
-                         kept_half=int(half["best_epoch"]), stop_all=all_["stop_epoch"], stop_half=half["stop_epoch"],
-                         nll_at_kept_all=all_["full_valid_nll_at_best"],
-                         nll_at_kept_half=half["full_valid_nll_at_best"]))
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["nll_difference"] = table["nll_at_kept_half"] - table["nll_at_kept_all"]
-    return table
-
-
-
-
 # What "lower" and "higher" mean in each comparison, for its verdict column.
 WORDS = {"ensemble vs K = 1": ("better", "worse"), "mask 0 vs K = 1": ("better", "worse"),
          "connectivity vs order, ensemble": ("connectivity-agnostic better", "order-agnostic better"),
@@ -131,9 +93,14 @@ def differences_shown(diffs: pd.DataFrame) -> pd.DataFrame:
 
 
 def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int = 30) -> dict:
-    """How every run stopped (:func:`convergence`): the table and the numbers its paragraph names.
+    """How every run stopped (:func:`..curves.convergence_table`, with how many learning-rate
+    steps came before the kept epoch): the table and the numbers its paragraph names.
     A run "rose" where its validation NLL at the stop is more than ``min_delta`` above the kept best."""
-    table = convergence(runs, curves)
+    table = convergence_table(runs.assign(look_ahead=runs.get("look_ahead", 30)), curves)
+    step = runs.set_index("run_id")["lr_step_epochs"] if "lr_step_epochs" in runs else None
+    table["rate_steps_before_kept"] = [(int(b) - 1) // int(step[r]) if step is not None and not pd.isna(step[r]) else 0
+                                       for r, b in zip(table["run_id"], table["best_epoch"])]
+    table = table.sort_values(["num_masks", "mode", "seed"])
     min_delta = float(runs["min_delta"].max()) if "min_delta" in runs else 0.0
     early = table["stopped_early"] & (table["epochs"] == table["best_epoch"] + look_ahead)
     rose = table[table["rise_at_stop"] > min_delta]
@@ -152,19 +119,34 @@ def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int
 
 
 def halving_values(runs: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
-    """:func:`halving_check`: its table and the numbers its paragraph names; None without such runs."""
-    table = halving_check(runs, curves)
-    if not len(table):
+    """Validating on the first K/2 masks instead of all K, replayed on every run of K >= 4
+    validated on all its masks that recorded the half-ensemble's curve (``valid_nll_m<K/2>``):
+    kept and stop epochs of both and the full ensemble's validation NLL at each kept epoch (the
+    table), and the numbers its paragraph names; None without such runs."""
+    rows, full = [], select(runs, valid_masks=None)
+    for run in full[full["num_masks"].astype(int) >= 4].itertuples():
+        k = int(run.num_masks)
+        history = curves[curves["run_id"] == run.run_id].sort_values("epoch")
+        column = f"valid_nll_m{k // 2}"
+        if column not in history or history[column].isna().all():
+            continue
+        check = fewer_masks_check(history[["valid_nll", column]], int(getattr(run, "look_ahead", 30) or 30),
+                                  float(run.min_delta)).set_index("masks")
+        half, all_ = check.loc[k // 2], check.loc["all"]
+        rows.append({"K": k, "mode": run.mode, "seed": int(run.seed), "kept (all K)": int(all_["best_epoch"]),
+                     "kept (K/2)": int(half["best_epoch"]), "stop (all K)": all_["stop_epoch"],
+                     "stop (K/2)": half["stop_epoch"], "NLL at kept (all K)": all_["full_valid_nll_at_best"],
+                     "NLL at kept (K/2)": half["full_valid_nll_at_best"]})
+    if not rows:
         return None
-    stops = (table["stop_half"] - table["stop_all"]).dropna()
-    worst = table.loc[table["nll_difference"].abs().idxmax()]
-    shown = table.rename(columns={"kept_all": "kept (all K)", "kept_half": "kept (K/2)", "stop_all": "stop (all K)",
-                                  "stop_half": "stop (K/2)", "nll_at_kept_all": "NLL at kept (all K)",
-                                  "nll_at_kept_half": "NLL at kept (K/2)", "nll_difference": "difference"})
-    shown["stop (K/2)"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in shown["stop (K/2)"]]
-    shown["stop (all K)"] = [("" if pd.isna(v) else str(int(v))) for v in shown["stop (all K)"]]
-    return {"table": shown, "runs": len(table), "earlier": f"{abs(stops.min()):.0f}" if len(stops) else None,
-            "later": f"{stops.max():.0f}" if len(stops) else None, "worst": f"{abs(worst['nll_difference']):.4f}",
+    table = pd.DataFrame(rows)
+    table["difference"] = table["NLL at kept (K/2)"] - table["NLL at kept (all K)"]
+    stops = (table["stop (K/2)"] - table["stop (all K)"]).dropna()
+    worst = table.loc[table["difference"].abs().idxmax()]
+    table["stop (K/2)"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in table["stop (K/2)"]]
+    table["stop (all K)"] = [("" if pd.isna(v) else str(int(v))) for v in table["stop (all K)"]]
+    return {"table": table, "runs": len(table), "earlier": f"{abs(stops.min()):.0f}" if len(stops) else None,
+            "later": f"{stops.max():.0f}" if len(stops) else None, "worst": f"{abs(worst['difference']):.4f}",
             "worst_K": int(worst["K"]), "worst_mode": worst["mode"], "worst_seed": int(worst["seed"])}
 
 
