@@ -1,4 +1,4 @@
-"""Learning curves of a grid: seed means, the early-stopping rule replayed,
+"""Learning curves of a grid: the early-stopping rule replayed,
 and the checks built on it (did every run flatten before it stopped; would
 validating on fewer masks have stopped elsewhere; which recipe is ahead at
 equal wall time).  The replay is home-made because no library knows the
@@ -16,28 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .runs import TRAINING_MODES, check_one_setting, rows_of_mode
 from ..train import improves, stops
-
-def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Validation NLL per (K, epoch), the mean over seeds, for each training
-    mode (K = 1 in both, see :func:`rows_of_mode`).
-
-    A curve ends at the last epoch *every* seed of its K reached: past it the
-    mean would be one seed's curve, and the step from a mean to one seed
-    would look like progress (or a setback) in training.
-    """
-    out = {}
-    for mode in TRAINING_MODES:
-        part = rows_of_mode(curves, mode)
-        for _, group in part.groupby("num_masks"):
-            # each run's first epoch: a history's lr column is the epoch's rate, which steps down
-            check_one_setting(group[group["epoch"] == group["epoch"].min()])
-        shortest = part.groupby(["num_masks", "seed"])["epoch"].max().groupby(level="num_masks").min()
-        part = part[part["epoch"] <= part["num_masks"].map(shortest)]
-        out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
-                     .astype({"num_masks": int}))
-    return out
 
 
 def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int, int | None]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from .curves import convergence_table, fewer_masks_check
 from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, rows_of_mode, run_seconds, select,
                    seeds_text, span, summary)
-from .statistics import difference, fmt_mean, judgement
+from .statistics import Difference, difference, fmt_mean, judgement
 
 WIDTH = 500
 
