@@ -1,6 +1,5 @@
 """Learning-curve tables, the early-stopping replay and the checks built on it, on synthetic curves."""
 
-
 import pandas as pd
 import pytest
 import torch
