@@ -41,11 +41,8 @@ def many_masks(runs: pd.DataFrame) -> int:
 def chosen_recipes(runs: pd.DataFrame) -> dict[tuple[int, int, str], str]:
     """(width, K, mode) -> that arm's recipe: the protocol of lowest mean
     validation NLL over its seeds, among the arm's runs (validation only)."""
-    chosen = {}
-    for (width, k, mode), part in runs.groupby(["width", runs["num_masks"].astype(int), "mode"]):
-        means = part.groupby(part["protocol"].astype(str))["valid_nll"].mean()
-        chosen[int(width), int(k), str(mode)] = str(means.idxmin())
-    return chosen
+    means = runs.groupby(["width", runs["num_masks"].astype(int), "mode", runs["protocol"].astype(str)])["valid_nll"].mean()
+    return {(int(w), int(k), str(m)): p for w, k, m, p in means.groupby(level=[0, 1, 2]).idxmin()}
 
 
 def k1_recipes(runs: pd.DataFrame) -> dict[int, str]:
