@@ -5,7 +5,10 @@ Every figure of results shows each seed as a faint point (or line) beside the
 mean over seeds, error bars of one standard error over seeds only where
 there are at least two, and names in its title the data variant, the recipe
 and the number of seeds.  Everything returns a matplotlib Figure;
-:func:`save_figure` writes PNG and PDF.
+:func:`save_figure` writes PNG and PDF.  Figure 2 and the widths figure draw
+their series by one home-made path (:func:`_draw`): seaborn's ``pointplot``
+dodges on a categorical axis only, and these axes are logarithmic (K, width),
+with each seed's own point beside the mean and no error bar from one seed.
 """
 
 from __future__ import annotations

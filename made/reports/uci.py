@@ -5,10 +5,11 @@ Per dataset and setting (one mask; mask sampling) the recipe with the lowest
 run that did not stop early); where the authors published a command it is
 the row as published, and the others stand beside it.  Each row is set
 against the paper's number with :func:`made.reports.statistics.against_reference`.
-The search (:func:`_select`) is home-made because what it must say is: which
-recipes were not chosen and their validation NLL, which did not stop early,
-which never finished or were left out of the grid, and which stand beside a
-published command; a ``groupby().idxmin()`` gives the winner alone.
+The search (:func:`_select`) picks the winner with pandas (``groupby`` of the
+recipes' means, ``idxmin``); what is home-made around it is what the table
+must also say: which recipes were not chosen and their validation NLL, which
+did not stop early, which never finished or were left out of the grid, and
+which stand beside a published command.
 """
 
 from __future__ import annotations

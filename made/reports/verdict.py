@@ -3,7 +3,10 @@
 The README's verdict table and the results' README are templates
 (``docs/templates/``, :mod:`made.reports.render`) whose sentences a person
 wrote; :func:`values` gives every number they show, and every word that
-follows from a number, read from the grids' tables in the results folder.
+follows from a number.  The numbers are the report modules' own (Figure 2's
+and the widths' summaries and judged differences from their contexts, the UCI
+rows from ``uci_comparison.csv``, the first point from :mod:`.recipes`):
+nothing is computed here twice; only the words' rules are this module's.
 
 The words, each by one stated rule:
 
