@@ -68,6 +68,8 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
     maps a group to the recipe that stands as published, whatever the
     validation NLL of the others), and the groups whose search has an
     unfinished recipe (their choice is not yet the validation's)."""
+    if "valid_nll" not in runs:  # a table without validation numbers: nothing to choose by
+        return runs, {}, runs.iloc[:0], set()
     recipe = _recipe_columns(runs, expected)
     if not recipe:
         keys = [*by, "seed"] if "seed" in runs else by
