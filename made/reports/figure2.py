@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .curves import convergence_table, fewer_masks_check
 from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, rows_of_mode, run_seconds, select,
-                   seeds_text, span, summary)
+                   seeds_text, span, summary, table_row)
 from .statistics import Difference, difference, fmt_mean, judgement
 
 WIDTH = 500
@@ -45,13 +45,9 @@ def figure2_table(runs: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.
     and the seeds.  The seed project's logit average is no likelihood: it is
     not here but in comparison.md, beside the seed's 79.3 it explains."""
     points = summary(runs) if points is None else points
-    rows = []
-    for k in sorted(runs["num_masks"].astype(int).unique()):
-        cells = {f"{MODE_LABEL[m]}, {e}": at(points, training=m, evaluation=e, num_masks=k)
-                 for m in TRAINING_MODES for e in EVALUATIONS.values()}
-        rows.append({"K": int(k), **{name: fmt_mean(m, se) for name, (m, se, _) in cells.items()},
-                     "seeds": seeds_text(n for _, _, n in cells.values())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"K": int(k), **table_row(points, {f"{MODE_LABEL[m]}, {e}": (k, m, e) for m in TRAINING_MODES
+                                                          for e in EVALUATIONS.values()})}
+                         for k in sorted(runs["num_masks"].astype(int).unique())])
 
 
 def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ import math
 
 import pandas as pd
 
-from .statistics import mean_se
+from .statistics import fmt_mean, mean_se
 
 PAPER_FILE = "larochelle"  # the paper's binarized MNIST file (a data_variant)
 MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
@@ -150,6 +150,15 @@ def at(points: pd.DataFrame, **keys) -> tuple[float, float, int]:
     row = points[(points[list(keys)] == pd.Series(keys)).all(axis=1)] if len(points) else points
     return (float(row["mean"].iloc[0]), float(row["stderr"].iloc[0]), int(row["seeds"].iloc[0])) if len(row) \
         else (float("nan"), float("nan"), 0)
+
+
+def table_row(points: pd.DataFrame, columns: dict, missing: str = "", **keys) -> dict:
+    """One row of Figure 2's or the widths' table: each column's point ((K, mode,
+    evaluation) of :func:`summary`, at ``keys``) as mean ± standard error
+    (``missing`` where it has no run), and how many seeds the points have."""
+    found = {name: at(points, num_masks=k, training=m, evaluation=e, **keys) for name, (k, m, e) in columns.items()}
+    return {**{name: fmt_mean(m, se) if n else missing for name, (m, se, n) in found.items()},
+            "seeds": seeds_text(n for *_, n in found.values()) or "0"}
 
 
 def point(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:

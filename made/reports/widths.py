@@ -20,8 +20,8 @@ import pandas as pd
 from .references import PAPER_WIDTH, paper_nll
 from pathlib import Path
 
-from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, at, describe, point, read_grid, run_seconds,
-                   seeds_text, summary)
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, describe, point, read_grid, run_seconds,
+                   summary, table_row)
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 
@@ -124,13 +124,8 @@ def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | 
     points = summary(with_chosen_recipes(runs), by=("width",)) if points is None else points
     columns = {"K = 1 (its recipe)": (1, "order", "mask 0")}
     columns.update({f"K = {k}, {MODE_LABEL[m]}, {e}": (k, m, e) for m in TRAINING_MODES for e in EVALUATIONS.values()})
-    rows = []
-    for width in sorted(set(widths or []) | set(runs["width"])):
-        cells = {name: at(points, width=width, training=m, evaluation=e, num_masks=kk)
-                 for name, (kk, m, e) in columns.items()}
-        rows.append({"hidden units": str(width),
-                     **{name: fmt_mean(m, s) if n else "not run yet" for name, (m, s, n) in cells.items()},
-                     "seeds": seeds_text(n for _, _, n in cells.values()) or "0"})
+    rows = [{"hidden units": str(width), **table_row(points, columns, "not run yet", width=width)}
+            for width in sorted(set(widths or []) | set(runs["width"]))]
     paper = {name: "" for name in columns}
     paper["K = 1 (its recipe)"] = f"{paper_nll(1):.2f}"
     if not math.isnan(paper_nll(k)):
