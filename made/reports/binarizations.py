@@ -17,11 +17,11 @@ import pandas as pd
 from pathlib import Path
 
 from .figure2 import WORDS, figure2_context, figure2_differences, figure2_runs
-from .runs import EVALUATIONS, MODE_LABEL, as_text, by_seed, select, unique_runs
+from .runs import EVALUATIONS, MODE_LABEL, PAPER_FILE, as_text, by_seed, select, unique_runs
 from .statistics import difference, judgement
 from .widths import widths_context
 
-PAPER_FILE, REBUILD = "larochelle", "static-seed0"
+REBUILD = "static-seed0"
 
 
 def differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
@@ -82,7 +82,11 @@ def context(results: Path) -> dict:
     rebuild = select(runs, data_variant=REBUILD)
     small, wide = select(rebuild, hidden_sizes=500), select(rebuild, num_masks=[1, 32], seed=0)
     paper = select(runs, data_variant=PAPER_FILE, hidden_sizes=500)
-    return {"a": PAPER_FILE, "b": REBUILD, "differences": differences(runs).drop(columns=["verdict", "method"]),
+    diffs = differences(runs)
+    judged = diffs[diffs["verdict"].isin(["clear", "suggestive", "within the spread"])]
+    return {"a": PAPER_FILE, "b": REBUILD, "differences": diffs.drop(columns=["verdict", "method"]),
+            "settings": len(diffs.drop_duplicates(["width", "K", "mode"])), "judged": len(judged),
+            "clear_ones": int((judged["verdict"] == "clear").sum()),
             "conclusions": conclusions(runs) if len(small) and len(paper) else None,
             "figure2": figure2_context(small, curves.drop_duplicates(["run_id", "epoch"])) if len(small) else None,
             "widths": widths_context(wide) if len(wide) else None}

@@ -15,9 +15,9 @@ import pandas as pd
 
 from pathlib import Path
 
-from .figure2 import figure2_runs
+from .figure2 import figure2_runs, logit_averages
 from .references import PAPER_WIDTH, reference
-from .runs import by_seed, describe, read_grid, rows_of_mode, select
+from .runs import by_seed, describe, read_grid, read_table, rows_of_mode, select
 from .statistics import against_reference, fmt_mean, judgement, mean_se
 from .uci import RESAMPLING, chosen_note, uci_entries, uci_expected
 from .widths import widths_runs, with_chosen_recipes
@@ -146,10 +146,7 @@ def context(results: Path) -> dict:
     """comparison.md's context: the table (comparison.csv, as :func:`display` shows it), the
     paper's 1-hidden-layer rows with their data and recipe, and the logit averages of Figure 2's
     order-agnostic runs beside their ensembles (means over seeds)."""
-    def read(name):
-        return pd.read_csv(results / name) if (results / name).exists() else None
-
-    mnist, uci, widths = read("figure2.csv"), read("uci.csv"), read("widths.csv")
+    mnist, uci, widths = (read_table(results, f"{n}.csv") for n in ("figure2", "uci", "widths"))
     mnist = mnist if mnist is not None else pd.DataFrame(columns=["hidden_sizes", "num_masks", "mode", "seed"])
     grid = read_grid(results, "uci")
     table = comparison_table(mnist, uci, widths if widths is not None else mnist.iloc[:0], grid["published"],
@@ -157,9 +154,7 @@ def context(results: Path) -> dict:
     paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
                   & (table["seeds"] > 0)]
     wide = paper[paper["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
-    order = rows_of_mode(figure2_runs(mnist), "order")
-    means = order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
-        ["test_nll_logit_average", "test_nll_ensemble"]].mean()
+    means = logit_averages(mnist)
     gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
     seed = table[table["setting"] == "seed project, 1 mask, VALIDATION NLL"].iloc[0]
     return {"seed": {"ours": fmt_mean(seed["this_project"], seed["stderr_over_seeds"]), "seeds": int(seed["seeds"]),

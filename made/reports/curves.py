@@ -1,4 +1,4 @@
-"""Learning curves of a grid: seed means, the early-stopping rule replayed,
+"""Learning curves of a grid: the early-stopping rule replayed,
 and the checks built on it (did every run flatten before it stopped; would
 validating on fewer masks have stopped elsewhere; which recipe is ahead at
 equal wall time).  The replay is home-made because no library knows the
@@ -16,28 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .runs import TRAINING_MODES, check_one_setting, rows_of_mode
 from ..train import improves, stops
-
-def mean_curves(curves: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Validation NLL per (K, epoch), the mean over seeds, for each training
-    mode (K = 1 in both, see :func:`rows_of_mode`).
-
-    A curve ends at the last epoch *every* seed of its K reached: past it the
-    mean would be one seed's curve, and the step from a mean to one seed
-    would look like progress (or a setback) in training.
-    """
-    out = {}
-    for mode in TRAINING_MODES:
-        part = rows_of_mode(curves, mode)
-        for _, group in part.groupby("num_masks"):
-            # each run's first epoch: a history's lr column is the epoch's rate, which steps down
-            check_one_setting(group[group["epoch"] == group["epoch"].min()])
-        shortest = part.groupby(["num_masks", "seed"])["epoch"].max().groupby(level="num_masks").min()
-        part = part[part["epoch"] <= part["num_masks"].map(shortest)]
-        out[mode] = (part.groupby(["num_masks", "epoch"], as_index=False)["valid_nll"].mean()
-                     .astype({"num_masks": int}))
-    return out
 
 
 def early_stop(valid_nll, look_ahead: int, min_delta: float = 0.0) -> tuple[int, int | None]:
@@ -90,35 +69,21 @@ def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) 
     return pd.DataFrame(rows)
 
 
-def _epoch_seconds(part: pd.DataFrame) -> pd.Series:
-    """Each epoch's training plus validation seconds."""
-    return part["seconds"] + part["valid_seconds"].fillna(0)
-
-
-def median_epoch_seconds(curves: pd.DataFrame, run_id: str) -> float:
-    """A run's typical cost of an epoch (training plus validation, median):
-    what :func:`equal_time` can charge both runs of a comparison."""
-    return float(_epoch_seconds(curves[curves["run_id"] == run_id]).median())
-
-
-def equal_time(curves: pd.DataFrame, reference: str, challenger: str,
-               seconds_per_epoch: float | None = None) -> pd.DataFrame:
+def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> pd.DataFrame:
     """Validation NLL of two runs compared at equal wall time: the best each
-    reached within the reference run's whole training time (training plus
-    validation seconds), and the challenger's time to match the reference.
-
-    ``seconds_per_epoch``: charge every epoch of both runs this many seconds
-    instead of what each measured.  For two runs of the same model the work of
-    an epoch is the same (up to the optimizer step), while the seconds they
-    measured also depend on what else the machine was doing at the time.
+    reached within the reference run's training time, and the challenger's
+    time to match the reference.  Every epoch of both is charged the reference
+    run's median epoch (training plus validation seconds, ``seconds_per_epoch``):
+    for two runs of the same model the work of an epoch is the same (up to the
+    optimizer step), while the seconds they measured also depend on what else
+    the machine was doing at the time.
     """
+    ref = curves[curves["run_id"] == reference]
+    seconds_per_epoch = float((ref["seconds"] + ref["valid_seconds"].fillna(0)).median())
+
     def timed(run_id):
         part = curves[curves["run_id"] == run_id].sort_values("epoch")
-        if seconds_per_epoch is not None:
-            seconds = part["epoch"].astype(float) * seconds_per_epoch
-        else:
-            seconds = _epoch_seconds(part).cumsum()
-        return seconds.to_numpy(), part["valid_nll"].cummin().to_numpy()
+        return (part["epoch"].astype(float) * seconds_per_epoch).to_numpy(), part["valid_nll"].cummin().to_numpy()
 
     t_ref, v_ref = timed(reference)
     t_new, v_new = timed(challenger)
@@ -126,7 +91,7 @@ def equal_time(curves: pd.DataFrame, reference: str, challenger: str,
     within = v_new[t_new <= budget]
     matched = t_new[v_new <= v_ref[-1]]
     return pd.DataFrame([dict(
-        reference=reference, challenger=challenger, seconds=budget,
+        reference=reference, challenger=challenger, seconds=budget, seconds_per_epoch=seconds_per_epoch,
         reference_epochs=len(t_ref), reference_best=v_ref[-1],
         challenger_epochs_in_time=len(within), challenger_best_in_time=within.min() if len(within) else float("nan"),
         challenger_seconds_to_match=matched[0] if len(matched) else float("nan"),

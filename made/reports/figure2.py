@@ -13,8 +13,9 @@ import pandas as pd
 from pathlib import Path
 
 from .curves import convergence_table, fewer_masks_check
-from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, by_seed, describe, rows_of_mode, select, seeds_text
-from .statistics import Difference, difference, fmt_mean, judgement, mean_se
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, rows_of_mode, run_seconds, select,
+                   seeds_text, span, summary, table_row)
+from .statistics import Difference, difference, fmt_mean, judgement
 
 WIDTH = 500
 
@@ -38,28 +39,15 @@ def what_was_run(runs: pd.DataFrame) -> str:
             f"protocol {describe(runs, 'protocol') or 'not recorded'}, {seeds_text(seeds) or 0} seeds")
 
 
-def _cell(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
-    """One point's values by seed (K = 1 belongs to both modes)."""
-    part = rows_of_mode(runs, mode)
-    return by_seed(part[part["num_masks"].astype(int) == k], column)
-
-
-def figure2_table(runs: pd.DataFrame) -> pd.DataFrame:
+def figure2_table(runs: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per K: test NLL (mean ± standard error over seeds; no ±: one
-    seed) of mask 0 and of the ensemble in both modes, and the seeds.  The
-    seed project's logit average is no likelihood: it is not here but in
-    comparison.md, beside the seed's 79.3 it explains."""
-    rows = []
-    for k in sorted(runs["num_masks"].astype(int).unique()):
-        row, seeds = {"K": int(k)}, []
-        for mode in TRAINING_MODES:
-            for column, evaluation in EVALUATIONS.items():
-                mean, se, n = mean_se(_cell(runs, mode, k, column))
-                row[f"{MODE_LABEL[mode]}, {evaluation}"] = fmt_mean(mean, se)
-                seeds.append(n)
-        row["seeds"] = seeds_text(seeds)
-        rows.append(row)
-    return pd.DataFrame(rows)
+    seed) of mask 0 and of the ensemble in both modes (:func:`..runs.summary`),
+    and the seeds.  The seed project's logit average is no likelihood: it is
+    not here but in comparison.md, beside the seed's 79.3 it explains."""
+    points = summary(runs) if points is None else points
+    return pd.DataFrame([{"K": int(k), **table_row(points, {f"{MODE_LABEL[m]}, {e}": (k, m, e) for m in TRAINING_MODES
+                                                          for e in EVALUATIONS.values()})}
+                         for k in sorted(runs["num_masks"].astype(int).unique())])
 
 
 def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
@@ -70,63 +58,22 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
     ks = sorted(k for k in runs["num_masks"].astype(int).unique() if k != 1)
     rows = []
 
-    def add(comparison, mode, k, d: Difference):
-        low, high = d.interval()
-        rows.append(dict(comparison=comparison, mode=mode, K=k, difference=d.delta, low95=low, high95=high,
-                         seeds=d.seeds, method=d.method, verdict=d.verdict, judged=d))
-
-    for column, name in (("test_nll_ensemble", "ensemble vs K = 1"), ("test_nll_single_mask", "mask 0 vs K = 1")):
-        base = _cell(runs, "order", 1, "test_nll_single_mask")
-        for mode in TRAINING_MODES:
-            for k in ks:
-                add(name, mode, k, difference(_cell(runs, mode, k, column), base))
-    for column, evaluation in EVALUATIONS.items():
-        for k in ks:
-            add(f"connectivity vs order, {evaluation}", "", k,
-                difference(_cell(runs, "connectivity", k, column), _cell(runs, "order", k, column)))
+    base = point(runs, "order", 1, "test_nll_single_mask")
+    compared = [(name, mode, k, point(runs, mode, k, column), base)
+                for column, name in (("test_nll_ensemble", "ensemble vs K = 1"), ("test_nll_single_mask", "mask 0 vs K = 1"))
+                for mode in TRAINING_MODES for k in ks]
+    compared += [(f"connectivity vs order, {evaluation}", "", k, point(runs, "connectivity", k, column),
+                  point(runs, "order", k, column)) for column, evaluation in EVALUATIONS.items() for k in ks]
+    rows = []
+    for comparison, mode, k, a, b in compared:
+        d = difference(a, b)
+        rows.append(dict(comparison=comparison, mode=mode, K=k, difference=d.delta, low95=d.interval()[0],
+                         high95=d.interval()[1], seeds=d.seeds, method=d.method, verdict=d.verdict, judged=d))
     return pd.DataFrame(rows, columns=["comparison", "mode", "K", "difference", "low95", "high95", "seeds",
                                        "method", "verdict", "judged"])
 
 
 # --- convergence: every run flattened before it stopped ------------------------------------------
-
-def convergence(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """:func:`..curves.convergence_table` with the settings a reader needs and
-    how many learning-rate steps came before the kept epoch."""
-    table = convergence_table(runs.assign(look_ahead=runs.get("look_ahead", 30)), curves)
-    step = runs.set_index("run_id")["lr_step_epochs"] if "lr_step_epochs" in runs else None
-    steps = [(int(b) - 1) // int(step[r]) if step is not None and not pd.isna(step[r]) else 0
-             for r, b in zip(table["run_id"], table["best_epoch"])]
-    return table.assign(rate_steps_before_kept=steps).sort_values(["num_masks", "mode", "seed"])
-
-
-def halving_check(runs: pd.DataFrame, curves: pd.DataFrame, min_k: int = 4) -> pd.DataFrame:
-    """Validating on the first K/2 masks instead of all K, replayed on every
-    run validated on all its masks that recorded the half-ensemble's curve
-    (``valid_nll_m<K/2>``): kept and stop epochs of both, and the full
-    ensemble's validation NLL at each kept epoch."""
-    rows = []
-    full = select(runs, valid_masks=None)
-    for run in full[full["num_masks"].astype(int) >= min_k].itertuples():
-        k = int(run.num_masks)
-        history = curves[curves["run_id"] == run.run_id].sort_values("epoch")
-        column = f"valid_nll_m{k // 2}"
-        if column not in history or history[column].isna().all():
-            continue
-        check = fewer_masks_check(history[["valid_nll", column]], int(getattr(run, "look_ahead", 30) or 30),
-                                  float(run.min_delta)).set_index("masks")
-        half, all_ = check.loc[k // 2], check.loc["all"]
-        rows.append(dict(K=k, mode=run.mode, seed=int(run.seed), kept_all=int(all_["best_epoch"]),
-                         kept_half=int(half["best_epoch"]), stop_all=all_["stop_epoch"], stop_half=half["stop_epoch"],
-                         nll_at_kept_all=all_["full_valid_nll_at_best"],
-                         nll_at_kept_half=half["full_valid_nll_at_best"]))
-    table = pd.DataFrame(rows)
-    if len(table):
-        table["nll_difference"] = table["nll_at_kept_half"] - table["nll_at_kept_all"]
-    return table
-
-
-
 
 # What "lower" and "higher" mean in each comparison, for its verdict column.
 WORDS = {"ensemble vs K = 1": ("better", "worse"), "mask 0 vs K = 1": ("better", "worse"),
@@ -141,14 +88,15 @@ def differences_shown(diffs: pd.DataFrame) -> pd.DataFrame:
                          "verdict": [judgement(d, *WORDS[c]) for c, d in zip(diffs["comparison"], diffs["judged"])]})
 
 
-def _range(values, digits: int = 0) -> dict:
-    return {"low": f"{min(values):.{digits}f}", "high": f"{max(values):.{digits}f}"}
-
-
 def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int = 30) -> dict:
-    """How every run stopped (:func:`convergence`): the table and the numbers its paragraph names.
+    """How every run stopped (:func:`..curves.convergence_table`, with how many learning-rate
+    steps came before the kept epoch): the table and the numbers its paragraph names.
     A run "rose" where its validation NLL at the stop is more than ``min_delta`` above the kept best."""
-    table = convergence(runs, curves)
+    table = convergence_table(runs.assign(look_ahead=runs.get("look_ahead", 30)), curves)
+    step = runs.set_index("run_id")["lr_step_epochs"] if "lr_step_epochs" in runs else None
+    table["rate_steps_before_kept"] = [(int(b) - 1) // int(step[r]) if step is not None and not pd.isna(step[r]) else 0
+                                       for r, b in zip(table["run_id"], table["best_epoch"])]
+    table = table.sort_values(["num_masks", "mode", "seed"])
     min_delta = float(runs["min_delta"].max()) if "min_delta" in runs else 0.0
     early = table["stopped_early"] & (table["epochs"] == table["best_epoch"] + look_ahead)
     rose = table[table["rise_at_stop"] > min_delta]
@@ -158,28 +106,43 @@ def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int
         "gain_before_best": f"gain in the {look_ahead} epochs before the kept one",
         "gain_after_best": "best later gain", "rise_at_stop": "rise at the stop",
         "rate_steps_before_kept": "rate steps before the kept epoch"})
-    steps = [{"steps": int(n), "runs": len(sub), **_range(sub["best_epoch"])}
+    steps = [{"steps": int(n), "runs": len(sub), **span(sub["best_epoch"])}
              for n, sub in table.groupby("rate_steps_before_kept")]
     return {"table": shown, "runs": len(table), "early": int(early.sum()), "look_ahead": look_ahead,
             "min_delta": f"{min_delta:g}", "steps": steps, "rose": len(rose),
-            "rise": _range(rose["rise_at_stop"], 3) if len(rose) else None,
-            "gain": _range(table["gain_before_best"], 3), "later": f"{table['gain_after_best'].max():.3f}"}
+            "rise": span(rose["rise_at_stop"], 3) if len(rose) else None,
+            "gain": span(table["gain_before_best"], 3), "later": f"{table['gain_after_best'].max():.3f}"}
 
 
 def halving_values(runs: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
-    """:func:`halving_check`: its table and the numbers its paragraph names; None without such runs."""
-    table = halving_check(runs, curves)
-    if not len(table):
+    """Validating on the first K/2 masks instead of all K, replayed on every run of K >= 4
+    validated on all its masks that recorded the half-ensemble's curve (``valid_nll_m<K/2>``):
+    kept and stop epochs of both and the full ensemble's validation NLL at each kept epoch (the
+    table), and the numbers its paragraph names; None without such runs."""
+    rows, full = [], select(runs, valid_masks=None)
+    for run in full[full["num_masks"].astype(int) >= 4].itertuples():
+        k = int(run.num_masks)
+        history = curves[curves["run_id"] == run.run_id].sort_values("epoch")
+        column = f"valid_nll_m{k // 2}"
+        if column not in history or history[column].isna().all():
+            continue
+        check = fewer_masks_check(history[["valid_nll", column]], int(getattr(run, "look_ahead", 30) or 30),
+                                  float(run.min_delta)).set_index("masks")
+        half, all_ = check.loc[k // 2], check.loc["all"]
+        rows.append({"K": k, "mode": run.mode, "seed": int(run.seed), "kept (all K)": int(all_["best_epoch"]),
+                     "kept (K/2)": int(half["best_epoch"]), "stop (all K)": all_["stop_epoch"],
+                     "stop (K/2)": half["stop_epoch"], "NLL at kept (all K)": all_["full_valid_nll_at_best"],
+                     "NLL at kept (K/2)": half["full_valid_nll_at_best"]})
+    if not rows:
         return None
-    stops = (table["stop_half"] - table["stop_all"]).dropna()
-    worst = table.loc[table["nll_difference"].abs().idxmax()]
-    shown = table.rename(columns={"kept_all": "kept (all K)", "kept_half": "kept (K/2)", "stop_all": "stop (all K)",
-                                  "stop_half": "stop (K/2)", "nll_at_kept_all": "NLL at kept (all K)",
-                                  "nll_at_kept_half": "NLL at kept (K/2)", "nll_difference": "difference"})
-    shown["stop (K/2)"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in shown["stop (K/2)"]]
-    shown["stop (all K)"] = [("" if pd.isna(v) else str(int(v))) for v in shown["stop (all K)"]]
-    return {"table": shown, "runs": len(table), "earlier": f"{abs(stops.min()):.0f}" if len(stops) else None,
-            "later": f"{stops.max():.0f}" if len(stops) else None, "worst": f"{abs(worst['nll_difference']):.4f}",
+    table = pd.DataFrame(rows)
+    table["difference"] = table["NLL at kept (K/2)"] - table["NLL at kept (all K)"]
+    stops = (table["stop (K/2)"] - table["stop (all K)"]).dropna()
+    worst = table.loc[table["difference"].abs().idxmax()]
+    table["stop (K/2)"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in table["stop (K/2)"]]
+    table["stop (all K)"] = [("" if pd.isna(v) else str(int(v))) for v in table["stop (all K)"]]
+    return {"table": table, "runs": len(table), "earlier": f"{abs(stops.min()):.0f}" if len(stops) else None,
+            "later": f"{stops.max():.0f}" if len(stops) else None, "worst": f"{abs(worst['difference']):.4f}",
             "worst_K": int(worst["K"]), "worst_mode": worst["mode"], "worst_seed": int(worst["seed"])}
 
 
@@ -188,16 +151,23 @@ def figure2_context(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> d
     runs = figure2_runs(runs)
     cols = [c for c in ("test_nll_single_mask_stderr", "test_nll_ensemble_stderr") if c in runs]
     stderr = pd.concat([runs[c] for c in cols]).dropna().astype(float) if cols else pd.Series([float("nan")])
-    seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
-                  if c in runs)
-    diffs = figure2_differences(runs)
-    base = mean_se(_cell(runs, "order", 1, "test_nll_single_mask"))
-    return {"what": what_was_run(runs), "table": figure2_table(runs), "differences": differences_shown(diffs),
-           "k1": fmt_mean(*base[:2]), "k1_seeds": base[2], "stderr": _range(stderr, 2), "runs": len(runs),
-           "hours": f"{seconds.sum() / 3600:.1f}", "minutes": _range(seconds / 60),
-           "epochs": _range(runs["epochs"]), "device": describe(runs, "device") or "not recorded",
+    seconds = run_seconds(runs)
+    diffs, points = figure2_differences(runs), summary(runs)
+    base = at(points, training="order", evaluation="mask 0", num_masks=1)
+    return {"what": what_was_run(runs), "table": figure2_table(runs, points), "differences": differences_shown(diffs),
+            "points": points, "judged": diffs, "k1": fmt_mean(*base[:2]), "k1_seeds": base[2], "stderr": span(stderr, 2), "runs": len(runs),
+           "hours": f"{seconds.sum() / 3600:.1f}", "minutes": span(seconds / 60),
+           "epochs": span(runs["epochs"]), "device": describe(runs, "device") or "not recorded",
            "convergence": convergence_values(runs, curves) if curves is not None else None,
            "halving": halving_values(runs, curves) if curves is not None else None}
+
+
+def logit_averages(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per K > 1, the means over seeds of the order-agnostic runs' logit average (no
+    likelihood: what the seed project's 79.3 is) and of their ensemble's test NLL."""
+    order = rows_of_mode(figure2_runs(runs), "order")
+    return order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
+        ["test_nll_logit_average", "test_nll_ensemble"]].mean()
 
 
 def reversal_word(authors: Difference, plain: Difference) -> str:
@@ -214,8 +184,8 @@ def reversal_word(authors: Difference, plain: Difference) -> str:
 def plain_context(plain: pd.DataFrame, authors: pd.DataFrame) -> dict:
     """Figure 2 on the seed project's model: its tables, and whether the reversal at K = 32 holds on it."""
     plain, authors = figure2_runs(plain), figure2_runs(authors)
-    ours, theirs = (difference(_cell(r, "order", REVERSAL_K, "test_nll_ensemble"),
-                               _cell(r, "order", 1, "test_nll_single_mask")) for r in (authors, plain))
+    ours, theirs = (difference(point(r, "order", REVERSAL_K, "test_nll_ensemble"),
+                               point(r, "order", 1, "test_nll_single_mask")) for r in (authors, plain))
     return {**figure2_context(plain), "reversal_K": REVERSAL_K, "authors": ours.short(), "authors_verdict": ours.verdict,
             "plain": theirs.short(), "plain_verdict": theirs.verdict, "word": reversal_word(ours, theirs)}
 

@@ -5,7 +5,10 @@ Every figure of results shows each seed as a faint point (or line) beside the
 mean over seeds, error bars of one standard error over seeds only where
 there are at least two, and names in its title the data variant, the recipe
 and the number of seeds.  Everything returns a matplotlib Figure;
-:func:`save_figure` writes PNG and PDF.
+:func:`save_figure` writes PNG and PDF.  Figure 2 and the widths figure draw
+their series by one home-made path (:func:`_draw`): seaborn's ``pointplot``
+dodges on a categorical axis only, and these axes are logarithmic (K, width),
+with each seed's own point beside the mean and no error bar from one seed.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import pandas as pd
 
 from .figure2 import figure2_runs, what_was_run
 from .references import PAPER_WIDTH, paper_nll
-from .runs import MODE_LABEL, TRAINING_MODES, rows_of_mode, summary
+from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, describe, rows_of_mode, seeds_text, summary
 from .widths import early_stops, many_masks, widths_runs, with_chosen_recipes
 from ..io import atomic_path
 
@@ -34,6 +37,7 @@ MODE_COLORS = {"order": "#1f77b4", "connectivity": "#d95f02"}
 EVAL_STYLES = {"mask 0": dict(ls="--", marker="o", mfc="white"),
                "ensemble": dict(ls="-", marker="s")}
 EVAL_NAME = {"mask 0": "mask 0 alone", "ensemble": "ensemble"}
+COLUMN = {evaluation: column for column, evaluation in EVALUATIONS.items()}
 PAPER_STYLE = dict(marker="*", s=160, edgecolor="white", linewidth=0.5, zorder=5)
 SEEDS_NOTE = "faint dots: one seed each; bars: ± 1 standard error over seeds (none: one seed)"
 
@@ -55,18 +59,45 @@ def _dodge(n: int, step: float) -> list[float]:
     return [(i - (n - 1) / 2) * step for i in range(n)]
 
 
-def _legend_ours_first(ax):
-    """One legend below the axes, this project's series first, the paper's marks last."""
+def _draw(ax, runs: pd.DataFrame, points: pd.DataFrame, x: str, series: list, step: float, jitter: float,
+          axis: list | None = None, mark=None) -> None:
+    """Figure 2's and the widths' one way of drawing: each of ``series``, (K,
+    mode, evaluation, colour, style, label), K None for every K, against
+    column ``x`` of :func:`..runs.summary`'s ``points``, moved sideways
+    (``_dodge``, ``step`` apart) so that no marker hides another, its seeds
+    ``jitter`` further; at each value of ``axis`` (a gap where it has no
+    point), or at its own points; ``mark(k, shift, points, runs)`` marks each series where given."""
+    for offset, (k, mode, evaluation, color, style, label) in zip(_dodge(len(series), step), series):
+        shift = 2 ** offset
+        part, seeds = points[(points["training"] == mode) & (points["evaluation"] == evaluation)], rows_of_mode(runs, mode)
+        if k is not None:
+            part, seeds = part[part["num_masks"] == k], seeds[seeds["num_masks"].astype(int) == k]
+        part = part.set_index(x).reindex(axis) if axis is not None else part.sort_values(x).set_index(x, drop=False)
+        xs = np.asarray(axis if axis is not None else part[x], float) * shift
+        _series(ax, xs, part["mean"].to_numpy(float), part["stderr"].to_numpy(float),
+                seeds[x].astype(float).to_numpy() * shift * 2 ** jitter,
+                seeds[COLUMN[evaluation]].astype(float).to_numpy(), color, label, **style)
+        if mark:
+            mark(k, shift, part, seeds)
+
+
+def _finish(fig, ax, ticks, xlim, xlabel: str, title: str | None, subtitle: str, **scale):
+    """Ticks at ``ticks`` on a log axis, the labels, the titles and one legend below the axes,
+    this project's series first, the paper's marks last."""
+    ax.set_xscale("log", **scale)
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.minorticks_off()
+    ax.set_xlim(*xlim)
+    ax.set(xlabel=xlabel, ylabel="test NLL (nats)")
+    ax.set_title(subtitle, fontsize=9, loc="left")
+    if title:
+        fig.suptitle(title, fontsize=11, x=0.02, ha="left")
     handles, labels = ax.get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("paper"))
     ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7.5, frameon=True,
               loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=2)
-
-
-def _title(fig, ax, title: str | None, subtitle: str):
-    ax.set_title(subtitle, fontsize=9, loc="left")
-    if title:
-        fig.suptitle(title, fontsize=11, x=0.02, ha="left")
+    fig.tight_layout()
+    return fig
 
 
 def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
@@ -84,26 +115,11 @@ def figure2(runs: pd.DataFrame, title: str | None = None) -> plt.Figure:
     runs = figure2_runs(runs)
     points = summary(runs)
     fig, ax = plt.subplots(figsize=(6.4, 5.0))
-    offsets = iter(_dodge(4, 0.1))
-    for mode in TRAINING_MODES:
-        part_runs = rows_of_mode(runs, mode)
-        for column, evaluation in (("test_nll_single_mask", "mask 0"), ("test_nll_ensemble", "ensemble")):
-            shift = 2 ** next(offsets)
-            part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)].sort_values("num_masks")
-            _series(ax, part["num_masks"] * shift, part["mean"], part["stderr"],
-                    part_runs["num_masks"].astype(float).to_numpy() * shift * 2 ** 0.06,
-                    part_runs[column].astype(float).to_numpy(), MODE_COLORS[mode],
-                    f"{MODE_LABEL[mode]}, {EVAL_NAME[evaluation]}", **EVAL_STYLES[evaluation])
-    ax.set_xscale("log", base=2)
+    _draw(ax, runs, points, "num_masks", [(None, m, e, MODE_COLORS[m], EVAL_STYLES[e], f"{MODE_LABEL[m]}, {EVAL_NAME[e]}")
+                                          for m in TRAINING_MODES for e in EVAL_STYLES], 0.1, 0.06)
     ks = sorted(points["num_masks"].unique())
-    ax.set_xticks(ks, [str(k) for k in ks])
-    ax.minorticks_off()
-    ax.set_xlim(min(ks) / 1.6, max(ks) * 1.4)
-    ax.set(xlabel="number of masks used in training (K)", ylabel="test NLL (nats)")
-    _title(fig, ax, title, f"{what_was_run(runs)}\n{SEEDS_NOTE}")
-    _legend_ours_first(ax)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, ks, (min(ks) / 1.6, max(ks) * 1.4), "number of masks used in training (K)", title,
+                   f"{what_was_run(runs)}\n{SEEDS_NOTE}", base=2)
 
 
 def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | None = None,
@@ -125,23 +141,15 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     series = [(1, "order", "mask 0", "black", dict(ls="-", marker="D"), "K = 1 (its recipe)")]
     series += [(k, m, e, MODE_COLORS[m], EVAL_STYLES[e], f"K = {k}, {MODE_LABEL[m]}, {EVAL_NAME[e]}")
                for m in TRAINING_MODES for e in EVAL_STYLES]
-    column = {"mask 0": "test_nll_single_mask", "ensemble": "test_nll_ensemble"}
     early = []  # K = 1 runs kept before the rate first stepped down
-    for offset, (masks, mode, evaluation, color, style, label) in zip(_dodge(len(series), 0.16), series):
-        shift = 2 ** offset
-        part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)
-                      & (points["num_masks"] == masks)].set_index("width").reindex(axis)
-        seeds = rows_of_mode(runs, mode)
-        seeds = seeds[seeds["num_masks"].astype(int) == masks]
-        _series(ax, np.asarray(axis, float) * shift, part["mean"].to_numpy(float), part["stderr"].to_numpy(float),
-                seeds["width"].to_numpy(float) * shift * 2 ** 0.03, seeds[column[evaluation]].astype(float).to_numpy(),
-                color, label, **style)
-        if masks == 1:
-            for width, stopped in early_stops(seeds).groupby("width"):  # one mark a width, at the mean
-                ax.annotate("‡", (width * shift, part.loc[width, "mean"]), textcoords="offset points",
-                            xytext=(0, 5), ha="center", va="bottom", fontsize=9)
-                epochs = "/".join(str(e) for e in sorted(set(stopped["best_epoch"].astype(int))))
-                early.append(f"{epochs} at {width} units")
+
+    def mark(masks, shift, part, seeds):
+        for width, stopped in early_stops(seeds).groupby("width") if masks == 1 else ():  # one mark a width
+            ax.annotate("‡", (width * shift, part.loc[width, "mean"]), textcoords="offset points",
+                        xytext=(0, 5), ha="center", va="bottom", fontsize=9)
+            early.append(f"{'/'.join(str(e) for e in sorted(set(stopped['best_epoch'].astype(int))))} at {width} units")
+
+    _draw(ax, runs, points, "width", series, 0.16, 0.03, axis, mark)
     for offset, (masks, color, what) in zip((0.55, 0.95), ((1, "black", "K = 1"),
                                                            (k, MODE_COLORS["order"], f"K = {k}, ensemble"))):
         if not np.isnan(paper_nll(masks)):
@@ -152,21 +160,13 @@ def widths_figure(runs: pd.DataFrame, widths: list[int] | None = None, k: int | 
     for width in sorted(set(axis) - set(points["width"])):  # say why a width has no points
         ax.text(width, 0.97, "not run yet", transform=ax.get_xaxis_transform(), ha="center", va="top", color="grey",
                 fontsize=9)
-    ax.set_xscale("log")
-    ax.set_xticks(axis, [str(w) for w in axis])
-    ax.minorticks_off()
-    ax.set_xlim(axis[0] / 1.6, max(axis[-1], PAPER_WIDTH) * 2.6)
-    ax.set(xlabel="hidden units (one hidden layer)", ylabel="test NLL (nats)")
     seeds = runs.groupby(["width", "num_masks", "mode"])["seed"].nunique()
-    from .runs import describe, seeds_text
-    _title(fig, ax, title, f"binarized MNIST ({describe(runs, 'data_variant')}), protocol "
-                           f"{describe(runs, 'protocol')}, {seeds_text(seeds)} seed(s) a point\n{SEEDS_NOTE}\n"
-                           f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled"
-                           + (f"\n‡ K = 1 kept an early epoch ({', '.join(early)}): it overfit in its first epochs"
-                              if early else ""))
-    _legend_ours_first(ax)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, axis, (axis[0] / 1.6, max(axis[-1], PAPER_WIDTH) * 2.6), "hidden units (one hidden layer)",
+                   title, f"binarized MNIST ({describe(runs, 'data_variant')}), protocol "
+                          f"{describe(runs, 'protocol')}, {seeds_text(seeds)} seed(s) a point\n{SEEDS_NOTE}\n"
+                          f"stars: the paper's 1 hidden layer (most likely {PAPER_WIDTH} units), as recalled"
+                   + (f"\n‡ K = 1 kept an early epoch ({', '.join(early)}): it overfit in its first epochs"
+                      if early else ""))
 
 
 def _decay_epochs(runs: pd.DataFrame | None, last_epoch: int) -> tuple[list[int], float | None]:

@@ -13,9 +13,9 @@ import pandas as pd
 
 from pathlib import Path
 
-from .curves import equal_time, fewer_masks_check, median_epoch_seconds
+from .curves import equal_time, fewer_masks_check
 from .references import reference
-from .runs import as_text, select, unique_runs
+from .runs import PAPER_FILE, as_text, read_table, select, span, unique_runs
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -36,8 +36,7 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
         other = counterpart(run, pool, "adam")
         if other is None:
             continue
-        spe = median_epoch_seconds(curves, run["run_id"])
-        cmp = equal_time(curves, run["run_id"], other["run_id"], seconds_per_epoch=spe).iloc[0]
+        cmp = equal_time(curves, run["run_id"], other["run_id"]).iloc[0]
         curve = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")["valid_nll"].cummin().to_numpy()
         look = min(30, len(curve) - 1)
         rows.append({
@@ -45,16 +44,12 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
             "seed": int(run["seed"]), "Adagrad epochs": int(run["epochs"]),
             "Adagrad capped": not bool(run["stopped_early"]),
             "Adagrad best": cmp["reference_best"], f"its gain in its last {look} epochs": curve[-look - 1] - curve[-1],
-            "Adam matched it at epoch": round(cmp["challenger_seconds_to_match"] / spe),
+            "Adam matched it at epoch": round(cmp["challenger_seconds_to_match"] / cmp["seconds_per_epoch"]),
             "Adam's best in the same time": cmp["challenger_best_in_time"],
             "Adam kept epoch": int(other["best_epoch"]), "Adam last epoch": int(other["epochs"]),
             "Adam stopped early": bool(other["stopped_early"]),
         })
     return pd.DataFrame(rows)
-
-
-def _range(values, digits: int) -> dict:
-    return {"low": f"{min(values):.{digits}f}", "high": f"{max(values):.{digits}f}"}
 
 
 def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
@@ -66,9 +61,9 @@ def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Data
     capped = table[table["Adagrad capped"]]
     return {"table": table.drop(columns="Adagrad capped"), "runs": len(table), "capped": len(capped),
             "cap": int(capped["Adagrad epochs"].max()) if len(capped) else None,
-            "gain": _range(capped[gain], 2) if len(capped) else None,
-            "matched": _range(table["Adam matched it at epoch"], 0),
-            "ahead": _range(table["Adagrad best"] - table["Adam's best in the same time"], 2)}
+            "gain": span(capped[gain], 2) if len(capped) else None,
+            "matched": span(table["Adam matched it at epoch"], 0),
+            "ahead": span(table["Adagrad best"] - table["Adam's best in the same time"], 2)}
 
 
 def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
@@ -106,11 +101,11 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
     """The paper's first point, K = 1 at 1x500 under the authors' Adagrad 0.01 on the paper's
     file, run to its stopping rule, against the converging recipe's K = 1 runs; None before it ends."""
     uncapped = recipes[recipes["max_epochs"].isna()] if "max_epochs" in recipes else recipes.iloc[:0]
-    runs = select(uncapped, protocol="paper", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    runs = select(uncapped, protocol="paper", data_variant=PAPER_FILE, hidden_sizes=500, num_masks=1)
     if not len(runs):
         return None
     run = runs.iloc[0]
-    adam = select(pool, protocol="adam", data_variant="larochelle", hidden_sizes=500, num_masks=1)
+    adam = select(pool, protocol="adam", data_variant=PAPER_FILE, hidden_sizes=500, num_masks=1)
     test, valid = adam["test_nll_single_mask"].astype(float), adam["valid_nll"].astype(float)
     d = difference(runs["test_nll_single_mask"].astype(float), test)
     seed = float(reference(table="seed", masks="1")["test_nll"])
@@ -125,11 +120,11 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
 def context(results: Path) -> dict:
     """recipes.md's context.  The Adam counterparts are found in any table of the grids that may
     hold them (the recipes' own, the rebuild's and Figure 2's), with their curves."""
-    tables = [pd.read_csv(results / f"{n}.csv") for n in ("recipes", "rebuild", "figure2")
-              if (results / f"{n}.csv").exists()]
-    curves = pd.concat([pd.read_csv(results / f"{n}_curves.csv") for n in ("recipes", "rebuild", "figure2")
-                        if (results / f"{n}.csv").exists()], ignore_index=True).drop_duplicates(["run_id", "epoch"])
-    recipes = pd.read_csv(results / "recipes.csv") if (results / "recipes.csv").exists() else tables[0].iloc[:0]
+    names = [n for n in ("recipes", "rebuild", "figure2") if (results / f"{n}.csv").exists()]
+    tables = [read_table(results, f"{n}.csv") for n in names]
+    curves = pd.concat([read_table(results, f"{n}_curves.csv") for n in names],
+                       ignore_index=True).drop_duplicates(["run_id", "epoch"])
+    recipes = tables[0] if names[0] == "recipes" else tables[0].iloc[:0]
     pool = unique_runs(pd.concat(tables, ignore_index=True))
     return {"equal_time": equal_time_values(recipes, pool, curves),
             "fewer_masks": fewer_masks_values(recipes, pool, curves), "first_point": first_point_values(recipes, pool)}

@@ -4,13 +4,12 @@ They are the project's own copy (``reference_numbers.csv``, from the shared
 paper notes): the paper's numbers are *recalled*, not read from its PDF, and
 every table that quotes one carries that confidence along.
 
->>> paper_one_hidden_layer()[["masks", "test_nll"]].values.tolist()
-[[1.0, 88.4], [32.0, 88.04]]
+>>> paper_nll(1), paper_nll(32)
+(88.4, 88.04)
 """
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 
 import pandas as pd
@@ -39,21 +38,11 @@ def reference(refs: pd.DataFrame | None = None, **match) -> pd.Series | None:
     return sel.iloc[0] if len(sel) else None
 
 
-def paper_one_hidden_layer() -> pd.DataFrame:
-    """The paper's 1-hidden-layer MNIST rows (recalled): masks, test NLL, the
-    width as the notes label it and as a number for a width axis."""
-    refs = reference_numbers()
-    rows = refs[(refs["table"] == "mnist") & (refs["model"] == "MADE 1 hidden layer")].copy()
-    rows["masks"] = rows["masks"].astype(float)
-    rows["width"] = [int(re.match(r"\d+", str(h)).group()) for h in rows["hidden"]]
-    return rows[["masks", "test_nll", "hidden", "width", "confidence"]].reset_index(drop=True)
-
-
 def paper_nll(masks: int) -> float:
-    """The paper's recalled 1-hidden-layer test NLL at 1 or 32 masks (NaN otherwise).
+    """The paper's recalled 1-hidden-layer MNIST test NLL at 1 or 32 masks (NaN otherwise).
 
     >>> paper_nll(1), paper_nll(32), paper_nll(4)
     (88.4, 88.04, nan)
     """
-    rows = paper_one_hidden_layer().set_index("masks")["test_nll"]
-    return float(rows.get(float(masks), float("nan")))
+    row = reference(table="mnist", model="MADE 1 hidden layer", masks=masks)
+    return float("nan") if row is None else float(row["test_nll"])

@@ -19,11 +19,13 @@ import math
 
 import pandas as pd
 
-from .statistics import mean_se
+from .statistics import fmt_mean, mean_se
 
+PAPER_FILE = "larochelle"  # the paper's binarized MNIST file (a data_variant)
 MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"}
 TRAINING_MODES = tuple(MODE_LABEL)
+SECONDS = ("train_seconds", "valid_seconds", "eval_seconds")  # a run's time, in its three parts
 
 
 def read_grid(results, stem: str) -> dict:
@@ -61,32 +63,20 @@ def as_text(value) -> str:
     return str(value)
 
 
-def matches(runs: pd.DataFrame, **settings) -> pd.Series:
-    """Rows whose recorded settings equal ``settings`` (a list: any of its
+def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
+    """The runs whose recorded settings equal ``settings`` (a list: any of its
     values; None: not set).  A column the table lacks counts as not set."""
     keep = pd.Series(True, index=runs.index)
     for column, wanted in settings.items():
         wanted = [as_text(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
         have = runs[column].map(as_text) if column in runs else pd.Series("", index=runs.index)
         keep &= have.isin(wanted)
-    return keep
-
-
-def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
-    """The runs of :func:`matches`."""
-    return runs[matches(runs, **settings)]
-
-
-def values_of(runs: pd.DataFrame, column: str) -> list[str]:
-    """The distinct recorded values of a setting, as text, sorted (empty ones left out)."""
-    if column not in runs:
-        return []
-    return sorted({as_text(v) for v in runs[column]} - {""})
+    return runs[keep]
 
 
 def describe(runs: pd.DataFrame, column: str) -> str:
-    """``static-seed0`` or ``adam/paper``: what a set of runs recorded for a setting."""
-    return "/".join(values_of(runs, column))
+    """``static-seed0`` or ``adam/paper``: the distinct values a set of runs recorded for a setting, sorted."""
+    return "/".join(sorted({as_text(v) for v in runs[column]} - {""})) if column in runs else ""
 
 
 def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
@@ -152,6 +142,48 @@ def summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
                 rows.append(dict(zip([*by, "num_masks"], keys), training=mode, evaluation=evaluation,
                                  mean=mean, stderr=se, seeds=n))
     return pd.DataFrame(rows, columns=[*by, "training", "evaluation", "num_masks", "mean", "stderr", "seeds"])
+
+
+def at(points: pd.DataFrame, **keys) -> tuple[float, float, int]:
+    """(mean, standard error, seeds) of the one :func:`summary` row whose
+    columns equal ``keys``; (NaN, NaN, 0) where there is none."""
+    row = points[(points[list(keys)] == pd.Series(keys)).all(axis=1)] if len(points) else points
+    return (float(row["mean"].iloc[0]), float(row["stderr"].iloc[0]), int(row["seeds"].iloc[0])) if len(row) \
+        else (float("nan"), float("nan"), 0)
+
+
+def table_row(points: pd.DataFrame, columns: dict, missing: str = "", **keys) -> dict:
+    """One row of Figure 2's or the widths' table: each column's point ((K, mode,
+    evaluation) of :func:`summary`, at ``keys``) as mean ± standard error
+    (``missing`` where it has no run), and how many seeds the points have."""
+    found = {name: at(points, num_masks=k, training=m, evaluation=e, **keys) for name, (k, m, e) in columns.items()}
+    return {**{name: fmt_mean(m, se) if n else missing for name, (m, se, n) in found.items()},
+            "seeds": seeds_text(n for *_, n in found.values()) or "0"}
+
+
+def point(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
+    """One point's values by seed (K = 1 belongs to both modes)."""
+    part = rows_of_mode(runs, mode)
+    return by_seed(part[part["num_masks"].astype(int) == k], column)
+
+
+def run_seconds(runs: pd.DataFrame) -> pd.Series:
+    """Each run's training, validation and test seconds, summed."""
+    return sum((runs[c].fillna(0).astype(float) for c in SECONDS if c in runs), pd.Series(0.0, index=runs.index))
+
+
+def span(values, digits: int = 0) -> dict:
+    """``{"low": ..., "high": ...}``: the least and greatest of ``values``, as text ("nan": none)."""
+    values = pd.Series(values, dtype=float)
+    return {"low": f"{values.min():.{digits}f}", "high": f"{values.max():.{digits}f}"}
+
+
+def read_table(results, name: str) -> pd.DataFrame | None:
+    """``results/<name>``, or None where it is not there."""
+    from pathlib import Path
+
+    path = Path(results) / name
+    return pd.read_csv(path) if path.exists() else None
 
 
 def seeds_text(counts) -> str:

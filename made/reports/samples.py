@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..samples import read_samples
+from .runs import PAPER_FILE
 
 SAMPLES = "samples.txt"
-PAPER_FILE = "larochelle"
 
 
 def best_run(runs: pd.DataFrame, runs_dir: str | Path) -> pd.Series | None:

@@ -5,10 +5,11 @@ Per dataset and setting (one mask; mask sampling) the recipe with the lowest
 run that did not stop early); where the authors published a command it is
 the row as published, and the others stand beside it.  Each row is set
 against the paper's number with :func:`made.reports.statistics.against_reference`.
-The search (:func:`_select`) is home-made because what it must say is: which
-recipes were not chosen and their validation NLL, which did not stop early,
-which never finished or were left out of the grid, and which stand beside a
-published command; a ``groupby().idxmin()`` gives the winner alone.
+The search (:func:`_select`) picks the winner with pandas (``groupby`` of the
+recipes' means, ``idxmin``); what is home-made around it is what the table
+must also say: which recipes were not chosen and their validation NLL, which
+did not stop early, which never finished or were left out of the grid, and
+which stand beside a published command.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from ..data import DATASETS
 from .references import reference, reference_numbers
-from .runs import by_seed, read_grid
+from .runs import SECONDS, by_seed, read_grid
 from .statistics import against_reference, judgement, mean_se
 
 # What mask sampling resamples at every minibatch, by training mode.
@@ -44,9 +45,8 @@ def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) ->
 
 def recipe_name(values: dict) -> str:
     """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
-    resampling = RESAMPLING
     parts = [str(values[c]) for c in ("protocol", "lr") if c in values and not pd.isna(values[c])]
-    label = resampling.get(str(values.get("mode", "")), "")
+    label = RESAMPLING.get(str(values.get("mode", "")), "")
     return ", ".join(parts[:1] + ([label] if label else []))
 
 
@@ -68,56 +68,40 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
     maps a group to the recipe that stands as published, whatever the
     validation NLL of the others), and the groups whose search has an
     unfinished recipe (their choice is not yet the validation's)."""
+    if "valid_nll" not in runs:  # a table without validation numbers: nothing to choose by
+        return runs, {}, runs.iloc[:0], set()
     recipe = _recipe_columns(runs, expected)
     if not recipe:
         keys = [*by, "seed"] if "seed" in runs else by
         return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0], set()
-    stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else pd.Series(True, index=runs.index)
+    stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else True
     means = (runs.assign(_stopped=stopped).groupby([*by, *recipe], dropna=False)
              .agg(valid_nll=("valid_nll", "mean"), stopped=("_stopped", "all")).reset_index())
-    published = published or {}
-    chosen_keys, others, beside_keys, incomplete = [], {}, [], set()
-    for key, sub in means.groupby(by, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        names = {i: recipe_name(dict(zip(recipe, sub.loc[i, recipe]))) for i in sub.index}
-        fixed = {c: v for c, v in published.get(key, {}).items() if c in recipe} or None
-        if fixed is not None:
-            pick = [i for i in sub.index if all(str(sub.loc[i, c]) == str(v) for c, v in fixed.items())]
-            beside_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in sub.index if i not in pick]
-            texts = []
-        else:
-            eligible = sub[sub["stopped"]]
-            pick = [eligible["valid_nll"].idxmin()] if len(eligible) else []
-            texts = [f"{names[i]} {sub.loc[i, 'valid_nll']:.2f}" + ("" if sub.loc[i, "stopped"] else
-                                                                   " (did not stop early)")
-                     for i in sub.index if i not in pick]
-        chosen_keys += [tuple(sub.loc[i, [*by, *recipe]]) for i in pick]
-        if expected is not None and fixed is None:
-            want = expected[(expected[by].astype(str) == pd.Series(map(str, key), index=by)).all(axis=1)]
-            have = {tuple(map(str, sub.loc[i, recipe])) for i in sub.index}
-            missing = sorted({tuple(map(str, r)) for r in want[recipe].values} - have)
-            texts += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
-            if missing:
-                incomplete.add(key)
-        if fixed is None:
-            texts += [f"{recipe_name(dict(zip(recipe, arm)))}: left out of the search (why: below)"
-                      for arm in _left_out_arms(left_out, key, recipe)]
-        if texts:
-            others[key] = "; ".join(texts)
+    key = pd.Series(list(zip(*(means[c] for c in by))), index=means.index)
+    fixed = key.map(lambda k: {c: v for c, v in (published or {}).get(k, {}).items() if c in recipe} or None)
+    as_published = [f is not None and all(str(r[c]) == str(v) for c, v in f.items())
+                    for f, (_, r) in zip(fixed, means.iterrows())]
+    free = means[fixed.isna() & means["stopped"]]
+    chosen = means.index.isin(free.groupby(by, dropna=False)["valid_nll"].idxmin()) | as_published
+    means["name"] = [recipe_name(dict(zip(recipe, v))) for v in means[recipe].values]
+    texts = {k: [f"{r.name} {r.valid_nll:.2f}" + ("" if r.stopped else " (did not stop early)")
+                 for r in means[(key == k) & ~chosen].itertuples()] for k in key[fixed.isna()].unique()}
+    incomplete = set()
+    for k, text in texts.items():
+        if expected is not None:
+            want = expected[(expected[by].astype(str) == pd.Series(map(str, k), index=by)).all(axis=1)]
+            missing = sorted({tuple(map(str, r)) for r in want[recipe].values}
+                             - {tuple(map(str, r)) for r in means[key == k][recipe].values})
+            text += [f"{recipe_name(dict(zip(recipe, m)))}: not finished" for m in missing]
+            incomplete |= {k} if missing else set()
+        text += [f"{recipe_name({c: v for c, v in zip(('protocol', 'mode'), arm) if c in recipe})}: left out of "
+                 "the search (why: below)" for (dataset, masks, *arm), _ in sorted((left_out or {}).items())
+                 if (str(dataset), str(masks)) == tuple(map(str, k)) and set(recipe) <= {"protocol", "mode"}]
     index = runs.set_index([*by, *recipe]).index
-    chosen = runs[index.isin(pd.MultiIndex.from_tuples(chosen_keys) if chosen_keys else [])]
-    beside = runs[index.isin(pd.MultiIndex.from_tuples(beside_keys) if beside_keys else [])]
-    return chosen, others, beside, incomplete
-
-
-def _left_out_arms(left_out: dict | None, key: tuple, recipe: list[str]) -> list[tuple]:
-    """The recipes (values of ``recipe``'s columns) that ``left_out`` takes out of group ``key``'s search."""
-    arms = []
-    for (dataset, k, *arm), _ in sorted((left_out or {}).items()):
-        values = dict(zip(("protocol", "mode"), arm))
-        if tuple(map(str, key)) == (str(dataset), str(k)) and all(c in values for c in recipe):
-            arms.append(tuple(values[c] for c in recipe))
-    return arms
+    def rows(part):
+        return runs[index.isin(pd.MultiIndex.from_frame(part[[*by, *recipe]]) if len(part) else [])]
+    return (rows(means[chosen]), {k: "; ".join(t) for k, t in texts.items() if t},
+            rows(means[~chosen & fixed.notna()]), incomplete)
 
 
 def chosen_note(sub: pd.DataFrame, published: bool = False, incomplete: bool = False) -> str:
@@ -133,30 +117,6 @@ def chosen_note(sub: pd.DataFrame, published: bool = False, incomplete: bool = F
     return ""
 
 
-def _uci_groups(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
-                left_out: dict | None = None):
-    """(dataset, K, role, runs) per row of the UCI table: the chosen (or
-    published) recipe of each dataset and K ("incomplete" where a recipe of
-    its search has not finished), then the runs beside a published command,
-    one row per recipe; and the recipes not chosen."""
-    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
-    if expected is not None:
-        expected = expected.assign(num_masks=expected["num_masks"].astype(str))
-    if "valid_nll" not in runs:
-        return [(d, k, "chosen", sub) for (d, k), sub in runs.groupby(["dataset", "num_masks"])], {}
-    published = published or {}
-    chosen, others, beside, incomplete = _select(runs, ["dataset", "num_masks"], expected, published, left_out)
-    groups = []
-    for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
-        role = ("published" if (dataset, k) in published else
-                "incomplete" if (dataset, k) in incomplete else "chosen")
-        groups.append((dataset, k, role, sub))
-        near = beside[(beside["dataset"] == dataset) & (beside["num_masks"] == k)]
-        for _, other in near.groupby([c for c in ("protocol", "mode") if c in near], dropna=False):
-            groups.append((dataset, k, "beside", other))
-    return groups, others
-
-
 # A row's role, as the tables say it: a row whose search has an unfinished
 # recipe does not say it chose on validation.
 ROLES = {"chosen": "chosen on validation", "published": "authors' command",
@@ -167,15 +127,25 @@ ROLES = {"chosen": "chosen on validation", "published": "authors' command",
 def uci_entries(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
                 left_out: dict | None = None):
     """The UCI table's rows before formatting, each as (dataset, K, role, runs,
-    mask sampling?, the test column read, the paper's row); and the recipes not chosen."""
-    refs = reference_numbers()
-    groups, others = _uci_groups(runs, expected, published, left_out)
-    entries = []
-    for dataset, k, role, sub in groups:
-        sampling = k == "sampling"
-        entries.append((dataset, k, role, sub, sampling, "test_nll_ensemble" if sampling else "test_nll_single_mask",
-                        reference(refs, table="uci", dataset=dataset, masks="sampling" if sampling else "1")))
-    return entries, others
+    mask sampling?, the test column read, the paper's row): the chosen (or
+    published) recipe of each dataset and K ("incomplete" where a recipe of
+    its search has not finished), then the runs beside a published command,
+    one row per recipe; and the recipes not chosen."""
+    runs = runs.assign(num_masks=runs["num_masks"].astype(str))
+    if expected is not None:
+        expected = expected.assign(num_masks=expected["num_masks"].astype(str))
+    published, refs = published or {}, reference_numbers()
+    chosen, others, beside, incomplete = _select(runs, ["dataset", "num_masks"], expected, published, left_out)
+    groups = []
+    for (dataset, k), sub in chosen.groupby(["dataset", "num_masks"]):
+        groups.append((dataset, k, "published" if (dataset, k) in published else
+                       "incomplete" if (dataset, k) in incomplete else "chosen", sub))
+        near = beside[(beside["dataset"] == dataset) & (beside["num_masks"] == k)]
+        groups += [(dataset, k, "beside", other)
+                   for _, other in near.groupby([c for c in ("protocol", "mode") if c in near], dropna=False)]
+    return [(d, k, role, sub, k == "sampling", "test_nll_ensemble" if k == "sampling" else "test_nll_single_mask",
+             reference(refs, table="uci", dataset=d, masks="sampling" if k == "sampling" else "1"))
+            for d, k, role, sub in groups], others
 
 
 COLUMNS = ["dataset", "setting", "resampling", "role", "test_nll", "stderr_over_examples", "stderr_over_seeds",
@@ -202,16 +172,13 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
     best epoch(s), and the run time of the kept runs (training, validation
     and test, summed over seeds).
     """
-    resampling = RESAMPLING
     entries, others = uci_entries(runs, expected, published, left_out)
     rows = []
     for dataset, k, role, sub, sampling, col, ref in entries:
         mean, se_seeds, n = mean_se(sub[col])
         paper = float(ref["test_nll"]) if ref is not None else float("nan")
-        seconds = sum(sub.get(c, pd.Series(0.0, index=sub.index)).fillna(0).astype(float).sum()
-                      for c in ("train_seconds", "valid_seconds", "eval_seconds"))
         protocols = sorted(str(p) for p in sub["protocol"].dropna().unique()) if "protocol" in sub else []
-        modes = sorted({resampling.get(str(m), "") for m in sub["mode"]}) if "mode" in sub else []
+        modes = sorted({RESAMPLING.get(str(m), "") for m in sub["mode"]}) if "mode" in sub else []
         rows.append({
             "dataset": dataset,
             "setting": f"mask sampling ({int(sub['ensemble_masks'].iloc[0])} test masks)" if sampling else "1 mask",
@@ -231,7 +198,8 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "not_chosen_valid_nll": others.get((dataset, k), "") if role in ("chosen", "incomplete") else "",
             "best_epoch": "/".join(str(int(b)) for b in sub["best_epoch"]),
             "stopped_early": bool(sub["stopped_early"].all()) if "stopped_early" in sub else False,
-            "run_minutes": seconds / 60,
+            # summed per column, then over columns: the order the committed tables were written in
+            "run_minutes": sum(sub[c].fillna(0).astype(float).sum() for c in SECONDS if c in sub) / 60,
             "data_variant": ", ".join(sorted(sub["data_variant"].unique())),
         })
     # The grid's datasets with no run at all: no copy of their data was at hand.

@@ -3,7 +3,10 @@
 The README's verdict table and the results' README are templates
 (``docs/templates/``, :mod:`made.reports.render`) whose sentences a person
 wrote; :func:`values` gives every number they show, and every word that
-follows from a number, read from the grids' tables in the results folder.
+follows from a number.  The numbers are the report modules' own (Figure 2's
+and the widths' summaries and judged differences from their contexts, the UCI
+rows from ``uci_comparison.csv``, the first point from :mod:`.recipes`):
+nothing is computed here twice; only the words' rules are this module's.
 
 The words, each by one stated rule:
 
@@ -20,22 +23,21 @@ The words, each by one stated rule:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from .figure2 import figure2_differences
+from .figure2 import figure2_context, logit_averages
+from .recipes import first_point_values
 from .references import paper_nll, reference
-from .runs import MODE_LABEL, TRAINING_MODES, by_seed, rows_of_mode, select
+from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, by_seed, read_table, run_seconds, select
 from .samples import best_run
-from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, difference, fmt_mean, mean_se, t_quantile
-from .widths import chosen_recipes, widths_runs, with_chosen_recipes
+from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, mean_se, t_quantile
+from .widths import widths_context
 
 # Within this many nats of a reference number, a mean reproduces it (the UCI
 # report's "within 1 nat of the paper").
 TOLERANCE = 1.0
-PAPER_FILE = "larochelle"
 
 
 def number_word(mean: float, se: float, n: int, reference_value: float) -> str:
@@ -78,48 +80,9 @@ def _counts(words: list[str]) -> dict:
             "not_settled": n("not settled"), "not_judged": n("not judged"), "not_run": n("not run")}
 
 
-def _mean(values) -> dict:
-    mean, se, n = mean_se(values)
-    return {"text": f"{fmt_mean(mean, se)} ({n} seed{'s' if n != 1 else ''})" if n else "not run yet",
-            "mean": mean, "se": se, "n": n}
-
-
-# The columns the values read: a grid without a table yet reads as one without runs.
-COLUMNS = ["run_id", "dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "protocol", "valid_nll",
-           "test_nll_single_mask", "test_nll_ensemble", "test_nll_logit_average", "train_seconds", "valid_seconds",
-           "eval_seconds", "dim", "lr_step_epochs", "best_epoch", "epochs"]
-
-
-def _read(results: Path, name: str) -> pd.DataFrame | None:
-    path = results / name
-    return pd.read_csv(path) if path.exists() else None
-
-
-def _table(results: Path, name: str) -> pd.DataFrame:
-    """A grid's table, or one without runs."""
-    table = _read(results, name)
-    return table if table is not None else pd.DataFrame(columns=COLUMNS)
-
-
-def _figure2(runs: pd.DataFrame) -> dict:
-    """Figure 2's curves: per mode, K = 1 and K = 32, the claim's word, and at
-    which K the ensemble helps or hurts (the Figure 2 report's own differences)."""
-    diffs = figure2_differences(runs) if len(runs) else pd.DataFrame(columns=["comparison", "mode", "K", "judged"])
-    out = {"k1": _mean(by_seed(runs[runs["num_masks"] == 1], "test_nll_single_mask"))["text"]}
-    for mode in TRAINING_MODES:
-        part = rows_of_mode(runs, mode)
-        judged = {(r.comparison, int(r.K)): r.judged for r in diffs[diffs["mode"] == mode].itertuples()}
-        ensemble = {k: d for (c, k), d in judged.items() if c == "ensemble vs K = 1"}
-        mask0 = judged.get(("mask 0 vs K = 1", 32))
-        out[mode] = {"label": MODE_LABEL[mode], "word": claim_word(ensemble.get(32)),
-                     "k32": _mean(by_seed(part[part["num_masks"] == 32], "test_nll_ensemble"))["text"],
-                     "d32": ensemble[32].short() if 32 in ensemble else "not run",
-                     "helps": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta < 0]),
-                     "hurts": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta > 0]),
-                     "unjudged": _ks([k for k, d in ensemble.items() if d.verdict == "not judged"]),
-                     "mask0_k32": _mean(by_seed(part[part["num_masks"] == 32], "test_nll_single_mask"))["text"],
-                     "mask0_d32": mask0.short() if mask0 is not None else "not available"}
-    return out
+def _text(mean: float, se: float, n: int) -> str:
+    """``91.43 ± 0.21 (3 seeds)``, or ``not run yet``."""
+    return f"{fmt_mean(mean, se)} ({n} seed{'s' if n != 1 else ''})" if n else "not run yet"
 
 
 def _ks(ks: list[int]) -> str:
@@ -127,24 +90,41 @@ def _ks(ks: list[int]) -> str:
     return f"K = {', '.join(str(k) for k in ks)}" if ks else "no K"
 
 
-def _widths(runs: pd.DataFrame) -> dict:
-    """At 8000 units, each arm under its recipe chosen on validation: K = 1,
-    K = 32 order-agnostic, the claim's word, and the paper's two rows."""
-    runs = widths_runs(select(runs, data_variant=PAPER_FILE))
-    chosen = chosen_recipes(runs)
-    kept = with_chosen_recipes(runs)
-    at = kept[kept["width"] == 8000]
-    k1 = by_seed(at[at["num_masks"] == 1], "test_nll_single_mask")
-    k32 = by_seed(rows_of_mode(at[at["num_masks"] == 32], "order"), "test_nll_ensemble")
-    d = difference(k32, k1)
-    m1, m32 = _mean(k1), _mean(k32)
-    return {"k1": m1["text"], "k32": m32["text"], "d": d.short(), "word": claim_word(d),
-            "k1_recipe": chosen.get((8000, 1, "single"), "none yet"),
-            "k32_recipe": chosen.get((8000, 32, "order"), "none yet"),
+def _figure2(report: dict) -> dict:
+    """Figure 2's curves from its report's context: per mode, K = 32 against K = 1,
+    the claim's word, and at which K the ensemble helps or hurts."""
+    points, diffs = report["points"], report["judged"]
+    out = {"k1": _text(*at(points, training="order", evaluation="mask 0", num_masks=1))}
+    for mode in TRAINING_MODES:
+        judged = {(r.comparison, int(r.K)): r.judged for r in diffs[diffs["mode"] == mode].itertuples()}
+        ensemble = {k: d for (c, k), d in judged.items() if c == "ensemble vs K = 1"}
+        mask0 = judged.get(("mask 0 vs K = 1", 32))
+        out[mode] = {"label": MODE_LABEL[mode], "word": claim_word(ensemble.get(32)),
+                     "k32": _text(*at(points, training=mode, evaluation="ensemble", num_masks=32)),
+                     "d32": ensemble[32].short() if 32 in ensemble else "not run",
+                     "helps": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta < 0]),
+                     "hurts": _ks([k for k, d in ensemble.items() if d.verdict == "clear" and d.delta > 0]),
+                     "unjudged": _ks([k for k, d in ensemble.items() if d.verdict == "not judged"]),
+                     "mask0_k32": _text(*at(points, training=mode, evaluation="mask 0", num_masks=32)),
+                     "mask0_d32": mask0.short() if mask0 is not None else "not available"}
+    return out
+
+
+def _widths(report: dict, width: int = 8000) -> dict:
+    """At 8000 units, from the widths report's context (each arm under its recipe chosen on
+    validation): K = 1, K = 32 order-agnostic, the claim's word, and the paper's two rows."""
+    points, diffs, chosen = report["points"], report["judged"], report["chosen"]
+    k1 = at(points, width=width, training="order", evaluation="mask 0", num_masks=1)
+    k32 = at(points, width=width, training="order", evaluation="ensemble", num_masks=32)
+    d = diffs[(diffs["width"] == width) & (diffs["mode"] == "order") & (diffs["evaluation"] == "ensemble")
+              & (diffs["K"] == 32)]["judged"]
+    d = d.iloc[0] if len(d) else None
+    return {"k1": _text(*k1), "k32": _text(*k32), "d": d.short() if d is not None else "not available",
+            "word": claim_word(d), "k1_recipe": chosen.get((width, 1, "single"), "none yet"),
+            "k32_recipe": chosen.get((width, 32, "order"), "none yet"),
             "paper_k1": f"{paper_nll(1):.2f}", "paper_k32": f"{paper_nll(32):.2f}",
             "paper_gain": f"{paper_nll(1) - paper_nll(32):.2f}",
-            "k1_word": number_word(m1["mean"], m1["se"], m1["n"], paper_nll(1)),
-            "k32_word": number_word(m32["mean"], m32["se"], m32["n"], paper_nll(32))}
+            "k1_word": number_word(*k1, paper_nll(1)), "k32_word": number_word(*k32, paper_nll(32))}
 
 
 def _uci(table: pd.DataFrame) -> list[dict]:
@@ -157,86 +137,58 @@ def _uci(table: pd.DataFrame) -> list[dict]:
                          "paper": " and ".join(f"{float(p['test_nll']):.2f}" for p in papers if p is not None),
                          "why": "no copy of its data here"})
             continue
-        ablation = str(r.judgement).startswith("ablation")
         setting = r.setting.split(" (")[0] + (f", {r.resampling}" if isinstance(r.resampling, str) and r.resampling else "")
-        n = int(r.seeds)
-        se = float(r.stderr_over_seeds) if not pd.isna(r.stderr_over_seeds) else math.nan
-        rows.append({"dataset": r.dataset, "setting": setting, "paper": f"{r.paper:.2f}",
-                     "ours": f"{fmt_mean(r.test_nll, se)} ({n} seed{'s' if n != 1 else ''})",
-                     "word": "ablation, not judged" if ablation else number_word(r.test_nll, se, n, r.paper),
-                     "why": r.role})
+        n, se = int(r.seeds), float(r.stderr_over_seeds)
+        rows.append({"dataset": r.dataset, "setting": setting, "paper": f"{r.paper:.2f}", "ours": _text(r.test_nll, se, n),
+                     "word": "ablation, not judged" if str(r.judgement).startswith("ablation")
+                     else number_word(r.test_nll, se, n, r.paper), "why": r.role})
     return rows
 
 
 def _seed(plain: pd.DataFrame | None, figure2: pd.DataFrame) -> dict:
     """The seed project's two numbers: its 94.5 (validation, one mask) against
     its own model's validation NLL here, and its 79.3 (a logit average)."""
-    one = reference(table="seed", masks="1")
-    logit = reference(table="seed", masks="10")
-    valid = by_seed(plain[plain["num_masks"] == 1], "valid_nll") if plain is not None else pd.Series(dtype=float)
-    m = _mean(valid)
-    order = rows_of_mode(figure2, "order")
-    averages = order[order["num_masks"] > 1].groupby("num_masks")["test_nll_logit_average"].mean()
-    return {"valid": f"{float(one['test_nll']):.1f}", "ours_valid": m["text"],
-            "word": number_word(m["mean"], m["se"], m["n"], float(one["test_nll"])),
-            "logit": f"{float(logit['test_nll']):.1f}",
+    one = float(reference(table="seed", masks="1")["test_nll"])
+    mean, se, n = mean_se(by_seed(plain[plain["num_masks"] == 1], "valid_nll") if plain is not None else [])
+    averages = logit_averages(figure2)["test_nll_logit_average"]
+    return {"valid": f"{one:.1f}", "ours_valid": _text(mean, se, n), "word": number_word(mean, se, n, one),
+            "logit": f"{float(reference(table='seed', masks='10')['test_nll']):.1f}",
             "logit_low": f"{averages.min():.2f}" if len(averages) else "not run yet",
             "logit_high": f"{averages.max():.2f}" if len(averages) else "not run yet"}
 
 
-def _binarizations(table: pd.DataFrame | None) -> dict:
-    """How many of the paper's file minus the rebuild's differences are judged, and how."""
-    table = table if table is not None else pd.DataFrame(columns=["verdict", "width", "K", "mode"])
-    judged = table[table["verdict"].isin(["clear", "suggestive", "within the spread"])]
-    return {"settings": len(table.drop_duplicates(["width", "K", "mode"])), "differences": len(table),
-            "judged": len(judged), "clear_ones": int((judged["verdict"] == "clear").sum())}
-
-
-def _first_point(recipes: pd.DataFrame | None) -> dict | None:
-    """The paper's first point under Adagrad on the paper's file, uncapped, when complete."""
-    if recipes is None or "max_epochs" not in recipes:
-        return None
-    run = select(recipes[recipes["max_epochs"].isna()], protocol="paper", data_variant=PAPER_FILE, num_masks=1)
-    if not len(run):
-        return None
-    run = run.iloc[0]
-    return {"epochs": int(run["epochs"]), "kept": int(run["best_epoch"]), "valid": f"{run['valid_nll']:.2f}",
-            "test": f"{run['test_nll_single_mask']:.2f}"}
-
-
-def _time(runs: pd.DataFrame) -> dict:
-    """What a grid's runs took here, from their own records."""
-    seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
-                  if c in runs)
-    return {"runs": len(runs), "core_hours": f"{seconds.sum() / 3600:.0f}",
-            "wall_hours": f"{seconds.sum() / 3600 / 2:.0f}"}
+# The columns the values read: a grid without a table yet reads as one without runs.
+COLUMNS = ["run_id", "dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "protocol", "valid_nll",
+           "test_nll_single_mask", "test_nll_ensemble", "test_nll_logit_average", "train_seconds", "valid_seconds",
+           "eval_seconds", "dim", "lr_step_epochs", "best_epoch", "epochs"]
 
 
 def values(results: str | Path) -> dict:
-    """Every value the templates name, from the tables in ``results``."""
-    results = Path(results)
-    figure2 = select(_table(results, "figure2.csv"), data_variant=PAPER_FILE)
-    plain = _read(results, "plain.csv")
-    widths = _table(results, "widths.csv")
-    uci = _read(results, "uci_comparison.csv")
-    sample_run = best_run(widths, results / "runs")
-    at_8000, uci_rows, seed = _widths(widths), _uci(uci) if uci is not None else [], _seed(plain, figure2)
-    numbers = [at_8000["k1_word"], at_8000["k32_word"], seed["word"]]
-    numbers += [r["word"] for r in uci_rows if not r["word"].startswith("ablation")]
+    """Every value the templates name, from the tables in ``results`` and the
+    report modules' contexts (each number computed once, there)."""
+    def table(name):
+        found = read_table(results, name)
+        return found if found is not None else pd.DataFrame(columns=COLUMNS)
+
+    figure2, widths = select(table("figure2.csv"), data_variant=PAPER_FILE), table("widths.csv")
+    plain, uci, recipes = read_table(results, "plain.csv"), read_table(results, "uci_comparison.csv"), \
+        read_table(results, "recipes.csv")
+    at_8000, seed = _widths(widths_context(select(widths, data_variant=PAPER_FILE))), _seed(plain, figure2)
+    uci_rows = _uci(uci) if uci is not None else []
+    uci_words = [r["word"] for r in uci_rows if not r["word"].startswith("ablation")]
+    sample_run = best_run(widths, Path(results) / "runs")
+    hours = run_seconds(figure2).sum() / 3600
+    large = {f"paper_k{k}": f"{float(reference(table='mnist', model='MADE 2 hidden layers', masks=k)['test_nll']):.2f}"
+             for k in (1, 32)}
     return {
-        "figure2": _figure2(figure2),
-        "plain": _figure2(plain) if plain is not None and len(plain) else None,
-        "widths": at_8000,
-        "large": {"paper_k1": f"{float(reference(table='mnist', model='MADE 2 hidden layers', masks='1')['test_nll']):.2f}",
-                  "paper_k32": f"{float(reference(table='mnist', model='MADE 2 hidden layers', masks='32')['test_nll']):.2f}"},
-        "uci": uci_rows,
-        "seed": seed,
-        "counts": _counts(numbers),
-        "uci_counts": _counts([r["word"] for r in uci_rows if not r["word"].startswith("ablation")]),
-        "binarizations": _binarizations(_read(results, "binarizations.csv")),
-        "first_point": _first_point(_read(results, "recipes.csv")),
+        "figure2": _figure2(figure2_context(figure2)),
+        "plain": _figure2(figure2_context(plain)) if plain is not None and len(plain) else None,
+        "widths": at_8000, "large": large, "uci": uci_rows, "seed": seed,
+        "counts": _counts([at_8000["k1_word"], at_8000["k32_word"], seed["word"], *uci_words]),
+        "uci_counts": _counts(uci_words),
+        "first_point": first_point_values(recipes, recipes) if recipes is not None else None,
         "samples": None if sample_run is None else {"run": sample_run["run_id"]},
-        "time": {"figure2": _time(figure2)},
+        "time": {"figure2": {"runs": len(figure2), "core_hours": f"{hours:.0f}", "wall_hours": f"{hours / 2:.0f}"}},
         "rule": {"tolerance": f"{TOLERANCE:.0f}", "min_seeds": MIN_SEEDS, "confidence": f"{CLEAR:.0%}",
                  "suggestive": f"{SUGGESTIVE:.0%}"},
     }

@@ -20,8 +20,8 @@ import pandas as pd
 from .references import PAPER_WIDTH, paper_nll
 from pathlib import Path
 
-from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, by_seed, describe, read_grid, rows_of_mode,
-                   seeds_text)
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, as_text, describe, point, read_grid, run_seconds,
+                   summary, table_row)
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 
@@ -41,11 +41,8 @@ def many_masks(runs: pd.DataFrame) -> int:
 def chosen_recipes(runs: pd.DataFrame) -> dict[tuple[int, int, str], str]:
     """(width, K, mode) -> that arm's recipe: the protocol of lowest mean
     validation NLL over its seeds, among the arm's runs (validation only)."""
-    chosen = {}
-    for (width, k, mode), part in runs.groupby(["width", runs["num_masks"].astype(int), "mode"]):
-        means = part.groupby(part["protocol"].astype(str))["valid_nll"].mean()
-        chosen[int(width), int(k), str(mode)] = str(means.idxmin())
-    return chosen
+    means = runs.groupby(["width", runs["num_masks"].astype(int), "mode", runs["protocol"].astype(str)])["valid_nll"].mean()
+    return {(int(w), int(k), str(m)): p for w, k, m, p in means.groupby(level=[0, 1, 2]).idxmin()}
 
 
 def k1_recipes(runs: pd.DataFrame) -> dict[int, str]:
@@ -85,11 +82,6 @@ def with_chosen_recipes(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[pd.Series(kept, index=runs.index, dtype=bool)]
 
 
-def _point(runs, width, mode, k, column) -> pd.Series:
-    part = rows_of_mode(with_chosen_recipes(runs)[lambda r: r["width"] == width], mode)
-    return by_seed(part[part["num_masks"].astype(int) == k], column)
-
-
 # What a K = 1 candidate changes, as the columns that tell the recipes apart.
 RECIPE_COLUMNS = {"optimizer": "optimizer", "lr": "learning rate", "weight_decay": "weight decay",
                   "lr_step_epochs": "rate ÷10 every (epochs)"}
@@ -122,20 +114,18 @@ def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.D
     return pd.DataFrame(rows).fillna("")
 
 
-def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None) -> pd.DataFrame:
+def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None,
+                 points: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per width (those of ``widths`` without runs say "not run yet"):
     test NLL at K = 1 and, at K = ``k``, of mask 0 and of the ensemble in both
-    modes; then the paper's recalled rows."""
+    modes, each arm under its recipe chosen on validation; then the paper's recalled rows."""
     runs = widths_runs(table)
     k = k or many_masks(runs)
-    columns = {"K = 1 (its recipe)": (1, "order", "test_nll_single_mask")}
-    columns.update({f"K = {k}, {MODE_LABEL[m]}, {e}": (k, m, c) for m in TRAINING_MODES for c, e in EVALUATIONS.items()})
-    rows = []
-    for width in sorted(set(widths or []) | set(runs["width"])):
-        cells = {name: mean_se(_point(runs, width, m, kk, c)) for name, (kk, m, c) in columns.items()}
-        rows.append({"hidden units": str(width),
-                     **{name: fmt_mean(m, s) if n else "not run yet" for name, (m, s, n) in cells.items()},
-                     "seeds": seeds_text(n for _, _, n in cells.values()) or "0"})
+    points = summary(with_chosen_recipes(runs), by=("width",)) if points is None else points
+    columns = {"K = 1 (its recipe)": (1, "order", "mask 0")}
+    columns.update({f"K = {k}, {MODE_LABEL[m]}, {e}": (k, m, e) for m in TRAINING_MODES for e in EVALUATIONS.values()})
+    rows = [{"hidden units": str(width), **table_row(points, columns, "not run yet", width=width)}
+            for width in sorted(set(widths or []) | set(runs["width"]))]
     paper = {name: "" for name in columns}
     paper["K = 1 (its recipe)"] = f"{paper_nll(1):.2f}"
     if not math.isnan(paper_nll(k)):
@@ -149,12 +139,13 @@ def widths_differences(table: pd.DataFrame, k: int | None = None) -> pd.DataFram
     (with fewer than 3 seeds a side: the difference, not judged)."""
     runs = widths_runs(table)
     k = k or many_masks(runs)
-    rows = []
+    rows, kept = [], with_chosen_recipes(runs)
     for width in sorted(runs["width"].unique()):
-        base = _point(runs, width, "order", 1, "test_nll_single_mask")
+        at_width = kept[kept["width"] == width]
+        base = point(at_width, "order", 1, "test_nll_single_mask")
         for mode in TRAINING_MODES:
             for column, evaluation in EVALUATIONS.items():
-                d = difference(_point(runs, width, mode, k, column), base)
+                d = difference(point(at_width, mode, k, column), base)
                 rows.append(dict(width=int(width), mode=mode, evaluation=evaluation, K=k, difference=d.delta,
                                  low95=d.interval()[0], high95=d.interval()[1], seeds=d.seeds, verdict=d.verdict,
                                  judged=d))
@@ -186,8 +177,7 @@ def runs_shown(table: pd.DataFrame) -> pd.DataFrame:
     test NLL, run time and where it ran (the recipe tells apart the K = 1
     candidates of one seed)."""
     runs = widths_runs(table).sort_values(["width", "num_masks", "mode", "protocol", "seed"])
-    seconds = sum(runs[c].fillna(0).astype(float) for c in ("train_seconds", "valid_seconds", "eval_seconds")
-                  if c in runs)
+    seconds = run_seconds(runs)
     return pd.DataFrame({
         "hidden units": runs["width"], "K": runs["num_masks"], "mode": runs["mode"], "recipe": runs["protocol"],
         "seed": runs["seed"],
@@ -217,10 +207,12 @@ def widths_context(table: pd.DataFrame, widths: list[int] | None = None, expecte
                          verdict=[judgement(d, "helps", "hurts") for d in diffs["judged"]])
     early = early_stops(with_chosen_recipes(runs))
     at = early[(early["width"].astype(int) == width) & (early["num_masks"].astype(int) == k)]
-    return {"k": k, "width": width, "data_variant": describe(runs, "data_variant"),
+    points = summary(with_chosen_recipes(runs), by=("width",))
+    return {"k": k, "width": width, "data_variant": describe(runs, "data_variant"), "judged": diffs,
+            "points": points, "chosen": chosen_recipes(runs),
             "k1_recipes": [{"width": w, "recipe": r, "incomplete": w in unfinished}
                            for w, r in sorted(k1_recipes(runs).items())],
-            "table": widths_table(table, widths, k), "k1_search": k1_search(table, expected),
+            "table": widths_table(table, widths, k, points), "k1_search": k1_search(table, expected),
             "differences": shown[["width", "mode", "evaluation", "K", "difference", "verdict"]],
             "early_at_width": [{"mode": MODE_LABEL[r.mode], "seed": r.seed, "kept": int(r.best_epoch),
                                 "epochs": int(r.epochs)} for r in at.itertuples()],
