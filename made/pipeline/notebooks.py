@@ -14,7 +14,6 @@ ends with its kernel on Ctrl-C.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
 import os
 import signal
@@ -266,46 +265,3 @@ def reset() -> None:
     with _guard:
         _stop_all = False
 
-
-# --- the training notebook's two figures (matplotlib, imported when drawn) ------------------------
-
-def plot_history(history, title: str = ""):
-    """Train and validation NLL per epoch (a ``history.csv`` frame), with the best validation epoch marked."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(history["epoch"], history["train_nll"], label="train (current mask)")
-    ax.plot(history["epoch"], history["valid_nll"], label="validation")
-    best = history.loc[history["valid_nll"].idxmin()]
-    ax.axvline(best["epoch"], color="grey", ls=":", lw=1)
-    ax.scatter([best["epoch"]], [best["valid_nll"]], color="black", zorder=3,
-               label=f"best: epoch {int(best['epoch'])}, {best['valid_nll']:.2f}")
-    ax.set(xlabel="epoch", ylabel="NLL (nats)", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def plot_samples(samples, image_shape: tuple[int, int] | None = None, ncols: int = 8):
-    """A grid of binary samples as images (28x28 for MNIST) or as rows of a matrix."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    samples = np.asarray(samples)
-    n, d = samples.shape
-    if image_shape is None:
-        side = int(math.isqrt(d))
-        image_shape = (side, side) if side * side == d else None
-    if image_shape is None:
-        fig, ax = plt.subplots(figsize=(8, max(2, n * 0.15)))
-        ax.imshow(samples, cmap="gray_r", aspect="auto", interpolation="nearest")
-        ax.set(xlabel="dimension", ylabel="sample")
-        return fig
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.1, nrows * 1.1))
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(samples[i].reshape(image_shape), cmap="gray_r", interpolation="nearest")
-    fig.tight_layout(pad=0.2)
-    return fig
