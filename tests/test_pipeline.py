@@ -15,7 +15,7 @@ import pytest
 from made.data import DATASETS
 from made.pipeline import grid as grid_module
 from made.pipeline import cli, notebooks
-from made.pipeline.notebooks import KERNEL, ensure_kernel
+from made.pipeline.child import kernel_manager
 from made.pipeline.results import collect_curves
 from made.pipeline.run import DONE, ERROR, execute_run, is_complete
 
@@ -32,11 +32,8 @@ def load_run_all():
 
 
 def test_kernel_runs_this_interpreter():
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    name = ensure_kernel()
-    spec = KernelSpecManager().get_kernel_spec(name)
-    assert name == KERNEL and spec.argv[0] == sys.executable
+    spec = kernel_manager()().kernel_spec
+    assert spec.argv[0] == sys.executable and spec.env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
 
 
 @pytest.mark.parametrize("argv, option, allowed", [
@@ -375,7 +372,7 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
     with pytest.raises(pm.PapermillExecutionError) as error:
         pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(tmp_path / "out.ipynb"),
                             parameters={**parameters, "run_dir": str(tmp_path / "run")},
-                            kernel_name=ensure_kernel(), progress_bar=False)
+                            kernel_manager_class=kernel_manager(), progress_bar=False)
     assert named in str(error.value)
     assert len(error.value.traceback) == 1, error.value.traceback  # one line, no traceback into made
     assert not (tmp_path / "run").exists()  # refused before anything ran
@@ -972,7 +969,7 @@ def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
         pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(top / "reused.ipynb"),
                             parameters=dict(run_dir=str(run_dir), config=dict(
                                 lr=0.01, max_epochs=3, train_subset=500, num_masks=1, progress=False)),
-                            kernel_name=ensure_kernel(), progress_bar=False)
+                            kernel_manager_class=kernel_manager(), progress_bar=False)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")} == before
 
 
