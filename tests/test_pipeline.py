@@ -384,7 +384,7 @@ def test_missing_data_is_downloaded_once_by_the_driver_or_stops_it_naming_where_
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(notebooks, "execute", no_training)
     run_all = load_run_all()
-    code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
+    code = run_all.main(["--grid", "uci", "--only", "dataset=connect4", "--data-dir", str(tmp_path),
                          "--results-dir", str(tmp_path / "results"), "--no-reports"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
@@ -400,22 +400,22 @@ def test_missing_data_is_downloaded_once_by_the_driver_or_stops_it_naming_where_
     assert len(fetched) == 1
 
 
-def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
+def test_only_a_list_of_datasets_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     import torch
 
     run_all = load_run_all()
-    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna,cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "--datasets" in err and "'cifar'" in err and "adult" in err
+    assert "--only" in err and "dataset=cifar" in err and "adult" in err and len(err.splitlines()) == 1
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
-    assert run_all.main(["--grid", "uci", "--datasets", "dna,nips", "--dry-run", "--device", "cuda",
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna,nips", "--dry-run", "--device", "cuda",
                          "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in out and "adult_" not in out
 
 
-def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
-    # Training only --datasets dna must not drop adult's finished runs from uci.csv.
+def test_an_only_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
+    # Training only --only dataset=dna must not drop adult's finished runs from uci.csv.
     run_all = load_run_all()
     points = grid_module.expand(grid_module.GRIDS["uci"])
     finished = [p for p in points if p.params["dataset"] == "dna"] + [
@@ -423,7 +423,7 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
     for p in finished:
         finish(tmp_path / "runs" / p.run_id, p)
     monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)
-    assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
     table = pd.read_csv(tmp_path / "uci.csv")
     assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
 
@@ -621,7 +621,7 @@ def test_the_driver_finds_the_data_without_loading_it(tmp_path, monkeypatch, cap
     monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("the driver loaded data"))
     started = []
     monkeypatch.setattr(notebooks, "execute", lambda source, output, parameters, **k: started.append(1))
-    code = load_run_all().main(["--grid", "uci", "--datasets", "dna", "--only", "num_masks=1",
+    code = load_run_all().main(["--grid", "uci", "--only", "dataset=dna", "--only", "num_masks=1",
                                 "--data-dir", str(data_dir), "--results-dir", str(tmp_path / "results"),
                                 "--no-reports"])
     err = capsys.readouterr().err
@@ -1201,11 +1201,12 @@ def test_only_selects_the_grids_runs_by_setting(tmp_path, capsys):
 
     points = grid_module.expand(grid_module.GRIDS["widths"])
     only = [cli._only("hidden_sizes=2000"), cli._only("num_masks=1")]
-    chosen = [p.run_id for p in points if cli._matches(p, only)]
+    chosen = [p.run_id for p in cli._select(points, only, "widths")]
     assert sorted(chosen) == sorted(p.run_id for p in points
                                     if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1)
     assert len(chosen) == 4  # adam and the three K = 1 candidates
-    chosen = [p.run_id for p in points if cli._matches(p, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")])]
+    chosen = [p.run_id for p in cli._select(points, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")], "widths")]
+    assert len(cli._select(points, [cli._only("hidden_sizes=500,[2000]"), cli._only("num_masks=1")], "widths")) == 9
     assert len(chosen) == 4 and all("_h8000_" in i and "_order_" in i for i in chosen)
     run_all = load_run_all()
     argv = ["--grid", "widths", "--results-dir", str(tmp_path), "--dry-run"]
