@@ -638,8 +638,10 @@ def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert f"{len(points)} runs, {len(points)} complete" in out and "0 to run" in out
     assert "nothing to run" in out and "estimated wall time" not in out
-    # and what training them all again would take, from the seconds they recorded
-    assert f"a rerun from scratch (--force) of these {len(points)} runs would take about" in out
+    # what training them all again would take
+    assert run_all.main(["--smoke", "--dry-run", "--force", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(points)} to run" in out and "estimated wall time with" in out
     # one run left: only it is listed and estimated (from FLOP counts: nothing is timed)
     (tmp_path / "smoke" / "runs" / points[0].run_id / DONE).unlink()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

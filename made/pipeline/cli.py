@@ -397,20 +397,15 @@ def _update_readmes(results: Path) -> None:
 
 
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:
-    """List the runs still to train and estimate their wall time; with none
-    left, what training them all again would take."""
-    from .estimate import estimate, recorded_estimate
+    """List the runs still to train and estimate their wall time."""
+    from .estimate import estimate
 
     print(f"grid {grid_name}: {len(points) + len(complete)} runs, {len(complete)} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
     for p in points:
         print(f"  {p.run_id}")
-    if not points:
-        print("nothing to run")
-        if complete:
-            print(recorded_estimate(complete, results / "runs", jobs))
-    else:
-        print(estimate(points, results, jobs))
+    print(estimate(points, results, jobs) if points else
+          "nothing to run (--dry-run --force estimates training them all again)")
     return 0
 
 
