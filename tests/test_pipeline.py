@@ -152,7 +152,7 @@ def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
         (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["config"]["max_epochs"]}))
 
     monkeypatch.setattr(notebooks, "execute", fake_notebook)
-    outcome = execute_run(point, tmp_path, {})
+    outcome = execute_run(point, tmp_path)
     assert outcome.status == "done"
     assert (run_dir / DONE).exists() and not (run_dir / ERROR).exists()
 
@@ -458,7 +458,7 @@ def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatc
     try:
         calls = []
         monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
-        outcome = execute_run(point, tmp_path, {})
+        outcome = execute_run(point, tmp_path)
         assert outcome.status == "locked" and f"{socket.gethostname()} pid {os.getpid()}" in outcome.error
         assert calls == [] and not (run_dir / DONE).exists()
         assert len((run_dir / STARTS).read_text().splitlines()) == 1
@@ -480,7 +480,7 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
     run_dir = tmp_path / point.run_id
     calls = []
     monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
-    assert execute_run(point, tmp_path, {}).status == "done"
+    assert execute_run(point, tmp_path).status == "done"
     host, pid, _ = (run_dir / STARTS).read_text().split()
     assert (host, int(pid)) == (socket.gethostname(), os.getpid()) and len(calls) == 1
     assert (run_dir / DONE).exists()
@@ -489,7 +489,7 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
     # complete at the first look? no; once the lock is ours? yes: another process finished it
     looks = iter([False, True])
     monkeypatch.setattr(pipeline, "is_complete", lambda *a: next(looks))
-    assert execute_run(point, tmp_path, {"max_epochs": 9}).status == "skipped"
+    assert execute_run(point, tmp_path).status == "skipped"
     assert len(calls) == 1 and len((run_dir / STARTS).read_text().splitlines()) == 1
     FileLock(run_dir / LOCK).acquire(blocking=False).lock.release()
 
@@ -671,7 +671,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         raise RuntimeError("the kernel died")
 
     monkeypatch.setattr(notebooks, "execute", interrupted)
-    assert execute_run(point, tmp_path, {}, force=True).status == "failed"
+    assert execute_run(point, tmp_path, force=True).status == "failed"
     assert seen == [[]]  # from scratch: nothing of the old run where the new one trains
     assert all((run_dir / n).read_bytes() == b for n, b in old.items() if n != STARTS)  # old run intact
     assert is_complete(run_dir)
@@ -685,7 +685,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         nbformat.write(nbformat.v4.new_notebook(), output)
 
     monkeypatch.setattr(notebooks, "execute", trains)
-    assert execute_run(point, tmp_path, {}, force=True).status == "done"
+    assert execute_run(point, tmp_path, force=True).status == "done"
     assert seen[1] == ["checkpoint.pt"]  # an interrupted --force resumes its own staging run
     assert json.loads((run_dir / "metrics.json").read_text())["valid_nll"] == 89.0
     assert (run_dir / "checkpoint.pt").read_text() == "the new run's checkpoint"
