@@ -814,9 +814,9 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     def run(point):  # stands in for execute_run: trains until its notebook is stopped
         started.append(point.run_id)
         deadline = time.monotonic() + 60
-        while not notebooks.stopping() and time.monotonic() < deadline:
+        while not notebooks._stop_all and time.monotonic() < deadline:
             time.sleep(0.01)
-        return RunOutcome(point.run_id, "interrupted" if notebooks.stopping() else "done")
+        return RunOutcome(point.run_id, "interrupted" if notebooks._stop_all else "done")
 
     notebooks.reset()
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # the user's Ctrl-C

@@ -216,11 +216,6 @@ def stop(keys=None) -> list[str]:
     return sorted(chosen)
 
 
-def stopping() -> bool:
-    """True once :func:`stop` was called for every notebook (until :func:`reset`)."""
-    return _stop_all
-
-
 def reset() -> None:
     """Notebooks may start again (a new grid in this process, after a stop)."""
     global _stop_all
