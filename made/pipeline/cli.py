@@ -237,15 +237,11 @@ def main(argv=None) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         code = _main(args)
-    except Interrupted as stop:
+    except KeyboardInterrupt as stop:  # Interrupted too: a grid's runs were stopped
         notebooks.stop()  # nothing of ours outlives the driver
-        print(f"{PROG}: interrupted: {_what_stopped(stop)}; no run is locked and every checkpoint "
-              "is kept: run the same command again to resume", file=sys.stderr)
-        return 128 + _STOP_SIGNAL[0]
-    except KeyboardInterrupt:
-        notebooks.stop()
-        print(f"{PROG}: interrupted; every finished run and checkpoint is kept: run the same "
-              "command again to resume", file=sys.stderr)
+        what = f": {_what_stopped(stop)}; no run is locked and" if isinstance(stop, Interrupted) else ";"
+        print(f"{PROG}: interrupted{what} every finished run and checkpoint is kept: run the same command "
+              "again to resume", file=sys.stderr)
         return 128 + _STOP_SIGNAL[0]
     finally:
         if previous is not None:
@@ -300,8 +296,6 @@ def _main(args) -> int:
     except ValueError as exc:
         return _error(f"argument --only: {exc}")
     results = (args.results_dir / subdir).resolve()
-    if results.exists() and not results.is_dir():
-        return _error(f"{results} is a file, not a directory; move it, or give another --results-dir")
     # Jobs and threads from the whole grid, not from the runs left: a resumed
     # run keeps the thread count it started with, and with it its numbers.
     if args.jobs is None:
@@ -339,7 +333,7 @@ def _main(args) -> int:
     if args.dry_run:
         return _dry_run(grid_name, points, complete, results, args.jobs, threads, device)
 
-    from .notebooks import execute_report
+    from .notebooks import NOTEBOOKS, execute_report
     from .results import aggregate, write_grid
     from .run import ERROR, run_grid
 
@@ -378,22 +372,14 @@ def _main(args) -> int:
                 print(f"report {name}: not run, it reads {', '.join(absent)}, which {results} does not hold yet")
                 continue
             print(f"report: {execute_report(name, results)}")
-        _update_readmes(results)
+        if (NOTEBOOKS / "documents.ipynb").exists():  # README.md and results/README.md from their templates
+            print(f"documents: {execute_report('documents', results)}")
     for o in locked:
         print(f"LOCKED {o.run_id}: being trained elsewhere ({o.error}); left to that process "
               f"(run {PROG} again once it is done to include it)")
     for o in failed:
         print(f"FAILED {o.run_id}: {o.error} (see {results / 'runs' / o.run_id / ERROR})", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _update_readmes(results: Path) -> None:
-    """Render results/README.md and, for the checkout's own results folder,
-    README.md from their templates (notebooks/documents.ipynb, where there is one)."""
-    from . import notebooks
-
-    if (notebooks.NOTEBOOKS / "documents.ipynb").exists():
-        print(f"documents: {notebooks.execute_report('documents', results)}")
 
 
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:
