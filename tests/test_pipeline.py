@@ -945,7 +945,7 @@ def test_force_retrains_a_real_run_from_scratch(smoke):
     before = json.loads((runs / point.run_id / "metrics.json").read_text())
     history = pd.read_csv(runs / point.run_id / "history.csv")
     started = _papermill_start(runs / point.run_id / "train_made.ipynb")
-    outcome = execute_run(point, runs, {"progress": False}, force=True, threads=1)
+    outcome = execute_run(point, runs, force=True, threads=1)
     assert outcome.status == "done", outcome.error
     after = json.loads((runs / point.run_id / "metrics.json").read_text())
     # trained again (a new execution of the notebook; train_seconds, rounded to 0.01 s, can
