@@ -12,7 +12,7 @@ A masked network does the dense network's arithmetic plus the masking, so
 masked/dense is at most about 1.  Results and what they showed:
 benchmarks/RESULTS.md.
 
-Training is timed by ``made.pipeline.estimate.train_throughput`` (a
+Training is timed by :func:`train_throughput` (a
 ``torch.utils.benchmark.Timer`` over the step ``fit`` trains with); an
 evaluation or sampling measurement is one call read off the clock, since
 ``Timer.timeit`` would add two untimed warm-up calls to every round.
@@ -37,9 +37,44 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's made, as a script
 
-from made.pipeline.estimate import sync, train_throughput  # noqa: E402
 from made.device import set_threads  # noqa: E402
 from made.model import MADE  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so that wall-clock timings are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100, steps: int = 30,
+                     seconds: float | None = None, switch_masks: bool = True, optimizer: str = "adagrad",
+                     device: torch.device | str = "cpu") -> float:
+    """Training examples per second of :func:`made.train.train_step` (forward,
+    backward, optimizer step, and the mask switch unless ``switch_masks`` is
+    False), under the contexts ``fit`` trains in: the mean of ``steps`` timed
+    steps after ``Timer``'s warm-up, or, with ``seconds``, of as many steps as
+    fill that many seconds (``Timer.blocked_autorange``)."""
+    from torch.utils.benchmark import Timer
+
+    from made.device import flush_denormals
+    from made.train import TrainConfig, make_optimizer, train_step, training_context
+
+    device = torch.device(device)
+    x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
+    lr = 0.01 if optimizer == "sgd" else None
+    opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, progress=False))  # as in fit()
+    next_mask = switch_masks and hasattr(model, "update_masks")
+    batches = iter(range(10**12))
+
+    def step():
+        i = next(batches) % 8
+        train_step(model, opt, x[i * batch_size:(i + 1) * batch_size], next_mask=next_mask)
+
+    timer = Timer("step()", globals={"step": step}, num_threads=torch.get_num_threads())
+    with flush_denormals(), training_context(model):  # as in fit()
+        measured = timer.blocked_autorange(min_run_time=seconds) if seconds else timer.timeit(steps)
+    return batch_size / measured.mean
 
 
 class DenseMLP(nn.Module):

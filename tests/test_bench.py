@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from made import MADE
 
 pytestmark = pytest.mark.slow  # a real benchmark: about two minutes
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
@@ -51,3 +54,17 @@ def test_quick_benchmark_prints_every_field():
     for label in ("train, 1 mask", "32 masks cycled", "no switching", "direct connections", "dense MLP (ceiling)",
                   "ensemble_log_prob", "sample 100", "grid throughput", "fastest split", "peak MB"):
         assert label in table
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
+def test_training_throughput_times_the_training_step(optimizer):
+    torch.manual_seed(0)
+    model = MADE(6, [8], 6, num_masks=3)
+    before = [p.detach().clone() for p in model.parameters()]
+    moves, update = [], model.update_masks
+    model.update_masks = lambda: (moves.append(1), update())
+    rate = load_bench().train_throughput(model, 6, batch_size=10, steps=4, optimizer=optimizer)
+    assert rate > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # it trained
+    assert len(moves) >= 4  # and moved to the next mask at every step, as fit does
+    assert load_bench().train_throughput(model, 6, batch_size=10, seconds=0.05) > 0

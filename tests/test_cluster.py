@@ -250,9 +250,8 @@ def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_
         for point in points:
             yield pickle.loads(pickle.dumps(function))(pickle.loads(pickle.dumps(point)))
 
-    points = expand(GRIDS["smoke"])
-    outcomes = run_grid(points, tmp_path, overrides={"device": "cuda", "max_epochs": 1}, progress=False,
-                        backend=backend)
+    points = expand(GRIDS["smoke"], device="cuda", max_epochs=1)
+    outcomes = run_grid(points, tmp_path, progress=False, backend=backend)
     assert sorted(o.run_id for o in outcomes) == sorted(p.run_id for p in points)
     assert {o.status for o in outcomes} == {"done"}
     assert all(p.params["device"] == "cuda" and p.params["max_epochs"] == 1 for p in seen)
@@ -286,7 +285,7 @@ def test_ctrl_c_on_the_driver_cancels_the_tasks_and_stops_their_notebooks(tmp_pa
     backend.client = Client()
     points = expand(GRIDS["smoke"])
     futures = {Future(done=i == 0): p for i, p in enumerate(points)}
-    function = functools.partial(execute_run, runs_dir=tmp_path / "runs", overrides={})
+    function = functools.partial(execute_run, runs_dir=tmp_path / "runs")
     stop = backend.stop(function, futures)
     assert isinstance(stop, Interrupted) and stop.stopped == [p.run_id for p in points[1:]]
     assert backend.client.calls[0] == ("cancel", len(points), True)

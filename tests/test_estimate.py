@@ -6,8 +6,7 @@ import json
 import pytest
 import torch
 
-from made import MADE
-from made.pipeline.estimate import estimate, makespan, train_throughput
+from made.pipeline.estimate import estimate, makespan
 from made.pipeline.grid import RunPoint, run_id
 from made.pipeline.run import DONE
 
@@ -86,17 +85,3 @@ def test_with_nothing_recorded_a_few_steps_are_timed_here(tmp_path, monkeypatch)
     monkeypatch.setattr(est, "_records", lambda results: [])
     text = estimate([_point(num_masks=2, hidden_sizes=[16], init="orthogonal")], tmp_path, jobs=1)
     assert "s/epoch (timed here)" in text and "unknown: no run of its dataset, recipe and K" in text
-
-
-@pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
-def test_training_throughput_times_the_training_step(optimizer):
-    torch.manual_seed(0)
-    model = MADE(6, [8], 6, num_masks=3)
-    before = [p.detach().clone() for p in model.parameters()]
-    moves, update = [], model.update_masks
-    model.update_masks = lambda: (moves.append(1), update())
-    rate = train_throughput(model, 6, batch_size=10, steps=4, optimizer=optimizer)
-    assert rate > 0
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # it trained
-    assert len(moves) >= 4  # and moved to the next mask at every step, as fit does
-    assert train_throughput(model, 6, batch_size=10, seconds=0.05) > 0

@@ -389,3 +389,13 @@ def test_each_uci_rows_recipe_with_3_seeds_is_validations_choice_in_the_committe
     chosen = {(r.dataset, 1 if r.setting == "1 mask" else "sampling"): (r.protocol, mode_of[r.resampling or ""])
               for r in table.itertuples()}
     assert chosen == UCI_CHOSEN
+
+
+def test_run_id_spells_every_setting_of_fact_id_name():
+    # run_id's fixed part spells these; a new setting of fact id="name" must be spelled there too
+    # (else two runs that differ in it would share an id): add it to run_id, then here.
+    from made.pipeline.experiment import ExperimentConfig
+
+    assert set(ExperimentConfig.names(id="name")) == {
+        "dataset", "data_variant", "hidden_sizes", "num_masks", "order_agnostic", "connectivity_agnostic", "seed",
+        "protocol"}

@@ -82,13 +82,13 @@ def test_a_run_held_by_another_process_is_locked_and_names_it_then_trains_once_f
     point, run_dir, calls = point_and_notebook
     holder = spawn(procs, run_dir)
     won(holder)
-    outcome = execute_run(point, tmp_path, {})
+    outcome = execute_run(point, tmp_path)
     assert outcome.status == "locked" and f"locked by {socket.gethostname()} pid {holder.pid} since" in outcome.error
     assert calls == [] and not (run_dir / DONE).exists()
     holder.stdin.write("release\n")
     holder.stdin.flush()
     assert holder.wait(timeout=20) == 0
-    assert execute_run(point, tmp_path, {}).status == "done" and len(calls) == 1
+    assert execute_run(point, tmp_path).status == "done" and len(calls) == 1
 
 
 def test_the_lock_of_a_killed_process_is_free_at_once(tmp_path, procs, point_and_notebook):
@@ -98,7 +98,7 @@ def test_the_lock_of_a_killed_process_is_free_at_once(tmp_path, procs, point_and
     holder.kill()  # SIGKILL: no code of its own runs; the OS releases its lock
     holder.wait(timeout=10)
     t0 = time.monotonic()
-    assert execute_run(point, tmp_path, {}).status == "done" and len(calls) == 1
+    assert execute_run(point, tmp_path).status == "done" and len(calls) == 1
     assert time.monotonic() - t0 < 5
     assert [line.split()[1] for line in (run_dir / STARTS).read_text().splitlines()] == [str(holder.pid),
                                                                                            str(os.getpid())]
@@ -120,5 +120,5 @@ def test_the_lock_is_released_whatever_the_notebook_did(tmp_path, monkeypatch):
         raise RuntimeError("the kernel died")
 
     monkeypatch.setattr(notebooks, "execute", fails)
-    assert execute_run(point, tmp_path, {}).status == "failed"
+    assert execute_run(point, tmp_path).status == "failed"
     FileLock(tmp_path / point.run_id / LOCK).acquire(blocking=False).lock.release()  # free

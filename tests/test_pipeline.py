@@ -15,7 +15,7 @@ import pytest
 from made.data import DATASETS
 from made.pipeline import grid as grid_module
 from made.pipeline import cli, notebooks
-from made.pipeline.notebooks import KERNEL, ensure_kernel
+from made.pipeline.child import kernel_manager
 from made.pipeline.results import collect_curves
 from made.pipeline.run import DONE, ERROR, execute_run, is_complete
 
@@ -32,11 +32,8 @@ def load_run_all():
 
 
 def test_kernel_runs_this_interpreter():
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    name = ensure_kernel()
-    spec = KernelSpecManager().get_kernel_spec(name)
-    assert name == KERNEL and spec.argv[0] == sys.executable
+    spec = kernel_manager()().kernel_spec
+    assert spec.argv[0] == sys.executable and spec.env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
 
 
 @pytest.mark.parametrize("argv, option, allowed", [
@@ -155,7 +152,7 @@ def test_a_successful_rerun_removes_the_earlier_error(tmp_path, monkeypatch):
         (Path(cwd) / "metrics.json").write_text(json.dumps({"max_epochs": parameters["config"]["max_epochs"]}))
 
     monkeypatch.setattr(notebooks, "execute", fake_notebook)
-    outcome = execute_run(point, tmp_path, {})
+    outcome = execute_run(point, tmp_path)
     assert outcome.status == "done"
     assert (run_dir / DONE).exists() and not (run_dir / ERROR).exists()
 
@@ -375,7 +372,7 @@ def test_an_unknown_setting_passed_to_the_notebook_is_an_error_naming_it(tmp_pat
     with pytest.raises(pm.PapermillExecutionError) as error:
         pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(tmp_path / "out.ipynb"),
                             parameters={**parameters, "run_dir": str(tmp_path / "run")},
-                            kernel_name=ensure_kernel(), progress_bar=False)
+                            kernel_manager_class=kernel_manager(), progress_bar=False)
     assert named in str(error.value)
     assert len(error.value.traceback) == 1, error.value.traceback  # one line, no traceback into made
     assert not (tmp_path / "run").exists()  # refused before anything ran
@@ -387,7 +384,7 @@ def test_missing_data_is_downloaded_once_by_the_driver_or_stops_it_naming_where_
     monkeypatch.setenv("MADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(notebooks, "execute", no_training)
     run_all = load_run_all()
-    code = run_all.main(["--grid", "uci", "--datasets", "connect4", "--data-dir", str(tmp_path),
+    code = run_all.main(["--grid", "uci", "--only", "dataset=connect4", "--data-dir", str(tmp_path),
                          "--results-dir", str(tmp_path / "results"), "--no-reports"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
@@ -403,22 +400,22 @@ def test_missing_data_is_downloaded_once_by_the_driver_or_stops_it_naming_where_
     assert len(fetched) == 1
 
 
-def test_datasets_option_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
+def test_only_a_list_of_datasets_names_what_the_grid_has(capsys, monkeypatch, tmp_path):
     import torch
 
     run_all = load_run_all()
-    assert run_all.main(["--grid", "uci", "--datasets", "cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna,cifar", "--dry-run", "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "--datasets" in err and "'cifar'" in err and "adult" in err
+    assert "--only" in err and "dataset=cifar" in err and "adult" in err and len(err.splitlines()) == 1
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a FLOP estimate: nothing timed
-    assert run_all.main(["--grid", "uci", "--datasets", "dna,nips", "--dry-run", "--device", "cuda",
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna,nips", "--dry-run", "--device", "cuda",
                          "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dna_h500_Ksampling_order_seed0_adadelta_valid_masks300" in out and "adult_" not in out
 
 
-def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
-    # Training only --datasets dna must not drop adult's finished runs from uci.csv.
+def test_an_only_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeypatch):
+    # Training only --only dataset=dna must not drop adult's finished runs from uci.csv.
     run_all = load_run_all()
     points = grid_module.expand(grid_module.GRIDS["uci"])
     finished = [p for p in points if p.params["dataset"] == "dna"] + [
@@ -426,7 +423,7 @@ def test_a_datasets_call_keeps_the_other_datasets_in_the_table(tmp_path, monkeyp
     for p in finished:
         finish(tmp_path / "runs" / p.run_id, p)
     monkeypatch.setattr(cli, "_data_missing", lambda points, data_dir: None)
-    assert run_all.main(["--grid", "uci", "--datasets", "dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
+    assert run_all.main(["--grid", "uci", "--only", "dataset=dna", "--results-dir", str(tmp_path), "--no-reports"]) == 0
     table = pd.read_csv(tmp_path / "uci.csv")
     assert sorted(table["run_id"]) == sorted(p.run_id for p in finished)
 
@@ -461,7 +458,7 @@ def test_execute_run_reports_a_run_locked_by_a_live_process(tmp_path, monkeypatc
     try:
         calls = []
         monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
-        outcome = execute_run(point, tmp_path, {})
+        outcome = execute_run(point, tmp_path)
         assert outcome.status == "locked" and f"{socket.gethostname()} pid {os.getpid()}" in outcome.error
         assert calls == [] and not (run_dir / DONE).exists()
         assert len((run_dir / STARTS).read_text().splitlines()) == 1
@@ -483,7 +480,7 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
     run_dir = tmp_path / point.run_id
     calls = []
     monkeypatch.setattr(notebooks, "execute", fake_notebook_writing_metrics(calls))
-    assert execute_run(point, tmp_path, {}).status == "done"
+    assert execute_run(point, tmp_path).status == "done"
     host, pid, _ = (run_dir / STARTS).read_text().split()
     assert (host, int(pid)) == (socket.gethostname(), os.getpid()) and len(calls) == 1
     assert (run_dir / DONE).exists()
@@ -492,7 +489,7 @@ def test_execute_run_records_each_start_and_rechecks_completeness_under_the_lock
     # complete at the first look? no; once the lock is ours? yes: another process finished it
     looks = iter([False, True])
     monkeypatch.setattr(pipeline, "is_complete", lambda *a: next(looks))
-    assert execute_run(point, tmp_path, {"max_epochs": 9}).status == "skipped"
+    assert execute_run(point, tmp_path).status == "skipped"
     assert len(calls) == 1 and len((run_dir / STARTS).read_text().splitlines()) == 1
     FileLock(run_dir / LOCK).acquire(blocking=False).lock.release()
 
@@ -624,7 +621,7 @@ def test_the_driver_finds_the_data_without_loading_it(tmp_path, monkeypatch, cap
     monkeypatch.setattr(data, "load_dataset", lambda *a, **k: pytest.fail("the driver loaded data"))
     started = []
     monkeypatch.setattr(notebooks, "execute", lambda source, output, parameters, **k: started.append(1))
-    code = load_run_all().main(["--grid", "uci", "--datasets", "dna", "--only", "num_masks=1",
+    code = load_run_all().main(["--grid", "uci", "--only", "dataset=dna", "--only", "num_masks=1",
                                 "--data-dir", str(data_dir), "--results-dir", str(tmp_path / "results"),
                                 "--no-reports"])
     err = capsys.readouterr().err
@@ -641,8 +638,10 @@ def test_dry_run_counts_complete_runs_and_estimates_the_rest(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert f"{len(points)} runs, {len(points)} complete" in out and "0 to run" in out
     assert "nothing to run" in out and "estimated wall time" not in out
-    # and what training them all again would take, from the seconds they recorded
-    assert f"a rerun from scratch (--force) of these {len(points)} runs would take about" in out
+    # what training them all again would take
+    assert run_all.main(["--smoke", "--dry-run", "--force", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(points)} to run" in out and "estimated wall time with" in out
     # one run left: only it is listed and estimated (from FLOP counts: nothing is timed)
     (tmp_path / "smoke" / "runs" / points[0].run_id / DONE).unlink()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -672,7 +671,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         raise RuntimeError("the kernel died")
 
     monkeypatch.setattr(notebooks, "execute", interrupted)
-    assert execute_run(point, tmp_path, {}, force=True).status == "failed"
+    assert execute_run(point, tmp_path, force=True).status == "failed"
     assert seen == [[]]  # from scratch: nothing of the old run where the new one trains
     assert all((run_dir / n).read_bytes() == b for n, b in old.items() if n != STARTS)  # old run intact
     assert is_complete(run_dir)
@@ -686,7 +685,7 @@ def test_force_trains_from_scratch_and_replaces_the_old_run_only_when_complete(t
         nbformat.write(nbformat.v4.new_notebook(), output)
 
     monkeypatch.setattr(notebooks, "execute", trains)
-    assert execute_run(point, tmp_path, {}, force=True).status == "done"
+    assert execute_run(point, tmp_path, force=True).status == "done"
     assert seen[1] == ["checkpoint.pt"]  # an interrupted --force resumes its own staging run
     assert json.loads((run_dir / "metrics.json").read_text())["valid_nll"] == 89.0
     assert (run_dir / "checkpoint.pt").read_text() == "the new run's checkpoint"
@@ -815,9 +814,9 @@ def test_ctrl_c_cancels_queued_runs_and_stops_running_ones():
     def run(point):  # stands in for execute_run: trains until its notebook is stopped
         started.append(point.run_id)
         deadline = time.monotonic() + 60
-        while not notebooks.stopping() and time.monotonic() < deadline:
+        while not notebooks._stop_all and time.monotonic() < deadline:
             time.sleep(0.01)
-        return RunOutcome(point.run_id, "interrupted" if notebooks.stopping() else "done")
+        return RunOutcome(point.run_id, "interrupted" if notebooks._stop_all else "done")
 
     notebooks.reset()
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # the user's Ctrl-C
@@ -946,7 +945,7 @@ def test_force_retrains_a_real_run_from_scratch(smoke):
     before = json.loads((runs / point.run_id / "metrics.json").read_text())
     history = pd.read_csv(runs / point.run_id / "history.csv")
     started = _papermill_start(runs / point.run_id / "train_made.ipynb")
-    outcome = execute_run(point, runs, {"progress": False}, force=True, threads=1)
+    outcome = execute_run(point, runs, force=True, threads=1)
     assert outcome.status == "done", outcome.error
     after = json.loads((runs / point.run_id / "metrics.json").read_text())
     # trained again (a new execution of the notebook; train_seconds, rounded to 0.01 s, can
@@ -972,7 +971,7 @@ def test_a_finished_run_directory_refuses_a_notebook_with_other_settings(smoke):
         pm.execute_notebook(str(ROOT / "notebooks" / "train_made.ipynb"), str(top / "reused.ipynb"),
                             parameters=dict(run_dir=str(run_dir), config=dict(
                                 lr=0.01, max_epochs=3, train_subset=500, num_masks=1, progress=False)),
-                            kernel_name=ensure_kernel(), progress_bar=False)
+                            kernel_manager_class=kernel_manager(), progress_bar=False)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.suffix in (".json", ".csv")} == before
 
 
@@ -1204,11 +1203,12 @@ def test_only_selects_the_grids_runs_by_setting(tmp_path, capsys):
 
     points = grid_module.expand(grid_module.GRIDS["widths"])
     only = [cli._only("hidden_sizes=2000"), cli._only("num_masks=1")]
-    chosen = [p.run_id for p in points if cli._matches(p, only)]
+    chosen = [p.run_id for p in cli._select(points, only, "widths")]
     assert sorted(chosen) == sorted(p.run_id for p in points
                                     if p.params["hidden_sizes"] == [2000] and p.params["num_masks"] == 1)
     assert len(chosen) == 4  # adam and the three K = 1 candidates
-    chosen = [p.run_id for p in points if cli._matches(p, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")])]
+    chosen = [p.run_id for p in cli._select(points, [cli._only("hidden_sizes=[8000]"), cli._only("mode=order")], "widths")]
+    assert len(cli._select(points, [cli._only("hidden_sizes=500,[2000]"), cli._only("num_masks=1")], "widths")) == 9
     assert len(chosen) == 4 and all("_h8000_" in i and "_order_" in i for i in chosen)
     run_all = load_run_all()
     argv = ["--grid", "widths", "--results-dir", str(tmp_path), "--dry-run"]

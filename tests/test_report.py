@@ -10,7 +10,6 @@ import pytest
 from made.reports.comparison import comparison_table
 from made.reports.figure2 import figure2_context, figure2_differences, figure2_table
 from made.reports.render import render_report
-from made.pipeline.notebooks import plot_history, plot_samples
 from made.reports.plots import figure2, learning_curves, save_figure
 from made.pipeline.grid import AS_PUBLISHED, GRIDS, K1_CANDIDATES, expand
 from made.reports.references import reference_numbers
@@ -170,14 +169,6 @@ def test_figure2_refuses_a_table_that_mixes_data_variants():
     runs.loc[0, "data_variant"] = "larochelle"
     with pytest.raises(ValueError, match="data_variant"):
         figure2_context(runs)
-
-
-def test_history_and_samples_plots():
-    h = pd.DataFrame(dict(epoch=[1, 2, 3], train_nll=[3.0, 2.0, 1.0], valid_nll=[3.0, 2.5, 2.7]))
-    fig = plot_history(h)
-    assert "epoch 2" in " ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
-    assert len(plot_samples(np.zeros((10, 784))).axes) == 16  # 2 rows of 8 images
-    assert len(plot_samples(np.zeros((5, 180))).axes) == 1  # non-square: one matrix
 
 
 def fake_curves(stop_seed1_at: int | None = None, runs=None) -> pd.DataFrame:

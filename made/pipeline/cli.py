@@ -97,10 +97,14 @@ def _name_value(text: str, option: str, example: str) -> tuple[str, object]:
     names = ExperimentConfig.names()
     if name not in names:
         raise argparse.ArgumentTypeError(unknown_settings([name], names))
+    return name, _json(value)
+
+
+def _json(text: str):
     try:
-        return name, json.loads(value)
+        return json.loads(text)
     except ValueError:
-        return name, value
+        return text
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -120,25 +124,32 @@ def _setting(text: str) -> tuple[str, object]:
     return name, value
 
 
-def _only(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` for --only: a setting (:func:`_name_value`) or ``mode``."""
+def _only(text: str) -> tuple[str, list]:
+    """``NAME=A[,B...]`` for --only: a setting (:func:`_name_value`) or ``mode``,
+    and the values of which a run must have one (a value that is JSON as a
+    whole, ``[500,500]``, is one value)."""
     name, sep, value = text.partition("=")
     if sep and name.strip() == "mode":
-        return "mode", value.strip()
-    return _name_value(text, "--only", "hidden_sizes=2000")
+        return "mode", value.strip().split(",")
+    name, value = _name_value(text, "--only", "hidden_sizes=2000")
+    return name, [_json(v) for v in value.split(",")] if isinstance(value, str) else [value]
 
 
-def _matches(point, only: list[tuple[str, object]]) -> bool:
-    """Whether ``point`` has every setting of ``only`` (values compared as a run's
-    settings hold them: --only hidden_sizes=2000 is [2000], num_masks=sampling is None)."""
-    settings = point.config().settings()
-    for name, value in only:
-        if name == "mode":
-            if point.mode != value:
-                return False
-        elif settings[name] != ExperimentConfig.from_dict(typed({name: value})).settings()[name]:
-            return False
-    return True
+def _select(points, only: list[tuple[str, list]], grid: str) -> list:
+    """The points that have, for each of ``only``, one of its values (compared
+    as a run's settings hold them: hidden_sizes=2000 is [2000], num_masks=sampling
+    is None); ValueError naming a value that no run left has, and those they have."""
+    for i, (name, values) in enumerate(only):
+        held = [p.mode if name == "mode" else p.config().settings()[name] for p in points]
+        wanted = [v if name == "mode" else ExperimentConfig.from_dict(typed({name: v})).settings()[name]
+                  for v in values]
+        absent = [text for text, v in zip(values, wanted) if v not in held]
+        if absent:
+            shown = " ".join(f"{n}={','.join(map(str, vs))}" for n, vs in [*only[:i], (name, absent)])
+            have = sorted({h if isinstance(h, str) else json.dumps(h) for h in held})
+            raise ValueError(f"no run of grid {grid} has {shown}; its runs have {name} {', '.join(have)}")
+        points = [p for p, h in zip(points, held) if h in wanted]
+    return points
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -147,11 +158,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true",
                    help="tiny subset, few epochs, K in {1, 2}: the whole pipeline fast (a grid of its own, "
                         "so not with --grid)")
-    p.add_argument("--datasets", default=None, metavar="A,B",
-                   help="only the grid's runs on these datasets (e.g. --grid uci --datasets adult,dna,mushrooms,nips)")
-    p.add_argument("--only", type=_only, action="append", default=[], metavar="NAME=VALUE",
-                   help="only the grid's runs with this setting (repeatable, all must hold; NAME is a setting "
-                        "or mode), e.g. --grid widths --only hidden_sizes=2000; the table keeps the others")
+    p.add_argument("--only", type=_only, action="append", default=[], metavar="NAME=A[,B]",
+                   help="only the grid's runs with this setting, or one of these values (repeatable, all must "
+                        "hold; NAME is a setting or mode), e.g. --grid widths --only hidden_sizes=2000, "
+                        "--grid uci --only dataset=adult,dna; the table keeps the others")
     p.add_argument("--protocol", choices=sorted(PROTOCOLS), default=None,
                    help="training recipe (default: the grid's own; figure2: adam)")
     p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="NAME=VALUE",
@@ -227,15 +237,11 @@ def main(argv=None) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         code = _main(args)
-    except Interrupted as stop:
+    except KeyboardInterrupt as stop:  # Interrupted too: a grid's runs were stopped
         notebooks.stop()  # nothing of ours outlives the driver
-        print(f"{PROG}: interrupted: {_what_stopped(stop)}; no run is locked and every checkpoint "
-              "is kept: run the same command again to resume", file=sys.stderr)
-        return 128 + _STOP_SIGNAL[0]
-    except KeyboardInterrupt:
-        notebooks.stop()
-        print(f"{PROG}: interrupted; every finished run and checkpoint is kept: run the same "
-              "command again to resume", file=sys.stderr)
+        what = f": {_what_stopped(stop)}; no run is locked and" if isinstance(stop, Interrupted) else ";"
+        print(f"{PROG}: interrupted{what} every finished run and checkpoint is kept: run the same command "
+              "again to resume", file=sys.stderr)
         return 128 + _STOP_SIGNAL[0]
     finally:
         if previous is not None:
@@ -282,25 +288,14 @@ def _main(args) -> int:
     except SettingsError as exc:
         return _error(f"argument --set: {exc}" if args.settings else str(exc))
     # The grid's table holds every complete run of the grid, also those that
-    # --datasets leaves out of this call's training.
+    # --only leaves out of this call's training.
     table = points
     csv_name, reports, subdir = grid_outputs(grid_name)
-    if args.datasets:
-        names = args.datasets.split(",")
-        known = sorted({p.params["dataset"] for p in points})
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            return _error(f"argument --datasets: {','.join(unknown)!r} not in grid {grid_name}; "
-                          f"use some of {','.join(known)}")
-        points = [p for p in points if p.params["dataset"] in names]
-    if args.only:
-        points = [p for p in points if _matches(p, args.only)]
-        if not points:
-            shown = " ".join(f"{n}={v}" for n, v in args.only)
-            return _error(f"argument --only: no run of grid {grid_name} has {shown}")
+    try:
+        points = _select(points, args.only, grid_name)
+    except ValueError as exc:
+        return _error(f"argument --only: {exc}")
     results = (args.results_dir / subdir).resolve()
-    if results.exists() and not results.is_dir():
-        return _error(f"{results} is a file, not a directory; move it, or give another --results-dir")
     # Jobs and threads from the whole grid, not from the runs left: a resumed
     # run keeps the thread count it started with, and with it its numbers.
     if args.jobs is None:
@@ -314,7 +309,7 @@ def _main(args) -> int:
     from .run import RunMismatch, check_reuse, pending
 
     if not args.force:
-        try:  # every run of the grid's table, also those --datasets leaves out of training
+        try:  # every run of the grid's table, also those --only leaves out of training
             check_reuse(table, results / "runs")
         except RunMismatch as exc:
             return _error(str(exc))
@@ -338,7 +333,7 @@ def _main(args) -> int:
     if args.dry_run:
         return _dry_run(grid_name, points, complete, results, args.jobs, threads, device)
 
-    from .notebooks import execute_report
+    from .notebooks import NOTEBOOKS, execute_report
     from .results import aggregate, write_grid
     from .run import ERROR, run_grid
 
@@ -377,7 +372,8 @@ def _main(args) -> int:
                 print(f"report {name}: not run, it reads {', '.join(absent)}, which {results} does not hold yet")
                 continue
             print(f"report: {execute_report(name, results)}")
-        _update_readmes(results)
+        if (NOTEBOOKS / "documents.ipynb").exists():  # README.md and results/README.md from their templates
+            print(f"documents: {execute_report('documents', results)}")
     for o in locked:
         print(f"LOCKED {o.run_id}: being trained elsewhere ({o.error}); left to that process "
               f"(run {PROG} again once it is done to include it)")
@@ -386,30 +382,16 @@ def _main(args) -> int:
     return 1 if failed else 0
 
 
-def _update_readmes(results: Path) -> None:
-    """Render results/README.md and, for the checkout's own results folder,
-    README.md from their templates (notebooks/documents.ipynb, where there is one)."""
-    from . import notebooks
-
-    if (notebooks.NOTEBOOKS / "documents.ipynb").exists():
-        print(f"documents: {notebooks.execute_report('documents', results)}")
-
-
 def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:
-    """List the runs still to train and estimate their wall time; with none
-    left, what training them all again would take."""
-    from .estimate import estimate, recorded_estimate
+    """List the runs still to train and estimate their wall time."""
+    from .estimate import estimate
 
     print(f"grid {grid_name}: {len(points) + len(complete)} runs, {len(complete)} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
     for p in points:
         print(f"  {p.run_id}")
-    if not points:
-        print("nothing to run")
-        if complete:
-            print(recorded_estimate(complete, results / "runs", jobs))
-    else:
-        print(estimate(points, results, jobs))
+    print(estimate(points, results, jobs) if points else
+          "nothing to run (--dry-run --force estimates training them all again)")
     return 0
 
 

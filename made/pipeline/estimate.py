@@ -5,9 +5,8 @@ Per run, seconds per epoch x epochs, each from the best source there is:
 * **seconds per epoch:** the median recorded by complete runs of the same
   shape (:data:`SHAPE`) on the same kind of device, in the results folder or
   the checkout's committed results; else a few steps timed here, on random
-  data of the dataset's shape (:func:`train_throughput`,
-  :func:`ensemble_throughput`); else *unknown*: no speed is assumed for a
-  device that is not here;
+  data of the dataset's shape (:func:`_timed_here`); else *unknown*: no speed
+  is assumed for a device that is not here;
 * **epochs:** the run's cap; else the median of the complete runs that stopped
   early with the same dataset, recipe and K (one, several, or mask sampling);
   else *unknown*.
@@ -25,61 +24,11 @@ from pathlib import Path
 
 import torch
 
-from ..model import MADE
 
 # What an epoch's cost depends on: the data's size (and the part of it trained
 # on), the network's, how many masks validation runs, and the direct
 # connections; not the recipe's numbers.
 SHAPE = ("dataset", "train_subset", "hidden_sizes", "num_masks", "valid_masks", "direct_connections")
-
-
-def sync(device: torch.device) -> None:
-    """Wait for queued GPU work, so that wall-clock timings are honest."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def train_throughput(model: torch.nn.Module, dim: int, *, batch_size: int = 100, steps: int = 30,
-                     seconds: float | None = None, switch_masks: bool = True, optimizer: str = "adagrad",
-                     device: torch.device | str = "cpu") -> float:
-    """Training examples per second of :func:`made.train.train_step` (forward,
-    backward, optimizer step, and the mask switch unless ``switch_masks`` is
-    False), under the contexts ``fit`` trains in: the mean of ``steps`` timed
-    steps after ``Timer``'s warm-up, or, with ``seconds``, of as many steps as
-    fill that many seconds (``Timer.blocked_autorange``)."""
-    from torch.utils.benchmark import Timer
-
-    from ..device import flush_denormals
-    from ..train import TrainConfig, make_optimizer, train_step, training_context
-
-    device = torch.device(device)
-    x = (torch.rand(batch_size * 8, dim, device=device) < 0.15).float()
-    lr = 0.01 if optimizer == "sgd" else None
-    opt, _ = make_optimizer(model, TrainConfig(optimizer=optimizer, lr=lr, progress=False))  # as in fit()
-    next_mask = switch_masks and hasattr(model, "update_masks")
-    batches = iter(range(10**12))
-
-    def step():
-        i = next(batches) % 8
-        train_step(model, opt, x[i * batch_size:(i + 1) * batch_size], next_mask=next_mask)
-
-    timer = Timer("step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    with flush_denormals(), training_context(model):  # as in fit()
-        measured = timer.blocked_autorange(min_run_time=seconds) if seconds else timer.timeit(steps)
-    return batch_size / measured.mean
-
-
-def ensemble_throughput(model: MADE, dim: int, n_examples: int = 2000, n_masks: int | None = None,
-                        device: torch.device | str = "cpu") -> float:
-    """Examples per second of ``ensemble_log_prob`` (all masks counted once per example)."""
-    device = torch.device(device)
-    x = (torch.rand(n_examples, dim, device=device) < 0.15).float()
-    model.ensemble_log_prob(x[:100], n_masks)  # warm-up
-    sync(device)
-    t0 = time.perf_counter()
-    model.ensemble_log_prob(x, n_masks)
-    sync(device)
-    return n_examples / (time.perf_counter() - t0)
 
 
 def elapsed(seconds: float) -> str:
@@ -144,21 +93,38 @@ def _seconds_per_epoch(row: dict) -> float:
     return (float(row.get("train_seconds") or 0) + float(row.get("valid_seconds") or 0)) / max(1, int(row["epochs"]))
 
 
-def _timed_here(cfg, device) -> float:
-    """Seconds of one epoch of ``cfg``, from a few steps timed here."""
+def _timed_here(cfg, device: torch.device) -> float:
+    """Seconds of one epoch of ``cfg``: a few training steps and validation
+    ensembles of one minibatch each, on random data of the dataset's shape,
+    timed here as ``fit`` runs them."""
     from ..data import DATASETS
+    from ..device import flush_denormals
     from ..evaluate import validation_masks
+    from ..train import make_optimizer, train_step, training_context
     from .experiment import build_model
 
     spec = DATASETS[cfg.dataset]
     n_train, n_valid = min(spec.splits[0], cfg.train_subset or spec.splits[0]), spec.splits[1]
     # a step's time does not depend on the weights: no orthogonal init (minutes of SVD at 8000 units)
     model = build_model(cfg, spec.dim, init_weights=False).to(device)
-    train = train_throughput(model, spec.dim, batch_size=cfg.train.batch_size, steps=5, device=device,
-                             optimizer=cfg.train.optimizer)
-    valid = ensemble_throughput(model, spec.dim, n_examples=min(n_valid, 500),
-                                n_masks=validation_masks(cfg.model.num_masks, cfg.train.valid_masks), device=device)
-    return n_train / train + n_valid / valid
+    optimizer, _ = make_optimizer(model, cfg.train)
+    x = (torch.rand(cfg.train.batch_size, spec.dim, device=device) < 0.15).float()
+    masks = validation_masks(cfg.model.num_masks, cfg.train.valid_masks)
+
+    def seconds(step, repeats: int = 3) -> float:  # after one call untimed (the warm-up)
+        for n in (1, repeats):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        return (time.perf_counter() - t0) / repeats
+
+    with flush_denormals(), training_context(model):
+        train = seconds(lambda: train_step(model, optimizer, x, next_mask=True))
+    with flush_denormals():
+        valid = seconds(lambda: model.ensemble_log_prob(x, masks))
+    return (n_train * train + n_valid * valid) / cfg.train.batch_size
 
 
 def estimate(points: list, results_dir: Path, jobs: int) -> str:
@@ -201,18 +167,3 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
     total = (f"estimated wall time with {jobs} job(s): {elapsed(makespan(seconds, jobs))}" if not unknown
              else f"estimated wall time: unknown ({unknown} of {len(seconds)} runs without an estimate)")
     return "\n".join(["per run:", *lines, total])
-
-
-def recorded_estimate(points: list, runs_dir: Path, jobs: int) -> str:
-    """What training complete runs again from scratch (``--force``) would
-    take: the seconds each recorded (training, validation and test), in
-    ``run_grid``'s order on ``jobs`` workers, as one line."""
-    from .run import read_metrics, schedule
-
-    seconds = []
-    for p in schedule(points):
-        row = read_metrics(Path(runs_dir) / p.run_id) or {}
-        seconds.append(sum(float(row.get(k) or 0.0) for k in ("train_seconds", "valid_seconds", "eval_seconds")))
-    return (f"a rerun from scratch (--force) of these {len(points)} runs would take about "
-            f"{elapsed(makespan(seconds, jobs))} with {jobs} job(s), from the seconds they recorded "
-            f"({elapsed(sum(seconds))} of run time, on the machines that trained them)")

@@ -236,12 +236,6 @@ def run_mode(settings: Mapping) -> str:
     return "order" if bool(settings.get("order_agnostic", ModelConfig.order_agnostic)) else "connectivity"
 
 
-def may_change() -> str:
-    """The settings that may differ between the calls that train one run
-    directory, as a reader reads them: ``data_dir, max_epochs, ...``."""
-    return ", ".join(n for n in ExperimentConfig.names(computation=False) if n != "progress")
-
-
 def unknown_settings(unknown: list[str], names: list[str]) -> str:
     """``unknown setting 'lrr' (did you mean 'lr'?)``, for each name."""
     parts = []
@@ -378,10 +372,11 @@ def check_same_run(out_dir: Path, config: ExperimentConfig, data_sha256: str | N
     except (OSError, ValueError, TypeError):
         return  # damaged: it describes nothing, and this run rewrites it
     if diff:
+        may_change = ", ".join(n for n in ExperimentConfig.names(computation=False) if n != "progress")
         raise ValueError(
             f"{out_dir} holds a run trained with other settings or data ({diff}, "
             f"from its {METRICS}); use another run directory, or delete this one to train afresh "
-            f"(only {may_change()} may change between calls)")
+            f"(only {may_change} may change between calls)")
 
 
 def recorded_difference(row: Mapping, config: ExperimentConfig, variant: str | None = None,

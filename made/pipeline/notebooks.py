@@ -1,9 +1,8 @@
-"""The notebooks: the kernel they run in, their parameters, executing and tidying them.
+"""The notebooks: their parameters, executing and tidying them.
 
 Every training run is a papermill execution of ``notebooks/train_made.ipynb``
 (``made.pipeline.run.execute_run``) and every report one of its notebook
-(:func:`execute_report`).  Here: the Jupyter kernel that runs this very
-interpreter (:func:`ensure_kernel`), what the training notebook takes
+(:func:`execute_report`).  Here: what the training notebook takes
 (:func:`notebook_parameters`, and :func:`training_config` for its own
 ``config``), and the executed notebooks saved without times or this machine's
 paths (:func:`tidy_notebook`).  Each notebook executes in a child process
@@ -13,58 +12,20 @@ ends with its kernel on Ctrl-C.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Mapping
 
-from ..io import atomic_path, write_json
+from ..io import atomic_path
 from .experiment import ExperimentConfig, SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout (made/pipeline/notebooks.py)
 NOTEBOOKS = ROOT / "notebooks"
-KERNEL = "made-python"
-_KERNEL_LAUNCHER = ("import signal, sys; del sys.path[0]; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                    "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
-
-
-def ensure_kernel() -> str:
-    """A Jupyter kernel that runs *this* interpreter, whatever else is installed.
-
-    Papermill would otherwise take whichever ``python3`` kernelspec it finds
-    first, which may belong to another environment without ``made``.  The spec
-    is written to a private folder put first on ``JUPYTER_PATH`` (inherited by
-    papermill), so nothing in the user's Jupyter setup changes.
-    """
-    # One folder per checkout and interpreter: two checkouts on one machine (a
-    # grid running from a frozen copy while another is edited) must not
-    # overwrite each other's spec, which would point the next kernel elsewhere.
-    tag = hashlib.sha256(f"{ROOT}\0{sys.executable}".encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"made-kernels-{os.getuid() if hasattr(os, 'getuid') else 0}-{tag}"
-    spec_dir = folder / "kernels" / KERNEL
-    spec = {
-        # ipykernel_launcher's two lines, with SIGINT ignored until ipykernel
-        # takes it over.  Log level CRITICAL: silences the kernel process's own
-        # log (its start-up chatter); errors inside cells still reach the
-        # executed notebook and papermill.
-        "argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}", "--log-level=CRITICAL"],
-        "display_name": f"Python ({sys.executable})",
-        "language": "python",
-        "env": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
-    }
-    spec_dir.mkdir(parents=True, exist_ok=True)
-    write_json(spec_dir / "kernel.json", spec)
-    paths = os.environ.get("JUPYTER_PATH", "")
-    if str(folder) not in paths.split(os.pathsep):
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), paths]))
-    return KERNEL
 
 
 def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool = False,
@@ -212,7 +173,7 @@ def execute(input_path, output_path, parameters: dict, *, key: str | None = None
     kernel.  NotebookFailed names the error; NotebookStopped: :func:`stop` ended it."""
     key = key or str(output_path)
     spec = json.dumps(dict(input=str(input_path), output=str(output_path), parameters=parameters,
-                           kernel=ensure_kernel(), cwd=cwd))
+                           cwd=cwd))
     with _guard:
         if _stop_all:
             raise NotebookStopped(key)
@@ -255,57 +216,9 @@ def stop(keys=None) -> list[str]:
     return sorted(chosen)
 
 
-def stopping() -> bool:
-    """True once :func:`stop` was called for every notebook (until :func:`reset`)."""
-    return _stop_all
-
-
 def reset() -> None:
     """Notebooks may start again (a new grid in this process, after a stop)."""
     global _stop_all
     with _guard:
         _stop_all = False
 
-
-# --- the training notebook's two figures (matplotlib, imported when drawn) ------------------------
-
-def plot_history(history, title: str = ""):
-    """Train and validation NLL per epoch (a ``history.csv`` frame), with the best validation epoch marked."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(history["epoch"], history["train_nll"], label="train (current mask)")
-    ax.plot(history["epoch"], history["valid_nll"], label="validation")
-    best = history.loc[history["valid_nll"].idxmin()]
-    ax.axvline(best["epoch"], color="grey", ls=":", lw=1)
-    ax.scatter([best["epoch"]], [best["valid_nll"]], color="black", zorder=3,
-               label=f"best: epoch {int(best['epoch'])}, {best['valid_nll']:.2f}")
-    ax.set(xlabel="epoch", ylabel="NLL (nats)", title=title)
-    ax.legend()
-    fig.tight_layout()
-    return fig
-
-
-def plot_samples(samples, image_shape: tuple[int, int] | None = None, ncols: int = 8):
-    """A grid of binary samples as images (28x28 for MNIST) or as rows of a matrix."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    samples = np.asarray(samples)
-    n, d = samples.shape
-    if image_shape is None:
-        side = int(math.isqrt(d))
-        image_shape = (side, side) if side * side == d else None
-    if image_shape is None:
-        fig, ax = plt.subplots(figsize=(8, max(2, n * 0.15)))
-        ax.imshow(samples, cmap="gray_r", aspect="auto", interpolation="nearest")
-        ax.set(xlabel="dimension", ylabel="sample")
-        return fig
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.1, nrows * 1.1))
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
-        if i < n:
-            ax.imshow(samples[i].reshape(image_shape), cmap="gray_r", interpolation="nearest")
-    fig.tight_layout(pad=0.2)
-    return fig

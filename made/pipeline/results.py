@@ -90,36 +90,20 @@ def collect(results_dir: Path, run_ids: list[str] | None = None) -> pd.DataFrame
     return frame[first + [c for c in frame.columns if c not in first]]
 
 
-def group_keys(runs: pd.DataFrame) -> list[str]:
-    """The settings a summary over ``runs`` must keep apart: each of fact
-    ``computation`` whose value varies between the runs, seeds aside, and the
-    mode where it does.  Grouping by fewer averages runs that differ in more
-    than their seed (a new setting, say, once a grid varies it).
-
-    >>> group_keys(pd.DataFrame(dict(num_masks=[1, 2], seed=[0, 1], lr=[0.1, 0.1], mode=["single", "order"])))
-    ['num_masks', 'mode']
-    """
-    keys = [n for n in ExperimentConfig.names(computation=True) if n != "seed"] + ["mode"]
-    return [k for k in keys if k in runs and runs[k].astype(str).nunique() > 1]
-
-
-# Decimals kept in the committed *_curves.csv instead of float64's 17 digits
-# (the runs' own history.csv keep them all): what a learning curve needs, and
-# for NLLs one more, so that the reports' gains, shown to 3 decimals, come out
-# as from the full values.
-CURVE_DECIMALS = {"nll": 5, "seconds": 2}
-
-
 def round_curves(curves: pd.DataFrame) -> pd.DataFrame:
-    """NLL columns to 5 decimals, seconds to 2, learning rates to 6 significant digits."""
+    """NLL columns to 5 decimals, seconds to 2, learning rates to 6 significant
+    digits in the committed *_curves.csv, not float64's 17 (the runs' own
+    history.csv keep them all): what a learning curve needs, and for NLLs one
+    more, so that the reports' gains, shown to 3 decimals, come out as from the
+    full values."""
     out = curves.copy()
     for col in out.columns:
         if not pd.api.types.is_float_dtype(out[col]):
             continue
         if "nll" in col:
-            out[col] = out[col].round(CURVE_DECIMALS["nll"])
+            out[col] = out[col].round(5)
         elif "seconds" in col:
-            out[col] = out[col].round(CURVE_DECIMALS["seconds"])
+            out[col] = out[col].round(2)
         elif col == "lr":
             out[col] = [float(f"{v:.6g}") for v in out[col]]
     return out

@@ -154,13 +154,12 @@ def check_reuse(points: Sequence[RunPoint], runs_dir: Path) -> None:
 
 def pending(points: Sequence[RunPoint], runs_dir: Path, force: bool = False) -> list[RunPoint]:
     """The points that would train: all with ``force``, else those not complete
-    (each point's params already hold the call's overrides, see with_overrides)."""
+    (each point's params hold every setting of the call)."""
     return [p for p in points
             if force or not is_complete(Path(runs_dir) / p.run_id, p.params.get("max_epochs"))]
 
 
-def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, force: bool = False,
-                threads: int | None = None) -> RunOutcome:
+def execute_run(point: RunPoint, runs_dir: Path, force: bool = False, threads: int | None = None) -> RunOutcome:
     """Execute train_made.ipynb for one point; DONE is the last thing written.
 
     The notebook runs under the run's lock, so no two processes train one run
@@ -174,7 +173,7 @@ def execute_run(point: RunPoint, runs_dir: Path, overrides: dict | None = None, 
     from filelock import FileLock, Timeout
 
     run_dir = Path(runs_dir) / point.run_id
-    params = {**point.params, **(overrides or {})}
+    params = point.params
     if not force and is_complete(run_dir, params.get("max_epochs")):
         return RunOutcome(point.run_id, "skipped")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -275,12 +274,6 @@ def record_start(run_dir: Path) -> None:
         os.close(fd)
 
 
-def with_overrides(points: Sequence[RunPoint], overrides: dict) -> list[RunPoint]:
-    """The points with ``overrides`` merged into their parameters: what each
-    run will actually use (a backend reads its device from there)."""
-    return [dataclasses.replace(p, params={**p.params, **overrides}) for p in points]
-
-
 def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
     """The order in which a grid's runs start: the widest models first, then
     the largest K (mask sampling counts as largest), so that the longest runs
@@ -313,24 +306,20 @@ def on_threads(function, points: Sequence[RunPoint], jobs: int = 1) -> Iterable[
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def run_grid(points: list[RunPoint], results_dir: Path, *, overrides: dict | None = None,
-             threads: int | None = None, jobs: int = 1, force: bool = False, progress: bool = True,
-             backend: Backend | None = None) -> list[RunOutcome]:
+def run_grid(points: list[RunPoint], results_dir: Path, *, threads: int | None = None, jobs: int = 1,
+             force: bool = False, progress: bool = True, backend: Backend | None = None) -> list[RunOutcome]:
     """Execute every point not yet complete, with a progress bar: ``jobs`` at
-    a time on local threads, or wherever ``backend`` puts them; ``overrides``
-    are settings for every point, ``threads`` each run's CPU threads."""
+    a time on local threads, or wherever ``backend`` puts them; ``threads`` is
+    each run's CPU threads.  Complete runs are checked against their points
+    first by the caller (:func:`check_reuse`, before any data is fetched)."""
     from tqdm.auto import tqdm
 
-    overrides = overrides or {}
     backend = backend or functools.partial(on_threads, jobs=jobs)
     runs_dir = Path(results_dir) / "runs"
     notebooks.reset()  # an earlier grid of this process may have been interrupted
-    # Overrides are merged into each point once.
-    function = functools.partial(execute_run, runs_dir=runs_dir, overrides={}, force=force, threads=threads)
-    if not force:
-        check_reuse(with_overrides(points, overrides), runs_dir)
+    function = functools.partial(execute_run, runs_dir=runs_dir, force=force, threads=threads)
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
-        ordered = schedule(with_overrides(points, overrides))
+        ordered = schedule(points)
         # Complete runs are skipped here, without a task (execute_run checks again).
         todo = pending(ordered, runs_dir, force)
         queued = {p.run_id for p in todo}
