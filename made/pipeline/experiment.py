@@ -209,7 +209,7 @@ class ExperimentConfig:
 
     @property
     def hidden_label(self) -> str:
-        return "x".join(str(h) for h in self.model.hidden_sizes) or "none"
+        return hidden_label(self.model.hidden_sizes)
 
     @property
     def mode(self) -> str:
@@ -244,6 +244,11 @@ def unknown_settings(unknown: list[str], names: list[str]) -> str:
         parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     return (f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(parts)}; "
             "a run's settings are ExperimentConfig.names()")
+
+
+def hidden_label(sizes) -> str:
+    """Hidden sizes as run ids and tables spell them: ``500x500``, ``none`` without a hidden layer."""
+    return "x".join(str(h) for h in sizes) or "none"
 
 
 def typed(values: Mapping) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import write_csv, write_text
-from .experiment import ExperimentConfig, run_mode, typed
+from .experiment import ExperimentConfig, hidden_label, run_mode, typed
 from .run import DONE, read_metrics
 
 # What a run gave, after its settings, in this order (the other results follow).
@@ -59,7 +59,7 @@ def table_values(settings: dict) -> dict:
     an integer or ``sampling``; the others as recorded."""
     out = typed(settings)
     if "hidden_sizes" in out:
-        out["hidden_sizes"] = "x".join(str(h) for h in out["hidden_sizes"]) or "none"
+        out["hidden_sizes"] = hidden_label(out["hidden_sizes"])
     if "num_masks" in out:
         out["num_masks"] = "sampling" if out["num_masks"] is None else out["num_masks"]
     return out
