@@ -101,6 +101,18 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
         render_text("{{ report.halving_at_k64 }}", figure2)
 
 
+@pytest.mark.parametrize("helps, hurts, says", [
+    ("K = 2, 4", "K = 8, 16, 32", "better than one mask at K = 2, 4 and worse at K = 8, 16, 32"),
+    ("K = 2, 4", "no K", "better than one mask at K = 2, 4, clearly worse at no K"),
+    ("no K", "K = 32", "worse than one mask at K = 32, clearly better at no K"),
+    ("no K", "no K", "clearly better or worse than one mask at no K")])
+def test_the_figure2_trend_reads_whichever_side_has_no_k(helps, hurts, says):
+    from made.reports.render import _environment
+
+    template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.trend(c) }}')
+    assert template.render(c={"helps": helps, "hurts": hurts}) == says
+
+
 @pytest.mark.parametrize("document, most", [(ROOT / "README.md", 150), (ROOT / "results" / "README.md", 250)], ids=IDS)
 def test_the_documents_are_short_and_their_sentences_readable(document, most):
     text = document.read_text()
