@@ -103,9 +103,9 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
 
 @pytest.mark.parametrize("helps, hurts, says", [
     ("K = 2, 4", "K = 8, 16, 32", "better than one mask at K = 2, 4 and worse at K = 8, 16, 32"),
-    ("K = 2, 4", "no K", "better than one mask at K = 2, 4, clearly worse at no K"),
-    ("no K", "K = 32", "worse than one mask at K = 32, clearly better at no K"),
-    ("no K", "no K", "clearly better or worse than one mask at no K")])
+    ("K = 2, 4", "no K", "better than one mask at K = 2, 4 and clearly worse at none"),
+    ("no K", "K = 32", "worse than one mask at K = 32 and clearly better at none"),
+    ("no K", "no K", "neither clearly better nor clearly worse than one mask at any K")])
 def test_the_figure2_trend_reads_whichever_side_has_no_k(helps, hurts, says):
     from made.reports.render import _environment
 
