@@ -169,3 +169,26 @@ def test_a_results_folder_without_runs_renders_and_says_not_run(tmp_path):
     text = render(TEMPLATES / README, values(tmp_path))
     assert "| MNIST, 1 hidden layer (8000 units, most likely), 1 mask | 88.40 | not run yet | not run |" in text
     assert render(TEMPLATES / RESULTS_README, values(tmp_path)).startswith("<!-- Rendered from")
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_no_report_says_the_seeds_twice_or_nests_a_verdict_in_parentheses(name):
+    # "-1.02, 2+3 seeds, not judged (2+3 seeds)" and "88.04 (not judged (2 seeds))" read badly
+    lines = (ROOT / "results" / f"{name}.md").read_text().splitlines()
+    # (a table may show them in a column of each)
+    prose = " ".join(" ".join(line for line in lines if not line.startswith("|")).split())
+    text = " ".join(" ".join(lines).split())
+    assert re.findall(r"(\d+(?:\+\d+)? seeds?)[,:]? [^.;]*?\(\1\)", prose) == []
+    assert re.findall(r"\((?:not judged|reproduced|not reproduced|not settled|lower|higher) \(", text) == []
+    assert "(K = 1's test NLL)" not in text and "valid ensemble NLL" not in text
+
+
+@pytest.mark.parametrize("x, at, says", [({"epochs": "14", "side": "earlier"}, "", "14 epochs earlier"),
+                                         ({"epochs": "1", "side": "later"}, "", "1 epoch later"),
+                                         ({"epochs": "0", "side": "same"}, "", "the same epoch"),
+                                         ({"epochs": "0", "side": "same"}, "at ", "at the same epoch")])
+def test_a_stop_epoch_against_another_reads_as_a_person_says_it(x, at, says):
+    from made.reports.render import _environment
+
+    template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.shift(x, at) }}')
+    assert template.render(x=x, at=at) == says

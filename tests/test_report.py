@@ -226,14 +226,70 @@ def test_comparison_table_against_the_papers_numbers():
     for runs in (fake_runs({1: 3, 2: 1, 4: 1, 32: 3}), fake_runs()):
         table = comparison_table(runs)
         assert table[table.setting.str.contains("1 mask")].iloc[0]["judgement"].startswith("not judged: another width")
-    seed = table[table.setting.str.contains("VALIDATION")].iloc[0]
-    assert seed["reference"] == pytest.approx(94.5) and seed["this_project"] == pytest.approx(95.5)
+    # the seed's 94.5: judged against the seed's own model only (not run here: said so), the
+    # authors' model beside it shown and not judged
+    seed, authors = table[table.setting.str.contains("VALIDATION")].iloc[:2].itertuples()
+    assert seed.setting.endswith("the seed's model") and seed.seeds == 0 and seed.note.startswith("not run yet")
+    assert authors.reference == pytest.approx(94.5) and authors.this_project == pytest.approx(95.5)
+    assert authors.judgement == "not judged: another architecture"
     # the logit average: one row per K with its own seeds, never judged against the seed's
     # validation number, and never called a likelihood
     logit = table[table.setting.str.contains("logit average")]
     assert len(logit) == 2 and list(logit["reference"]) == pytest.approx([79.3, 79.3])
     assert all(j.startswith("not judged") or j == "" for j in logit["judgement"])
     assert "recalled" in set(table["reference_confidence"])
+
+
+def test_the_seeds_94_5_is_judged_against_the_seeds_own_model_in_one_computation(tmp_path):
+    # The seed's 94.5 is a validation NLL of its own MADE(784, [500], 784): the row that judges
+    # it reads plain.csv's K = 1 runs, never the authors' model (another architecture), and the
+    # verdict's word reads that same row.
+    from made.reports.comparison import SEED_AUTHORS_SETTING, SEED_SETTING, context
+    from made.reports.statistics import fmt_mean, mean_se
+    from made.reports.verdict import number_word, values
+
+    authors = fake_runs({1: 3, 32: 3}).assign(data_variant="larochelle")
+    authors["valid_nll"] = 90.0 + 0.1 * authors["seed"]  # far below 94.5: "lower (clear)" were it judged
+    plain = fake_runs({1: 3, 32: 3}).assign(data_variant="larochelle", direct_connections=False)
+    plain["valid_nll"] = 94.4 + 0.1 * plain["seed"]
+    table = comparison_table(authors, plain=plain).set_index("setting")
+    seed, other = table.loc[SEED_SETTING], table.loc[SEED_AUTHORS_SETTING]
+    k1 = plain[plain.num_masks == 1]["valid_nll"]
+    assert seed["this_project"] == pytest.approx(k1.mean()) and seed["seeds"] == 3
+    assert seed["judgement"] == "within the spread"
+    assert other["this_project"] == pytest.approx(90.1) and other["judgement"] == "not judged: another architecture"
+    # comparison.md and the verdict (README, figure2.md) say the same numbers
+    authors.to_csv(tmp_path / "figure2.csv", index=False)
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    assert context(tmp_path)["seed"]["difference"] == f"{seed['difference']:+.2f}"
+    word = values(tmp_path)["seed"]
+    mean, se, n = mean_se(k1)
+    assert word["ours_valid"] == f"{fmt_mean(mean, se)} (3 seeds)" and word["word"] == number_word(mean, se, n, 94.5)
+    text = " ".join(render_report(tmp_path, "comparison").split())
+    assert f"That model here gives {word['ours_valid']} on validation" in text and "another architecture" in text
+    assert "lower (clear)" not in text
+
+
+def test_the_committed_comparison_judges_the_seeds_94_5_on_plain_csv():
+    from pathlib import Path
+
+    from made.reports.comparison import SEED_SETTING
+
+    results = Path(__file__).resolve().parent.parent / "results"
+    plain = pd.read_csv(results / "plain.csv")
+    row = pd.read_csv(results / "comparison.csv").set_index("setting").loc[SEED_SETTING]
+    k1 = plain[plain.num_masks == 1]
+    assert row["this_project"] == pytest.approx(k1["valid_nll"].mean()) and row["seeds"] == k1["seed"].nunique()
+    assert not {"direct_connections", "init"} - set(plain) and not k1["direct_connections"].any()
+
+
+def test_a_row_not_judged_says_why_in_one_clause():
+    from made.reports.comparison import not_judged
+
+    assert not_judged("another width: the paper's row is most likely 8000 hidden units, ours has 500") == \
+        "not judged: another width"
+    for row in comparison_table(fake_runs()).itertuples():
+        assert str(row.judgement).count(":") <= 1, row.judgement
 
 
 def test_markdown_tables_come_from_pandas():
@@ -680,7 +736,8 @@ def test_the_papers_first_point_says_where_adagrad_stopped_against_adam_and_the_
     values = first_point_values(pd.DataFrame([capped, adagrad]), pd.DataFrame(adam))
     assert values == dict(seed=0, stopped=True, epochs=2030, kept=2000, valid="92.10", test="91.20", adam_runs=5,
                           adam_test="91.70 ± 0.07", adam_valid="92.70 ± 0.07", difference="-0.50, 1+5 seeds",
-                          judgement="not judged (1+5 seeds)", seed_quote="94.5", from_seed="-2.40")
+                          difference_value="-0.50", judgement="not judged (1+5 seeds)", seed_quote="94.5",
+                          from_seed="-2.40")
 
 
 def test_no_report_spells_out_a_run_id_or_imports_the_runner():
@@ -831,3 +888,117 @@ def test_the_figure2_table_holds_likelihoods_only():
     table = figure2_table(fake_runs())
     assert not any("logit" in c for c in table.columns)
     assert any("logit average" in s for s in comparison_table(fake_runs())["setting"])
+
+
+RESULTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "results"
+
+
+def test_the_papers_two_widths_rows_are_given_as_the_same_difference_as_ours(tmp_path):
+    # ours is K = 32 minus K = 1 (negative: K = 32 lower); the paper's is given the same way
+    from made.reports.references import paper_nll
+    from made.reports.verdict import values
+
+    widths = values(tmp_path)["widths"]
+    assert widths["paper_d"] == f"{paper_nll(32) - paper_nll(1):+.2f}" and widths["paper_d"].startswith("-")
+    assert float(widths["paper_d"]) == -float(widths["paper_gain"])
+    text = " ".join(render_report(RESULTS, "widths").split())
+    assert f"it is {values(RESULTS)['widths']['paper_d']}." in text and "a gain of" not in text
+
+
+@pytest.mark.parametrize("authors, plain, word", [
+    (("clear", 3.0), ("clear", 8.0), "holds on both models"),
+    (("clear", -3.0), ("clear", 8.0), "holds on the seed's model but not on the authors'"),
+    (("suggestive", 3.0), ("clear", 8.0), "holds on the seed's model and is not settled on the authors'"),
+    (("clear", 3.0), ("suggestive", 1.0), "is not settled on the seed's model"),
+    (("clear", 3.0), ("within the spread", 0.1), "is not settled on the seed's model"),
+    (("clear", 3.0), ("clear", -2.0), "does not hold on the seed's model"),
+    (("clear", 3.0), ("not judged", 2.0), "cannot be judged yet: a side has fewer than 3 seeds")])
+def test_only_a_clear_difference_says_whether_the_reversal_holds(authors, plain, word):
+    # the rule of verdict.claim_word: clear calls it, suggestive or within the spread leave it not settled
+    from made.reports.figure2 import reversal_word
+    from made.reports.statistics import Difference
+
+    def d(verdict, delta):
+        return Difference(delta, 0.5, 4.0, "Welch", "3+3 seeds", verdict)
+    assert reversal_word(d(*authors), d(*plain)) == word
+
+
+def test_halving_counts_the_runs_whose_half_ensemble_would_stop_after_the_run():
+    from made.reports.figure2 import context
+
+    h = context(RESULTS)["halving"]
+    after = int((h["table"]["stop (K/2)"] == "after the run's end").sum())
+    assert h["after_end"] == after and after > 0
+    both = h["table"][(h["table"]["stop (K/2)"] != "after the run's end") & (h["table"]["stop (all K)"] != "")]
+    shifts = both["stop (K/2)"].astype(int) - both["stop (all K)"].astype(int)
+    assert h["first"] == {"epochs": str(abs(shifts.min())), "side": "earlier"}
+    assert h["last"]["side"] == ("same" if shifts.max() == 0 else "later" if shifts.max() > 0 else "earlier")
+    text = " ".join(render_report(RESULTS, "figure2").split())
+    assert "0 later" not in text and f"and {after} runs would stop only after their run ended" in text
+    if h["last"]["side"] == "same":
+        assert "to the same epoch" in text
+
+
+def _variants(rebuild_seeds, paper_seeds=3):
+    paper = fake_runs({1: paper_seeds, 2: paper_seeds}).assign(data_variant="larochelle")
+    rebuild = fake_runs({1: rebuild_seeds, 2: 3})
+    rebuild["run_id"] = [f"other{i}" for i in range(len(rebuild))]
+    return pd.concat([paper, rebuild], ignore_index=True)
+
+
+@pytest.mark.parametrize("rebuild_seeds, paper_seeds, judged, short_a, short_b", [
+    (2, 3, 4, 0, 2), (3, 2, 0, 6, 0), (3, 3, 6, 0, 0)])
+def test_binarizations_say_which_side_lacks_seeds(tmp_path, rebuild_seeds, paper_seeds, judged, short_a, short_b):
+    from made.reports.binarizations import context, differences
+
+    runs = _variants(rebuild_seeds, paper_seeds)
+    runs.to_csv(tmp_path / "rebuild.csv", index=False)
+    fake_curves(runs=runs).to_csv(tmp_path / "rebuild_curves.csv", index=False)
+    c = context(tmp_path)
+    assert (c["judged"], c["short_a"], c["short_b"]) == (judged, short_a, short_b)
+    assert "seeds_a" not in differences(runs) and "seeds_a" not in c["differences"]  # binarizations.csv as it was
+    text = " ".join(render_report(tmp_path, "binarizations").split())
+    assert "third seed on the rebuild" not in text
+    if not judged:
+        assert "None of them is judged yet: in all 6 a side has fewer than 3 seeds" in text
+    elif short_a + short_b:
+        assert f"{judged} of them are judged" in text and f"in the {6 - judged} others a side has fewer" in text
+
+
+def test_the_uci_summary_groups_its_rows_by_the_verdicts_word():
+    # a row within 1 nat of the paper may be "higher (clear)" by the one-sample test and
+    # "reproduced" by the verdict: the summary's groups are the verdict's words
+    from made.reports.uci import context
+    from made.reports.verdict import values
+
+    c, counts = context(RESULTS), values(RESULTS)["uci_counts"]
+    groups = {g["word"]: g["rows"] for g in c["groups"]}
+    for word, rows in groups.items():
+        assert all(r["word"].startswith(word) for r in rows)
+        assert len(rows) == counts[word.replace(" ", "_")]
+    assert sum(len(rows) for rows in groups.values()) == c["judged"]
+    text = render_report(RESULTS, "uci")
+    assert text.index("Left out of the search") < text.index("## In short") < text.index("- **Reproduced (")
+    assert "Within 1 nat" not in text and "one-sample test" in text
+
+
+def test_the_recipes_report_names_the_data_of_each_run():
+    from made.reports.recipes import context
+
+    c = context(RESULTS)
+    table = c["equal_time"]["table"]
+    assert table.columns[0] == "data" and set(table["data"]) <= {"larochelle", "static-seed0"}
+    assert sum(d["runs"] for d in c["equal_time"]["data"]) == len(table)
+    text = " ".join(render_report(RESULTS, "recipes").split())
+    assert f"seed {c['fewer_masks']['seed']}, on {c['fewer_masks']['data']}, validated" in text
+    assert f"in Figure 2 on {c['fewer_masks']['twin']['data']}" in text and "(static-seed0)" in text
+
+
+def test_the_samples_median_is_one_text_in_the_sentence_and_the_table():
+    from made.reports.samples import context
+
+    c = context(RESULTS)
+    assert c["table"]["median"].iloc[0] == c["median"]
+    text = render_report(RESULTS, "samples")
+    assert f"median\ndistance is {c['median']} of" in text or f"median distance is {c['median']} of" in text
+    assert f"| {c['median']} " in text

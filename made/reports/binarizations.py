@@ -17,16 +17,19 @@ import pandas as pd
 from pathlib import Path
 
 from .figure2 import WORDS, figure2_context, figure2_differences, figure2_runs
-from .runs import EVALUATIONS, MODE_LABEL, PAPER_FILE, as_text, by_seed, select, unique_runs
-from .statistics import difference, judgement
+from .runs import EVALUATIONS, MODE_LABEL, PAPER_FILE, REBUILD, as_text, by_seed, select, unique_runs
+from .statistics import MIN_SEEDS, difference, judgement
 from .widths import widths_context
-
-REBUILD = "static-seed0"
 
 
 def differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
     """Variant ``a`` minus variant ``b`` at every (width, K, mode, evaluation)
-    with runs on both (same protocol and validation masks), judged."""
+    with runs on both (same protocol and validation masks), judged (binarizations.csv)."""
+    return _differences(runs, a, b).drop(columns=["seeds_a", "seeds_b"])
+
+
+def _differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
+    """:func:`differences`, with each side's number of seeds (``seeds_a``, ``seeds_b``)."""
     rows = []
     keys = ["hidden_sizes", "num_masks", "mode", "protocol", "valid_masks"]
     runs = unique_runs(runs)
@@ -38,13 +41,15 @@ def differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd
         if not len(part_b):
             continue
         for column, evaluation in EVALUATIONS.items():
-            d = difference(by_seed(part_a, column), by_seed(part_b, column))
+            on_seeds = by_seed(part_a, column).dropna(), by_seed(part_b, column).dropna()
+            d = difference(*on_seeds)
             low, high = d.interval()
             rows.append(dict(width=int(settings["hidden_sizes"]), K=int(settings["num_masks"]), mode=settings["mode"],
                              evaluation=evaluation, difference=d.delta, low95=low, high95=high, seeds=d.seeds,
-                             method=d.method, verdict=d.verdict, judgement=judgement(d)))
+                             method=d.method, verdict=d.verdict, judgement=judgement(d),
+                             seeds_a=on_seeds[0].index.nunique(), seeds_b=on_seeds[1].index.nunique()))
     table = pd.DataFrame(rows, columns=["width", "K", "mode", "evaluation", "difference", "low95", "high95", "seeds",
-                                        "method", "verdict", "judgement"])
+                                        "method", "verdict", "judgement", "seeds_a", "seeds_b"])
     return table.sort_values(["width", "K", "mode", "evaluation"]).reset_index(drop=True)
 
 
@@ -82,11 +87,16 @@ def context(results: Path) -> dict:
     rebuild = select(runs, data_variant=REBUILD)
     small, wide = select(rebuild, hidden_sizes=500), select(rebuild, num_masks=[1, 32], seed=0)
     paper = select(runs, data_variant=PAPER_FILE, hidden_sizes=500)
-    diffs = differences(runs)
+    diffs = _differences(runs)
     judged = diffs[diffs["verdict"].isin(["clear", "suggestive", "within the spread"])]
-    return {"a": PAPER_FILE, "b": REBUILD, "differences": diffs.drop(columns=["verdict", "method"]),
+    waiting = diffs[diffs["verdict"] == "not judged"]
+    shown = diffs.drop(columns=["verdict", "method", "seeds_a", "seeds_b"])
+    return {"a": PAPER_FILE, "b": REBUILD, "differences": shown,
             "settings": len(diffs.drop_duplicates(["width", "K", "mode"])), "judged": len(judged),
             "clear_ones": int((judged["verdict"] == "clear").sum()),
+            # the differences not judged, and on which file (or both) a side has fewer than MIN_SEEDS
+            "waiting": len(waiting), "short_a": int((waiting["seeds_a"] < MIN_SEEDS).sum()),
+            "short_b": int((waiting["seeds_b"] < MIN_SEEDS).sum()),
             "conclusions": conclusions(runs) if len(small) and len(paper) else None,
             "figure2": figure2_context(small, curves.drop_duplicates(["run_id", "epoch"])) if len(small) else None,
             "widths": widths_context(wide) if len(wide) else None}

@@ -3,8 +3,11 @@
 Each of our rows is a mean over seeds, set against one reference number by
 :func:`made.reports.statistics.against_reference` (a one-sample interval);
 rows that do not measure the same thing as their reference (a test number
-against a validation one, a logit average that is not a likelihood) are
-shown, not judged.
+against a validation one, a logit average that is not a likelihood, another
+width or another architecture) are shown, not judged.  The seed project's one
+number that is a likelihood, 94.5 on validation, is judged against the seed's
+own model only (``plain.csv``, :func:`seed_row`): the authors' model beside it
+is another architecture.
 """
 
 from __future__ import annotations
@@ -35,6 +38,17 @@ def epochs_note(runs: pd.DataFrame) -> str:
     return note + ("early stopping" if stopped else f"capped at {'/'.join(caps)} epochs")
 
 
+def not_judged(note: str) -> str:
+    """A row shown and not judged, and why: the note's first clause.
+
+    >>> not_judged("another width: the paper's row is most likely 8000 hidden units, ours has 500")
+    'not judged: another width'
+    >>> not_judged("ours on test, the seed's on validation; neither is a likelihood")
+    "not judged: ours on test, the seed's on validation"
+    """
+    return "not judged: " + note.split(";")[0].split(":")[0]
+
+
 def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = "", judged: bool = True) -> dict:
     """One comparison row: our mean over seeds of ``column`` beside the reference ``ref``."""
     runs = runs if runs is not None else pd.DataFrame(columns=[column])
@@ -51,7 +65,7 @@ def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = 
         "reference_source": ref["model"] if ref is not None else "",
         "reference_confidence": ref["confidence"] if ref is not None else "",
         "difference": mean - number if ref is not None and n else float("nan"),
-        "judgement": judgement(d) if d is not None and n else ("not judged: " + note.split(";")[0]
+        "judgement": judgement(d) if d is not None and n else (not_judged(note)
                                                                if ref is not None and n and not judged else ""),
         "data_variant": describe(runs, "data_variant"),
         "protocol": describe(runs, "protocol"),
@@ -77,10 +91,30 @@ def _paper_rows(runs: pd.DataFrame, width: int, note: str, grid: str, judged: bo
     return rows
 
 
-def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[dict]:
+# The seed project's 94.5 (one mask, validation) against its own model here: the row that judges it.
+SEED_SETTING = "seed project, 1 mask, VALIDATION NLL; ours: the seed's model"
+# ... and the authors' model beside it: another architecture, shown, not judged.
+SEED_AUTHORS_SETTING = "seed project, 1 mask, VALIDATION NLL; ours: the authors' model"
+
+
+def seed_row(plain: pd.DataFrame | None) -> dict:
+    """The seed project's 94.5, a validation NLL of its ``MADE(784, [500], 784)`` (no direct
+    connections, PyTorch's default initialization), against the validation NLL of that model
+    here: the K = 1 runs of ``plain`` (the ``plain`` grid's table), over seeds.  The one
+    computation of that comparison: comparison.md's row and the verdict's word
+    (:func:`made.reports.verdict.values`) both read it."""
+    runs = select(figure2_runs(plain), num_masks=1) if plain is not None and len(plain) else None
+    return _row(SEED_SETTING, runs, "valid_nll", reference(table="seed", masks=1),
+                note="on the validation split, as the seed measured it, and on the seed's own model"
+                if runs is not None and len(runs) else "not run yet (python run_all.py --grid plain)")
+
+
+def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None, plain: pd.DataFrame | None = None) -> list[dict]:
     """The binarized MNIST rows: with the ``widths`` grid's table, its 1x8000
     runs first, at the paper's (most likely) width; then Figure 2's 1x500
-    runs beside the same paper rows, and the seed project's two numbers."""
+    runs beside the same paper rows, and the seed project's two numbers: its
+    94.5 against its own model (``plain``, the ``plain`` grid's table,
+    :func:`seed_row`), with the authors' model beside it, not judged."""
     runs = figure2_runs(runs)
     rows = []
     if widths is not None:  # K = 1 under its recipe chosen on validation, as the widths report has it
@@ -93,9 +127,10 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None) -> list[d
     if len(sub32):
         rows.append(_row("binarized MNIST, 1x500, 32 masks (order-agnostic), single mask at test", sub32,
                          "test_nll_single_mask", None, note="one forward pass; the paper reports no table row for it"))
-    rows.append(_row("seed project, 1 mask, VALIDATION NLL", select(runs, num_masks=1), "valid_nll",
-                     reference(table="seed", masks=1),
-                     note="compared on the validation split, as the seed measured it"))
+    rows.append(seed_row(plain))
+    rows.append(_row(SEED_AUTHORS_SETTING, select(runs, num_masks=1), "valid_nll", reference(table="seed", masks=1),
+                     judged=False, note="another architecture: ours has the authors' direct connections and "
+                                        "initialization, the seed's model neither"))
     seed_logit = reference(table="seed", masks=10)
     for k in (8, 16):
         rows.append(_row(f"seed project, -n 10 -s 10: logit average over masks (NOT a likelihood); ours at K = {k}",
@@ -122,11 +157,13 @@ def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published
 
 def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
                      widths: pd.DataFrame | None = None, published: dict | None = None,
-                     expected: pd.DataFrame | None = None, left_out: dict | None = None) -> pd.DataFrame:
+                     expected: pd.DataFrame | None = None, left_out: dict | None = None,
+                     plain: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per setting, this project beside the paper and the seed project;
-    ``widths`` (the widths grid's table) adds the 1x8000 rows; the UCI rows
-    as :func:`..uci.uci_table` chooses them."""
-    rows = mnist_rows(mnist_runs, widths)
+    ``widths`` (the widths grid's table) adds the 1x8000 rows, ``plain`` (the
+    seed's model's) the row that judges the seed's 94.5; the UCI rows as
+    :func:`..uci.uci_table` chooses them."""
+    rows = mnist_rows(mnist_runs, widths, plain)
     if uci_runs is not None and len(uci_runs):
         rows += uci_rows(uci_runs, expected, published, left_out)
     return pd.DataFrame(rows)
@@ -144,21 +181,24 @@ def display(table: pd.DataFrame) -> pd.DataFrame:
 
 def context(results: Path) -> dict:
     """comparison.md's context: the table (comparison.csv, as :func:`display` shows it), the
-    paper's 1-hidden-layer rows with their data and recipe, and the logit averages of Figure 2's
-    order-agnostic runs beside their ensembles (means over seeds)."""
-    mnist, uci, widths = (read_table(results, f"{n}.csv") for n in ("figure2", "uci", "widths"))
+    paper's 1-hidden-layer rows with their data and recipe, the seed's 94.5 against its own
+    model (:func:`seed_row`) and the authors' model beside it, and the logit averages of
+    Figure 2's order-agnostic runs beside their ensembles (means over seeds)."""
+    mnist, uci, widths, plain = (read_table(results, f"{n}.csv") for n in ("figure2", "uci", "widths", "plain"))
     mnist = mnist if mnist is not None else pd.DataFrame(columns=["hidden_sizes", "num_masks", "mode", "seed"])
     grid = read_grid(results, "uci")
     table = comparison_table(mnist, uci, widths if widths is not None else mnist.iloc[:0], grid["published"],
-                             uci_expected(grid["points"]) if grid["points"] else None, grid["left_out"])
+                             uci_expected(grid["points"]) if grid["points"] else None, grid["left_out"], plain)
     paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
                   & (table["seeds"] > 0)]
     wide = paper[paper["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]
     means = logit_averages(mnist)
     gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
-    seed = table[table["setting"] == "seed project, 1 mask, VALIDATION NLL"].iloc[0]
-    return {"seed": {"ours": fmt_mean(seed["this_project"], seed["stderr_over_seeds"]), "seeds": int(seed["seeds"]),
-                     "difference": f"{seed['difference']:+.2f}", "judgement": seed["judgement"]},
+    seed, authors = (table[table["setting"] == s].iloc[0] for s in (SEED_SETTING, SEED_AUTHORS_SETTING))
+    return {"seed": {"seeds": int(seed["seeds"]), "judgement": seed["judgement"],
+                     "difference": f"{seed['difference']:+.2f}" if seed["seeds"] else "",
+                     "authors": fmt_mean(authors["this_project"], authors["stderr_over_seeds"]),
+                     "authors_seeds": int(authors["seeds"]), "authors_judgement": authors["judgement"]},
             "table": table, "shown": display(table), "wide": len(wide) > 0, "width": PAPER_WIDTH,
             "paper_rows": [{"setting": r.setting.removeprefix("binarized MNIST, "), "protocol": r.protocol,
                             "data": r.data_variant} for r in (wide if len(wide) else paper).itertuples()],

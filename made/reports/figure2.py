@@ -137,13 +137,31 @@ def halving_values(runs: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
         return None
     table = pd.DataFrame(rows)
     table["difference"] = table["NLL at kept (K/2)"] - table["NLL at kept (all K)"]
+    # a stop epoch is NaN where the rule would stop only after the run's last epoch
+    half_after, all_after = table["stop (K/2)"].isna(), table["stop (all K)"].isna()
     stops = (table["stop (K/2)"] - table["stop (all K)"]).dropna()
     worst = table.loc[table["difference"].abs().idxmax()]
     table["stop (K/2)"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in table["stop (K/2)"]]
     table["stop (all K)"] = [("" if pd.isna(v) else str(int(v))) for v in table["stop (all K)"]]
-    return {"table": table, "runs": len(table), "earlier": f"{abs(stops.min()):.0f}" if len(stops) else None,
-            "later": f"{stops.max():.0f}" if len(stops) else None, "worst": f"{abs(worst['difference']):.4f}",
+    return {"table": table, "runs": len(table),
+            # K/2's stop minus all K's, over the runs where both stop within the run: its two ends
+            "first": stop_shift(stops.min()) if len(stops) else None,
+            "last": stop_shift(stops.max()) if len(stops) else None,
+            # runs left out of that span: K/2 would stop only after the run ended (later than all K,
+            # which ended it), or K/2 stops within a run that all K did not stop (earlier)
+            "after_end": int(half_after.sum()), "within_unstopped": int((~half_after & all_after).sum()),
+            "worst": f"{abs(worst['difference']):.4f}",
             "worst_K": int(worst["K"]), "worst_mode": worst["mode"], "worst_seed": int(worst["seed"])}
+
+
+def stop_shift(epochs: float) -> dict:
+    """A stop epoch against another as the report says it: how many epochs, and ``earlier``,
+    ``later`` or ``same`` (the same epoch).
+
+    >>> stop_shift(-14.0), stop_shift(0.0), stop_shift(3.0)
+    ({'epochs': '14', 'side': 'earlier'}, {'epochs': '0', 'side': 'same'}, {'epochs': '3', 'side': 'later'})
+    """
+    return {"epochs": f"{abs(epochs):.0f}", "side": "earlier" if epochs < 0 else "later" if epochs > 0 else "same"}
 
 
 def figure2_context(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> dict:
@@ -170,15 +188,25 @@ def logit_averages(runs: pd.DataFrame) -> pd.DataFrame:
         ["test_nll_logit_average", "test_nll_ensemble"]].mean()
 
 
+def _reversal(d: Difference) -> str:
+    """The reversal on one model, by the rule of :func:`made.reports.verdict.claim_word`: only a
+    clear difference calls it (``holds``: K = 32 worse; ``does not hold``: K = 32 better)."""
+    return ("holds" if d.delta > 0 else "does not hold") if d.verdict == "clear" else "not settled"
+
+
 def reversal_word(authors: Difference, plain: Difference) -> str:
-    """Does the reversal (K = 32 order-agnostic ensemble worse than K = 1) hold on the seed's model as on the authors'?"""
-    called = ("clear", "suggestive")
-    if {authors.verdict, plain.verdict} - {*called, "within the spread"}:
+    """Does the reversal (K = 32 order-agnostic ensemble worse than K = 1) hold on the seed's
+    model as on the authors'?  Only a clear difference says it holds or not (suggestive and
+    within the spread: not settled); with fewer than 3 seeds a side, not judged."""
+    if {authors.verdict, plain.verdict} - {"clear", "suggestive", "within the spread"}:
         return "cannot be judged yet: a side has fewer than 3 seeds"
-    if plain.verdict in called and plain.delta > 0:
-        return "holds on both models" if authors.verdict in called and authors.delta > 0 else \
-            "holds on the seed's model but not on the authors'"
-    return "does not hold on the seed's model"
+    on_plain, on_authors = _reversal(plain), _reversal(authors)
+    if on_plain == "does not hold":
+        return "does not hold on the seed's model"
+    if on_plain == "not settled":
+        return "is not settled on the seed's model"
+    return {"holds": "holds on both models", "does not hold": "holds on the seed's model but not on the authors'",
+            "not settled": "holds on the seed's model and is not settled on the authors'"}[on_authors]
 
 
 def plain_context(plain: pd.DataFrame, authors: pd.DataFrame) -> dict:

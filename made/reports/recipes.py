@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .curves import equal_time, fewer_masks_check
 from .references import reference
-from .runs import PAPER_FILE, as_text, read_table, select, span, unique_runs
+from .runs import PAPER_FILE, as_text, read_table, select, span, unique_runs, variant_name
 from .statistics import difference, fmt_mean, judgement, mean_se
 
 PAIR_KEYS = ("dataset", "data_variant", "hidden_sizes", "num_masks", "mode", "seed", "valid_masks")
@@ -40,6 +40,7 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
         curve = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")["valid_nll"].cummin().to_numpy()
         look = min(30, len(curve) - 1)
         rows.append({
+            "data": as_text(run.get("data_variant")),
             "K": int(run["num_masks"]), "mode": run["mode"], "validation masks": as_text(run.get("valid_masks")) or "all",
             "seed": int(run["seed"]), "Adagrad epochs": int(run["epochs"]),
             "Adagrad capped": not bool(run["stopped_early"]),
@@ -60,6 +61,9 @@ def equal_time_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Data
     gain = [c for c in table.columns if c.startswith("its gain")][0]
     capped = table[table["Adagrad capped"]]
     return {"table": table.drop(columns="Adagrad capped"), "runs": len(table), "capped": len(capped),
+            # on which data, named as a sentence names it, and how many pairs on each
+            "data": [{"name": variant_name(v), "runs": int(n)}
+                     for v, n in table["data"].value_counts(sort=False).items()],
             "cap": int(capped["Adagrad epochs"].max()) if len(capped) else None,
             "gain": span(capped[gain], 2) if len(capped) else None,
             "matched": span(table["Adam matched it at epoch"], 0),
@@ -84,7 +88,8 @@ def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Dat
     shown["stop epoch"] = [("after the run's end" if pd.isna(v) else str(int(v))) for v in shown["stop epoch"]]
     at = check.set_index("masks")
     twins = select(pool, protocol="adam", valid_masks=8, **{c: run.get(c) for c in PAIR_KEYS if c != "valid_masks"})
-    out = {"table": shown, "K": k, "mode": run["mode"], "seed": int(run["seed"]), "eight": None, "twin": None}
+    out = {"table": shown, "K": k, "mode": run["mode"], "seed": int(run["seed"]),
+           "data": variant_name(run.get("data_variant")), "eight": None, "twin": None}
     if 8 in at.index:
         e8, eall = at.loc[8], at.loc["all"]
         out["eight"] = {"kept": int(e8["best_epoch"]), "kept_all": int(eall["best_epoch"]),
@@ -92,6 +97,7 @@ def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Dat
     if len(twins):
         twin = twins.iloc[0]
         out["twin"] = {"kept": int(twin["best_epoch"]), "epochs": int(twin["epochs"]),
+                       "data": variant_name(twin.get("data_variant")),
                        **{f"{who}_{c}": f"{r[f'test_nll_{c}']:.2f}" for who, r in (("twin", twin), ("run", run))
                           for c in ("ensemble", "single_mask")}}
     return out
@@ -113,7 +119,7 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
             "kept": int(run["best_epoch"]), "valid": f"{run['valid_nll']:.2f}",
             "test": f"{run['test_nll_single_mask']:.2f}", "adam_runs": len(adam),
             "adam_test": fmt_mean(*mean_se(test)[:2]), "adam_valid": fmt_mean(*mean_se(valid)[:2]),
-            "difference": d.short(), "judgement": judgement(d) or "not judged",
+            "difference": d.short(), "difference_value": d.estimate(), "judgement": judgement(d) or "not judged",
             "seed_quote": f"{seed:.1f}", "from_seed": f"{run['valid_nll'] - seed:+.2f}"}
 
 

@@ -22,6 +22,8 @@ import pandas as pd
 from .statistics import fmt_mean, mean_se
 
 PAPER_FILE = "larochelle"  # the paper's binarized MNIST file (a data_variant)
+REBUILD = "static-seed0"  # binarized MNIST rebuilt from the raw digits (a data_variant)
+VARIANT_NAME = {PAPER_FILE: "the paper's file", REBUILD: "the rebuild"}
 MODE_LABEL = {"order": "order-agnostic", "connectivity": "connectivity-agnostic"}
 EVALUATIONS = {"test_nll_single_mask": "mask 0", "test_nll_ensemble": "ensemble"}
 TRAINING_MODES = tuple(MODE_LABEL)
@@ -77,6 +79,16 @@ def select(runs: pd.DataFrame, **settings) -> pd.DataFrame:
 def describe(runs: pd.DataFrame, column: str) -> str:
     """``static-seed0`` or ``adam/paper``: the distinct values a set of runs recorded for a setting, sorted."""
     return "/".join(sorted({as_text(v) for v in runs[column]} - {""})) if column in runs else ""
+
+
+def variant_name(variant) -> str:
+    """A data variant as a sentence names it, with its recorded value.
+
+    >>> variant_name("static-seed0"), variant_name("larochelle"), variant_name("other")
+    ('the rebuild (static-seed0)', "the paper's file (larochelle)", 'other')
+    """
+    text = as_text(variant)
+    return f"{VARIANT_NAME[text]} ({text})" if text in VARIANT_NAME else text
 
 
 def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:

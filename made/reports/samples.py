@@ -72,7 +72,8 @@ def context(results: Path) -> dict | None:
     samples = read_samples(results / "runs" / run["run_id"] / SAMPLES, dim=int(run["dim"]))
     d = samples.distance
     k = int(run["num_masks"]) if pd.notna(run["num_masks"]) else 1
+    median = f"{float(np.median(d)):g}"  # a whole number of bits, or a half between two: one text, text and table
     return {"run": run["run_id"], "valid": f"{run['valid_nll']:.2f}", "samples": len(d), "masks": k,
-            "copies": int((d == 0).sum()), "median": f"{float(np.median(d)):.0f}", "bits": samples.x.shape[1],
+            "copies": int((d == 0).sum()), "median": median, "bits": samples.x.shape[1],
             "table": pd.DataFrame([{"samples": len(d), "at distance 0": int((d == 0).sum()), "min": int(d.min()),
-                                    "median": float(np.median(d)), "max": int(d.max())}])}
+                                    "median": median, "max": int(d.max())}])}

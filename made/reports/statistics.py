@@ -25,6 +25,8 @@ degrees of freedom (Welch-Satterthwaite; n - 1 against a fixed number):
 >>> d = difference(pd.Series([90.1, 90.5, 90.2, 90.7, 90.3]), pd.Series([90.9, 91.2, 91.1, 91.5, 91.0]))
 >>> d.verdict, d.method, round(d.delta, 2), d.seeds
 ('clear', 'Welch', -0.78, '5+5 seeds')
+>>> d.short(), d.estimate()  # the estimate leaves the seeds to a verdict that names them
+('-0.78 [-1.12, -0.44], 5+5 seeds', '-0.78 [-1.12, -0.44]')
 >>> difference(pd.Series([90.1, 90.5]), pd.Series([91.0, 91.2, 91.4])).verdict
 'not judged'
 """
@@ -105,14 +107,18 @@ class Difference:
         half = t_quantile(confidence, self.df) * self.se
         return self.delta - half, self.delta + half
 
-    def short(self) -> str:
-        """``-0.73 [-1.06, -0.40], 5+5 seeds``: the difference, its 95 % interval
-        (none when not judged) and the seeds."""
+    def estimate(self) -> str:
+        """``-0.73 [-1.06, -0.40]``: the difference and its 95 % interval (none when
+        not judged), without the seeds, for a sentence whose verdict names them."""
         if self.verdict == "missing":
             return "not available"
         low, high = self.interval()
         interval = "" if math.isnan(low) else f" [{low:+.2f}, {high:+.2f}]"
-        return f"{self.delta:+.2f}{interval}, {self.seeds}"
+        return f"{self.delta:+.2f}{interval}"
+
+    def short(self) -> str:
+        """``-0.73 [-1.06, -0.40], 5+5 seeds``: :meth:`estimate` and the seeds."""
+        return self.estimate() if self.verdict == "missing" else f"{self.estimate()}, {self.seeds}"
 
 
 def _not_judged(delta=float("nan"), seeds="") -> Difference:

@@ -250,21 +250,31 @@ def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+# The words of the 1-nat rule (made.reports.verdict.number_word) in the order uci.md's summary groups its rows
+WORD_GROUPS = ("reproduced", "not reproduced", "not settled", "not judged")
+
+
 def context(results: Path) -> dict:
     """uci.md's context, from uci.csv and the grid as the pipeline wrote it (uci_grid.json): the
-    table (:func:`uci_table`), its rows within 1 nat of the paper and beyond, the ablations,
-    the datasets not run, every run, and the recipes left out of the search with why."""
+    table (:func:`uci_table`), its rows set against the paper grouped by the word of the 1-nat
+    rule (:func:`made.reports.verdict.uci_verdicts`: reproduced, not reproduced, not settled,
+    not judged), the ablations, the datasets not run, every run, and the recipes left out of
+    the search with why."""
+    from .verdict import uci_verdicts  # here: the verdict reads the report modules
+
     runs, grid = pd.read_csv(results / "uci.csv"), read_grid(results, "uci")
     table = uci_table(runs, uci_expected(grid["points"]), grid["published"], grid["left_out"])
+    words = pd.Series([v["word"] for v in uci_verdicts(table)], index=table.index)
     ablation = table["judgement"].fillna("").str.startswith("ablation")
     judged = table[table["test_nll"].notna() & ~ablation]
 
     def rows(part):
         return [{"dataset": r.dataset, "setting": r.setting + (f", {r.resampling}" if r.resampling else ""),
-                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement}
-                for r in part.itertuples()]
-    return {"table": _shown(table), "judged": len(judged), "near": rows(judged[judged["difference"].abs() <= 1]),
-            "far": rows(judged[judged["difference"].abs() > 1]), "ablations": rows(table[ablation]),
+                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement,
+                 "word": words[r.Index]} for r in part.itertuples()]
+    return {"table": _shown(table), "judged": len(judged),
+            "groups": [{"word": w, "rows": rows(judged[words[judged.index].str.startswith(w)])} for w in WORD_GROUPS],
+            "ablations": rows(table[ablation]),
             "not_run": list(table[table["test_nll"].isna()]["dataset"]), "runs": runs_shown(runs),
             "left_out": [{"dataset": d, "setting": "mask sampling" if str(k) == "sampling" else f"{k} mask(s)",
                           "recipe": recipe_name(dict(zip(("protocol", "mode"), arm))), "why": why}

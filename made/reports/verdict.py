@@ -27,12 +27,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from .comparison import seed_row
 from .figure2 import figure2_context, logit_averages
 from .recipes import first_point_values
 from .references import paper_nll, reference
-from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, by_seed, read_table, run_seconds, select
+from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, read_table, run_seconds, select
 from .samples import best_run
-from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, mean_se, t_quantile
+from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, t_quantile
 from .widths import widths_context
 
 # Within this many nats of a reference number, a mean reproduces it (the UCI
@@ -120,15 +121,21 @@ def _widths(report: dict, width: int = 8000) -> dict:
               & (diffs["K"] == 32)]["judged"]
     d = d.iloc[0] if len(d) else None
     return {"k1": _text(*k1), "k32": _text(*k32), "d": d.short() if d is not None else "not available",
+            # the same difference without its seeds, for a sentence whose word names them
+            "d_value": d.estimate() if d is not None else "not available",
             "word": claim_word(d), "k1_recipe": chosen.get((width, 1, "single"), "none yet"),
             "k32_recipe": chosen.get((width, 32, "order"), "none yet"),
             "paper_k1": f"{paper_nll(1):.2f}", "paper_k32": f"{paper_nll(32):.2f}",
             "paper_gain": f"{paper_nll(1) - paper_nll(32):.2f}",
+            # the paper's two rows as ours is given: K = 32 minus K = 1 (negative: K = 32 lower)
+            "paper_d": f"{paper_nll(32) - paper_nll(1):+.2f}",
             "k1_word": number_word(*k1, paper_nll(1)), "k32_word": number_word(*k32, paper_nll(32))}
 
 
-def _uci(table: pd.DataFrame) -> list[dict]:
-    """One row per UCI dataset and setting of the uci report's table (the recipe chosen, or the authors' command)."""
+def uci_verdicts(table: pd.DataFrame) -> list[dict]:
+    """One row per row of the uci report's table (:func:`made.reports.uci.uci_table`: per
+    dataset and setting the recipe chosen, or the authors' command), in its order, with the
+    word of :func:`number_word` (uci.md's summary groups its rows by it)."""
     rows = []
     for r in table.itertuples():
         if pd.isna(r.test_nll):
@@ -147,9 +154,10 @@ def _uci(table: pd.DataFrame) -> list[dict]:
 
 def _seed(plain: pd.DataFrame | None, figure2: pd.DataFrame) -> dict:
     """The seed project's two numbers: its 94.5 (validation, one mask) against
-    its own model's validation NLL here, and its 79.3 (a logit average)."""
-    one = float(reference(table="seed", masks="1")["test_nll"])
-    mean, se, n = mean_se(by_seed(plain[plain["num_masks"] == 1], "valid_nll") if plain is not None else [])
+    its own model's validation NLL here (comparison.md's row of it,
+    :func:`made.reports.comparison.seed_row`), and its 79.3 (a logit average)."""
+    row = seed_row(plain)
+    one, mean, se, n = row["reference"], row["this_project"], row["stderr_over_seeds"], int(row["seeds"])
     averages = logit_averages(figure2)["test_nll_logit_average"]
     return {"valid": f"{one:.1f}", "ours_valid": _text(mean, se, n), "word": number_word(mean, se, n, one),
             "logit": f"{float(reference(table='seed', masks='10')['test_nll']):.1f}",
@@ -175,7 +183,7 @@ def values(results: str | Path) -> dict:
         read_table(results, "recipes.csv")
     uci_runs = read_table(results, "uci.csv")
     at_8000, seed = _widths(widths_context(select(widths, data_variant=PAPER_FILE))), _seed(plain, figure2)
-    uci_rows = _uci(uci) if uci is not None else []
+    uci_rows = uci_verdicts(uci) if uci is not None else []
     uci_words = [r["word"] for r in uci_rows if not r["word"].startswith("ablation")]
     sample_run = best_run(widths, Path(results) / "runs")
     def time(runs):  # a grid's committed runs and their own hours of a CPU core (any device's run of it)
