@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from made.reports.render import README, REPORTS, RESULTS_README, render, render_report, render_text, report_values
+from made.reports.render import README, REPORTS, RESULTS_README, _environment, render, render_report, report_values
 from made.reports.runs import markdown
 from made.reports.verdict import values
 
@@ -92,13 +92,13 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
     import jinja2
 
     with pytest.raises(jinja2.UndefinedError, match="k64"):
-        render_text("{{ figure2.order.k64 }}", committed_values)
+        _environment().from_string("{{ figure2.order.k64 }}").render(**committed_values)
     with pytest.raises(jinja2.UndefinedError, match="'nowhere' is undefined"):
-        render_text("{{ nowhere }}", committed_values)
+        _environment().from_string("{{ nowhere }}").render(**committed_values)
     # a report's template alike, for a name of its own context
     figure2 = report_values(ROOT / "results", "figure2")
     with pytest.raises(jinja2.UndefinedError, match="halving_at_k64"):
-        render_text("{{ report.halving_at_k64 }}", figure2)
+        _environment().from_string("{{ report.halving_at_k64 }}").render(**figure2)
 
 
 @pytest.mark.parametrize("helps, hurts, says", [
@@ -107,8 +107,6 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
     ("no K", "K = 32", "worse than one mask at K = 32 and clearly better at none"),
     ("no K", "no K", "neither clearly better nor clearly worse than one mask at any K")])
 def test_the_figure2_trend_reads_whichever_side_has_no_k(helps, hurts, says):
-    from made.reports.render import _environment
-
     template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.trend(c) }}')
     assert template.render(c={"helps": helps, "hurts": hurts}) == says
 
@@ -188,7 +186,5 @@ def test_no_report_says_the_seeds_twice_or_nests_a_verdict_in_parentheses(name):
                                          ({"epochs": "0", "side": "same"}, "", "the same epoch"),
                                          ({"epochs": "0", "side": "same"}, "at ", "at the same epoch")])
 def test_a_stop_epoch_against_another_reads_as_a_person_says_it(x, at, says):
-    from made.reports.render import _environment
-
     template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.shift(x, at) }}')
     assert template.render(x=x, at=at) == says

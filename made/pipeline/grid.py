@@ -180,7 +180,7 @@ GRIDS: dict[str, dict] = {
     # with dna resampling the connectivity only reported beside it), and adult
     # with one mask (sgd_tanh, which joins that row's search).  Elsewhere the
     # recipe is searched, and chosen per row on validation NLL only, mean over
-    # seeds (made.reports.uci.select_on_validation): the optimizer
+    # seeds (made.reports.uci._select): the optimizer
     # {adagrad 0.01 (paper), adadelta 1e-5/0.95} and, under mask sampling, the
     # resampling mode {order, connectivity}.  Two seeds for the mask-sampling
     # rows of mushrooms and nips (400 training examples) in both optimizers with

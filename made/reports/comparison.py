@@ -198,7 +198,7 @@ def context(results: Path) -> dict:
     return {"seed": {"seeds": int(seed["seeds"]), "judgement": seed["judgement"],
                      "difference": f"{seed['difference']:+.2f}" if seed["seeds"] else "",
                      "authors": fmt_mean(authors["this_project"], authors["stderr_over_seeds"]),
-                     "authors_seeds": int(authors["seeds"]), "authors_judgement": authors["judgement"]},
+                     "authors_seeds": int(authors["seeds"])},
             "table": table, "shown": display(table), "wide": len(wide) > 0, "width": PAPER_WIDTH,
             "paper_rows": [{"setting": r.setting.removeprefix("binarized MNIST, "), "protocol": r.protocol,
                             "data": r.data_variant} for r in (wide if len(wide) else paper).itertuples()],

@@ -56,8 +56,6 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
     One row per comparison, mode and K: the difference, its 95 % interval,
     the seeds, the method and the verdict."""
     ks = sorted(k for k in runs["num_masks"].astype(int).unique() if k != 1)
-    rows = []
-
     base = point(runs, "order", 1, "test_nll_single_mask")
     compared = [(name, mode, k, point(runs, mode, k, column), base)
                 for column, name in (("test_nll_ensemble", "ensemble vs K = 1"), ("test_nll_single_mask", "mask 0 vs K = 1"))

@@ -119,7 +119,7 @@ def first_point_values(recipes: pd.DataFrame, pool: pd.DataFrame) -> dict | None
             "kept": int(run["best_epoch"]), "valid": f"{run['valid_nll']:.2f}",
             "test": f"{run['test_nll_single_mask']:.2f}", "adam_runs": len(adam),
             "adam_test": fmt_mean(*mean_se(test)[:2]), "adam_valid": fmt_mean(*mean_se(valid)[:2]),
-            "difference": d.short(), "difference_value": d.estimate(), "judgement": judgement(d) or "not judged",
+            "difference_value": d.estimate(), "judgement": judgement(d) or "not judged",
             "seed_quote": f"{seed:.1f}", "from_seed": f"{run['valid_nll'] - seed:+.2f}"}
 
 

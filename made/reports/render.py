@@ -10,13 +10,6 @@ by the ``markdown`` filter, :func:`..runs.markdown`) and numbers already
 formatted as text.  Jinja2 is home-made machinery's replacement here, not an
 addition: no Python function of the reports writes a sentence.  A template
 that names a value the results do not give fails, naming it (``StrictUndefined``).
-
->>> render_text("K = 1 gives {{ k1 }}.", {"k1": "91.52"})
-'K = 1 gives 91.52.'
->>> render_text("{{ k2 }}", {"k1": "91.52"})
-Traceback (most recent call last):
-...
-jinja2.exceptions.UndefinedError: 'k2' is undefined
 """
 
 from __future__ import annotations
@@ -40,11 +33,6 @@ def _environment(folder: str | Path | None = None) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters["markdown"] = markdown
     return env
-
-
-def render_text(template: str, values: dict) -> str:
-    """``template`` (Jinja2 text) with ``values`` filled in."""
-    return _environment().from_string(template).render(**values)
 
 
 def render(template: str | Path, values: dict) -> str:

@@ -44,7 +44,6 @@ from ..evaluate import mean_and_stderr
 CLEAR = 0.95  # confidence of the interval that must exclude 0 for "clear"
 SUGGESTIVE = 0.80  # ... and for "suggestive"
 MIN_SEEDS = 3  # seeds a side needs before a difference is judged
-VERDICTS = ("clear", "suggestive", "within the spread", "not judged", "missing")
 
 
 def t_tail(t: float, df: float) -> float:
@@ -99,7 +98,7 @@ class Difference:
     df: float  # degrees of freedom of the interval
     method: str  # "Welch", "one-sample" or "" (not judged)
     seeds: str  # "5+3 seeds" (Welch), "3 seeds" (one-sample)
-    verdict: str  # one of VERDICTS
+    verdict: str  # "clear", "suggestive", "within the spread", "not judged" or "missing"
 
     def interval(self, confidence: float = CLEAR) -> tuple[float, float]:
         if self.method == "" or math.isnan(self.se):

@@ -50,18 +50,15 @@ def recipe_name(values: dict) -> str:
     return ", ".join(parts[:1] + ([label] if label else []))
 
 
-def select_on_validation(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per group, the recipe (protocol and resampling mode, or learning rate)
-    with the lowest validation NLL, averaged over its seeds, with all its
-    seeds; never test, and never a recipe with a run that did not stop early.
-    Without competing recipes, the best run per group and seed."""
-    return _select(runs, by)[0]
-
-
 def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
             published: dict | None = None, left_out: dict | None = None
             ) -> tuple[pd.DataFrame, dict, pd.DataFrame, set]:
-    """:func:`select_on_validation`, plus the recipes not chosen (with their
+    """Per group, the recipe (protocol and resampling mode, or learning rate)
+    with the lowest validation NLL, averaged over its seeds, with all its
+    seeds; never test, and never a recipe with a run that did not stop early.
+    Without competing recipes, the best run per group and seed.
+
+    Beside those runs, the recipes not chosen (with their
     mean validation NLL, "did not stop early", or, from ``expected`` (the
     grid's points as rows), "not finished"; from ``left_out``, "left out of
     the search"), the runs reported beside a published command (``published``
@@ -270,8 +267,8 @@ def context(results: Path) -> dict:
 
     def rows(part):
         return [{"dataset": r.dataset, "setting": r.setting + (f", {r.resampling}" if r.resampling else ""),
-                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement,
-                 "word": words[r.Index]} for r in part.itertuples()]
+                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement}
+                for r in part.itertuples()]
     return {"table": _shown(table), "judged": len(judged),
             "groups": [{"word": w, "rows": rows(judged[words[judged.index].str.startswith(w)])} for w in WORD_GROUPS],
             "ablations": rows(table[ablation]),

@@ -126,7 +126,6 @@ def _widths(report: dict, width: int = 8000) -> dict:
             "word": claim_word(d), "k1_recipe": chosen.get((width, 1, "single"), "none yet"),
             "k32_recipe": chosen.get((width, 32, "order"), "none yet"),
             "paper_k1": f"{paper_nll(1):.2f}", "paper_k32": f"{paper_nll(32):.2f}",
-            "paper_gain": f"{paper_nll(1) - paper_nll(32):.2f}",
             # the paper's two rows as ours is given: K = 32 minus K = 1 (negative: K = 32 lower)
             "paper_d": f"{paper_nll(32) - paper_nll(1):+.2f}",
             "k1_word": number_word(*k1, paper_nll(1)), "k32_word": number_word(*k32, paper_nll(32))}
