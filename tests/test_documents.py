@@ -1,6 +1,7 @@
 """The documents: README.md and results/README.md are their templates filled in from the
 results; a person wrote their sentences, and no number in them is typed by hand."""
 
+import importlib
 import re
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from made.reports.render import README, REPORTS, RESULTS_README, _environment, render, render_report, report_values
+from made.reports.render import README, REPORTS, RESULTS_README, _environment, render, render_report
 from made.reports.runs import markdown
 from made.reports.verdict import values
 
@@ -71,9 +72,16 @@ def test_every_committed_report_is_its_rendering_from_the_committed_results(name
         f"results/{name}.md is not its template filled in: run `python run_all.py --reports-only`")
 
 
+def report_values(name: str) -> dict:
+    """What report ``name``'s template gets (as render_report gives it): the committed results'
+    values and, as ``report``, its module's context."""
+    context = importlib.import_module(f"made.reports.{name}").context(ROOT / "results")
+    return {**values(ROOT / "results"), "report": context}
+
+
 @pytest.mark.parametrize("name", REPORTS)
 def test_every_report_opens_with_what_it_found_and_types_no_number(name):
-    given = report_values(ROOT / "results", name)
+    given = report_values(name)
     report = render(TEMPLATES / "reports" / f"{name}.md.j2", given)
     title, _, rest = report.partition("\n")
     assert title.startswith("# ") and "<built-in method" not in report
@@ -96,7 +104,7 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
     with pytest.raises(jinja2.UndefinedError, match="'nowhere' is undefined"):
         _environment().from_string("{{ nowhere }}").render(**committed_values)
     # a report's template alike, for a name of its own context
-    figure2 = report_values(ROOT / "results", "figure2")
+    figure2 = report_values("figure2")
     with pytest.raises(jinja2.UndefinedError, match="halving_at_k64"):
         _environment().from_string("{{ report.halving_at_k64 }}").render(**figure2)
 

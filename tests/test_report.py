@@ -15,6 +15,7 @@ from made.reports.plots import figure2, learning_curves, save_figure
 from made.pipeline.grid import AS_PUBLISHED, GRIDS, K1_CANDIDATES, expand
 from made.reports.references import reference_numbers
 from made.reports.runs import markdown, summary
+from made.reports.statistics import fmt_mean
 
 
 # The two training modes get different numbers, so that a report which swaps
@@ -285,10 +286,8 @@ def test_the_committed_comparison_judges_the_seeds_94_5_on_plain_csv():
 
 
 def test_a_row_not_judged_says_why_in_one_clause():
-    from made.reports.comparison import not_judged
-
-    assert not_judged("another width: the paper's row is most likely 8000 hidden units, ours has 500") == \
-        "not judged: another width"
+    table = comparison_table(fake_runs()).set_index("setting")
+    assert table.loc["binarized MNIST, 1x500, 1 mask", "judgement"] == "not judged: another width"
     for row in comparison_table(fake_runs()).itertuples():
         assert str(row.judgement).count(":") <= 1, row.judgement
 
@@ -634,10 +633,7 @@ def test_the_8000_unit_runs_stand_beside_the_papers_rows():
     assert three[three.setting == "binarized MNIST, 1x8000, 1 mask"].iloc[0]["judgement"] == "higher (clear)"
     k32 = table[table.setting == "binarized MNIST, 1x8000, 32 masks (order-agnostic), ensemble"].iloc[0]
     assert k32["this_project"] == pytest.approx(89.1) and k32["reference"] == pytest.approx(88.04)
-    from made.reports.comparison import display
-
-    md = markdown(display(table))
-    assert "| binarized MNIST, 1x8000, 1 mask " in md and "| 90.10 ± 0.10 " in md and k1["protocol"] == "adam"
+    assert fmt_mean(k1["this_project"], k1["stderr_over_seeds"]) == "90.10 ± 0.10" and k1["protocol"] == "adam"
     # K = 1 under two recipes at 8000 units: the row is the one validation chose, never
     # an average over recipes, whatever their test NLL
     k1_8000 = widths[(widths.hidden_sizes == "8000") & (widths.num_masks == 1)]
@@ -763,7 +759,7 @@ def test_no_report_spells_out_a_run_id_or_imports_the_runner():
 def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     # At 2000 units K = 1 ran under four recipes.  The one of lowest validation NLL is
     # chosen, although another has the lowest test NLL (planted): test plays no part.
-    from made.reports.widths import k1_recipes, k1_search, widths_context, widths_runs, widths_table
+    from made.reports.widths import chosen_recipes, k1_search, widths_context, widths_runs, widths_table
 
     def run(width, k, mode, protocol, seed, valid, test, **extra):
         return dict(run_id=f"w{width}{k}{mode}{protocol}{seed}", dataset="binarized_mnist", data_variant="larochelle",
@@ -777,14 +773,13 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
             run(2000, 1, "single", "adam_step10", 0, 91.5, 80.0, lr_step_epochs=10),  # best test: not chosen
             run(2000, 32, "order", "adam", 0, 91.0, 89.5), run(2000, 32, "connectivity", "adam", 0, 90.9, 89.4)]
     table = pd.DataFrame(rows)
-    assert k1_recipes(widths_runs(table)) == {2000: "adam_wd1e-3"}
+    assert chosen_recipes(widths_runs(table))[2000, 1, "single"] == "adam_wd1e-3"
     row = widths_table(table).iloc[0]
     assert row["K = 1 (its recipe)"] == "89.90"  # the chosen recipe's test NLL, not a mean over recipes
     search = k1_search(table)
     assert list(search[search["chosen"] == "yes"]["recipe"]) == ["adam_wd1e-3"]
     assert widths_context(table, width=2000)["k1_recipes"] == [dict(width=2000, recipe="adam_wd1e-3", incomplete=False)]
     # a K = 32 arm that ran two recipes takes the one of lower validation NLL, never test
-    from made.reports.widths import chosen_recipes
     table = pd.concat([table, pd.DataFrame([run(2000, 32, "order", "adam_step10", 0, 90.0, 95.0, lr_step_epochs=10)])])
     assert chosen_recipes(widths_runs(table))[2000, 32, "order"] == "adam_step10"
     assert widths_table(table).iloc[0]["K = 32, order-agnostic, ensemble"] == "95.00"
@@ -948,14 +943,14 @@ def _variants(rebuild_seeds, paper_seeds=3):
 @pytest.mark.parametrize("rebuild_seeds, paper_seeds, judged, short_a, short_b", [
     (2, 3, 4, 0, 2), (3, 2, 0, 6, 0), (3, 3, 6, 0, 0)])
 def test_binarizations_say_which_side_lacks_seeds(tmp_path, rebuild_seeds, paper_seeds, judged, short_a, short_b):
-    from made.reports.binarizations import context, differences
+    from made.reports.binarizations import context
 
     runs = _variants(rebuild_seeds, paper_seeds)
     runs.to_csv(tmp_path / "rebuild.csv", index=False)
     fake_curves(runs=runs).to_csv(tmp_path / "rebuild_curves.csv", index=False)
     c = context(tmp_path)
     assert (c["judged"], c["short_a"], c["short_b"]) == (judged, short_a, short_b)
-    assert "seeds_a" not in differences(runs) and "seeds_a" not in c["differences"]  # binarizations.csv as it was
+    assert "seeds_a" not in c["differences"]  # binarizations.md's table as it was
     text = " ".join(render_report(tmp_path, "binarizations").split())
     assert "third seed on the rebuild" not in text
     if not judged:

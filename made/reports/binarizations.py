@@ -24,12 +24,8 @@ from .widths import widths_context
 
 def differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
     """Variant ``a`` minus variant ``b`` at every (width, K, mode, evaluation)
-    with runs on both (same protocol and validation masks), judged (binarizations.csv)."""
-    return _differences(runs, a, b).drop(columns=["seeds_a", "seeds_b"])
-
-
-def _differences(runs: pd.DataFrame, a: str = PAPER_FILE, b: str = REBUILD) -> pd.DataFrame:
-    """:func:`differences`, with each side's number of seeds (``seeds_a``, ``seeds_b``)."""
+    with runs on both (same protocol and validation masks), judged, with each
+    side's number of seeds (``seeds_a``, ``seeds_b``; binarizations.csv leaves them out)."""
     rows = []
     keys = ["hidden_sizes", "num_masks", "mode", "protocol", "valid_masks"]
     runs = unique_runs(runs)
@@ -87,7 +83,7 @@ def context(results: Path) -> dict:
     rebuild = select(runs, data_variant=REBUILD)
     small, wide = select(rebuild, hidden_sizes=500), select(rebuild, num_masks=[1, 32], seed=0)
     paper = select(runs, data_variant=PAPER_FILE, hidden_sizes=500)
-    diffs = _differences(runs)
+    diffs = differences(runs)
     judged = diffs[diffs["verdict"].isin(["clear", "suggestive", "within the spread"])]
     waiting = diffs[diffs["verdict"] == "not judged"]
     shown = diffs.drop(columns=["verdict", "method", "seeds_a", "seeds_b"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .figure2 import figure2_runs, logit_averages
 from .references import PAPER_WIDTH, reference
-from .runs import by_seed, describe, read_grid, read_table, rows_of_mode, select
+from .runs import by_seed, describe, read_grid, read_table, select
 from .statistics import against_reference, fmt_mean, judgement, mean_se
 from .uci import RESAMPLING, chosen_note, uci_entries, uci_expected
 from .widths import widths_runs, with_chosen_recipes
@@ -38,17 +38,6 @@ def epochs_note(runs: pd.DataFrame) -> str:
     return note + ("early stopping" if stopped else f"capped at {'/'.join(caps)} epochs")
 
 
-def not_judged(note: str) -> str:
-    """A row shown and not judged, and why: the note's first clause.
-
-    >>> not_judged("another width: the paper's row is most likely 8000 hidden units, ours has 500")
-    'not judged: another width'
-    >>> not_judged("ours on test, the seed's on validation; neither is a likelihood")
-    "not judged: ours on test, the seed's on validation"
-    """
-    return "not judged: " + note.split(";")[0].split(":")[0]
-
-
 def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = "", judged: bool = True) -> dict:
     """One comparison row: our mean over seeds of ``column`` beside the reference ``ref``."""
     runs = runs if runs is not None else pd.DataFrame(columns=[column])
@@ -56,6 +45,8 @@ def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = 
     mean, se, n = mean_se(values)
     number = float(ref["test_nll"]) if ref is not None else float("nan")
     d = against_reference(values, number) if judged and ref is not None else None
+    # a row shown and not judged says why: its note's first clause ("not judged: another width")
+    why = "not judged: " + note.split(";")[0].split(":")[0]
     return {
         "setting": setting,
         "this_project": mean,
@@ -65,8 +56,7 @@ def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = 
         "reference_source": ref["model"] if ref is not None else "",
         "reference_confidence": ref["confidence"] if ref is not None else "",
         "difference": mean - number if ref is not None and n else float("nan"),
-        "judgement": judgement(d) if d is not None and n else (not_judged(note)
-                                                               if ref is not None and n and not judged else ""),
+        "judgement": judgement(d) if d is not None and n else (why if ref is not None and n and not judged else ""),
         "data_variant": describe(runs, "data_variant"),
         "protocol": describe(runs, "protocol"),
         "epochs": epochs_note(runs) if len(runs) else "",
@@ -82,7 +72,7 @@ def _paper_rows(runs: pd.DataFrame, width: int, note: str, grid: str, judged: bo
     rows = []
     runs = select(runs, hidden_sizes=width)
     for k in (1, 32):
-        sub = select(rows_of_mode(runs, "order"), num_masks=k)
+        sub = select(runs, mode=["order", "single"], num_masks=k)
         ref = reference(table="mnist", model="MADE 1 hidden layer", masks=k)
         rows.append(_row(
             f"binarized MNIST, 1x{width}, {'1 mask' if k == 1 else '32 masks (order-agnostic), ensemble'}",
@@ -169,18 +159,8 @@ def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = N
     return pd.DataFrame(rows)
 
 
-def display(table: pd.DataFrame) -> pd.DataFrame:
-    """The comparison table as comparison.md shows it: mean ± standard error
-    over seeds in one column, a signed difference, runs not done said so."""
-    out = table.copy()
-    out["this_project"] = [fmt_mean(m, s) if n else "not run yet"
-                           for m, s, n in zip(table["this_project"], table["stderr_over_seeds"], table["seeds"])]
-    out["difference"] = ["" if math.isnan(d) else f"{d:+.2f}" for d in table["difference"]]
-    return out.drop(columns="stderr_over_seeds")
-
-
 def context(results: Path) -> dict:
-    """comparison.md's context: the table (comparison.csv, as :func:`display` shows it), the
+    """comparison.md's context: the table (comparison.csv, and as comparison.md shows it), the
     paper's 1-hidden-layer rows with their data and recipe, the seed's 94.5 against its own
     model (:func:`seed_row`) and the authors' model beside it, and the logit averages of
     Figure 2's order-agnostic runs beside their ensembles (means over seeds)."""
@@ -195,11 +175,17 @@ def context(results: Path) -> dict:
     means = logit_averages(mnist)
     gaps = means["test_nll_ensemble"] - means["test_nll_logit_average"]
     seed, authors = (table[table["setting"] == s].iloc[0] for s in (SEED_SETTING, SEED_AUTHORS_SETTING))
+    # as comparison.md shows it: mean ± standard error over seeds in one column, a signed
+    # difference, runs not done said so
+    shown = table.drop(columns="stderr_over_seeds").assign(
+        this_project=[fmt_mean(m, s) if n else "not run yet"
+                      for m, s, n in zip(table["this_project"], table["stderr_over_seeds"], table["seeds"])],
+        difference=["" if math.isnan(d) else f"{d:+.2f}" for d in table["difference"]])
     return {"seed": {"seeds": int(seed["seeds"]), "judgement": seed["judgement"],
                      "difference": f"{seed['difference']:+.2f}" if seed["seeds"] else "",
                      "authors": fmt_mean(authors["this_project"], authors["stderr_over_seeds"]),
                      "authors_seeds": int(authors["seeds"])},
-            "table": table, "shown": display(table), "wide": len(wide) > 0, "width": PAPER_WIDTH,
+            "table": table, "shown": shown, "wide": len(wide) > 0, "width": PAPER_WIDTH,
             "paper_rows": [{"setting": r.setting.removeprefix("binarized MNIST, "), "protocol": r.protocol,
                             "data": r.data_variant} for r in (wide if len(wide) else paper).itertuples()],
             "logit": {"low": f"{means['test_nll_logit_average'].min():.2f}",

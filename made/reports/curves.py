@@ -54,11 +54,13 @@ def convergence_table(runs: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) -> pd.DataFrame:
+def fewer_masks_check(history: pd.DataFrame, look_ahead: int | None, min_delta: float) -> pd.DataFrame:
     """Where validating on the first m masks would have stopped, for every
     ``valid_nll_m<m>`` column a run recorded, beside the full ensemble's own
     ``valid_nll``: best epoch, stop epoch and the full ensemble's validation
-    NLL at the epoch each choice keeps."""
+    NLL at the epoch each choice keeps.  ``look_ahead`` is the run's as its
+    table recorded it: made.train's default of 30 where it recorded none (None, NaN)."""
+    look_ahead = 30 if pd.isna(look_ahead) else int(look_ahead)
     full = history["valid_nll"].to_numpy()
     cols = sorted((c for c in history.columns if c.startswith("valid_nll_m")), key=lambda c: int(c[11:]))
     rows = []
@@ -69,10 +71,12 @@ def fewer_masks_check(history: pd.DataFrame, look_ahead: int, min_delta: float) 
     return pd.DataFrame(rows)
 
 
-def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> pd.DataFrame:
-    """Validation NLL of two runs compared at equal wall time: the best each
-    reached within the reference run's training time, and the challenger's
-    time to match the reference.  Every epoch of both is charged the reference
+def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> dict:
+    """Validation NLL of two runs compared at equal wall time: the reference
+    run's best (``reference_best``), the best the challenger reached within
+    the reference run's training time (``challenger_best_in_time``), and the
+    challenger's time to match the reference (``challenger_seconds_to_match``;
+    NaN: it never did).  Every epoch of both is charged the reference
     run's median epoch (training plus validation seconds, ``seconds_per_epoch``):
     for two runs of the same model the work of an epoch is the same (up to the
     optimizer step), while the seconds they measured also depend on what else
@@ -87,12 +91,8 @@ def equal_time(curves: pd.DataFrame, reference: str, challenger: str) -> pd.Data
 
     t_ref, v_ref = timed(reference)
     t_new, v_new = timed(challenger)
-    budget = t_ref[-1]
-    within = v_new[t_new <= budget]
+    within = v_new[t_new <= t_ref[-1]]
     matched = t_new[v_new <= v_ref[-1]]
-    return pd.DataFrame([dict(
-        reference=reference, challenger=challenger, seconds=budget, seconds_per_epoch=seconds_per_epoch,
-        reference_epochs=len(t_ref), reference_best=v_ref[-1],
-        challenger_epochs_in_time=len(within), challenger_best_in_time=within.min() if len(within) else float("nan"),
-        challenger_seconds_to_match=matched[0] if len(matched) else float("nan"),
-        challenger_final_best=v_new[-1], challenger_seconds=t_new[-1])])
+    return dict(seconds_per_epoch=seconds_per_epoch, reference_best=v_ref[-1],
+                challenger_best_in_time=within.min() if len(within) else float("nan"),
+                challenger_seconds_to_match=matched[0] if len(matched) else float("nan"))

@@ -13,7 +13,7 @@ import pandas as pd
 from pathlib import Path
 
 from .curves import convergence_table, fewer_masks_check
-from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, rows_of_mode, run_seconds, select,
+from .runs import (EVALUATIONS, MODE_LABEL, TRAINING_MODES, at, describe, point, run_seconds, select,
                    seeds_text, span, summary, table_row)
 from .statistics import Difference, difference, fmt_mean, judgement
 
@@ -71,19 +71,13 @@ def figure2_differences(runs: pd.DataFrame) -> pd.DataFrame:
                                        "method", "verdict", "judged"])
 
 
-# --- convergence: every run flattened before it stopped ------------------------------------------
-
 # What "lower" and "higher" mean in each comparison, for its verdict column.
 WORDS = {"ensemble vs K = 1": ("better", "worse"), "mask 0 vs K = 1": ("better", "worse"),
          "connectivity vs order, ensemble": ("connectivity-agnostic better", "order-agnostic better"),
          "connectivity vs order, mask 0": ("connectivity-agnostic better", "order-agnostic better")}
 
 
-def differences_shown(diffs: pd.DataFrame) -> pd.DataFrame:
-    """:func:`figure2_differences` as the report shows it: one row per comparison, mode and K, a verdict in words."""
-    return pd.DataFrame({"comparison": diffs["comparison"], "mode": [MODE_LABEL.get(m, "") for m in diffs["mode"]],
-                         "K": diffs["K"], "difference [95 % interval], seeds": [d.short() for d in diffs["judged"]],
-                         "verdict": [judgement(d, *WORDS[c]) for c, d in zip(diffs["comparison"], diffs["judged"])]})
+# --- convergence: every run flattened before it stopped ------------------------------------------
 
 
 def convergence_values(runs: pd.DataFrame, curves: pd.DataFrame, look_ahead: int = 30) -> dict:
@@ -124,7 +118,7 @@ def halving_values(runs: pd.DataFrame, curves: pd.DataFrame) -> dict | None:
         column = f"valid_nll_m{k // 2}"
         if column not in history or history[column].isna().all():
             continue
-        check = fewer_masks_check(history[["valid_nll", column]], int(getattr(run, "look_ahead", 30) or 30),
+        check = fewer_masks_check(history[["valid_nll", column]], getattr(run, "look_ahead", None),
                                   float(run.min_delta)).set_index("masks")
         half, all_ = check.loc[k // 2], check.loc["all"]
         rows.append({"K": k, "mode": run.mode, "seed": int(run.seed), "kept (all K)": int(all_["best_epoch"]),
@@ -170,7 +164,11 @@ def figure2_context(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> d
     seconds = run_seconds(runs)
     diffs, points = figure2_differences(runs), summary(runs)
     base = at(points, training="order", evaluation="mask 0", num_masks=1)
-    return {"what": what_was_run(runs), "table": figure2_table(runs, points), "differences": differences_shown(diffs),
+    # the differences as the report shows them: one row per comparison, mode and K, a verdict in words
+    shown = pd.DataFrame({"comparison": diffs["comparison"], "mode": [MODE_LABEL.get(m, "") for m in diffs["mode"]],
+                          "K": diffs["K"], "difference [95 % interval], seeds": [d.short() for d in diffs["judged"]],
+                          "verdict": [judgement(d, *WORDS[c]) for c, d in zip(diffs["comparison"], diffs["judged"])]})
+    return {"what": what_was_run(runs), "table": figure2_table(runs, points), "differences": shown,
             "points": points, "judged": diffs, "k1": fmt_mean(*base[:2]), "k1_seeds": base[2], "stderr": span(stderr, 2), "runs": len(runs),
            "hours": f"{seconds.sum() / 3600:.1f}", "minutes": span(seconds / 60),
            "epochs": span(runs["epochs"]), "device": describe(runs, "device") or "not recorded",
@@ -181,7 +179,7 @@ def figure2_context(runs: pd.DataFrame, curves: pd.DataFrame | None = None) -> d
 def logit_averages(runs: pd.DataFrame) -> pd.DataFrame:
     """Per K > 1, the means over seeds of the order-agnostic runs' logit average (no
     likelihood: what the seed project's 79.3 is) and of their ensemble's test NLL."""
-    order = rows_of_mode(figure2_runs(runs), "order")
+    order = select(figure2_runs(runs), mode=["order", "single"])
     return order[order["num_masks"].astype(int) > 1].groupby(order["num_masks"].astype(int))[
         ["test_nll_logit_average", "test_nll_ensemble"]].mean()
 
@@ -226,8 +224,3 @@ def context(results: Path) -> dict:
     plain = results / "plain.csv"
     return {**figure2_context(runs, pd.read_csv(results / "figure2_curves.csv")),
             "plain_model": plain_context(pd.read_csv(plain), runs) if plain.exists() else None}
-
-
-def differences_csv(runs: pd.DataFrame) -> pd.DataFrame:
-    """:func:`figure2_differences` as written to ``figure2_differences.csv``."""
-    return figure2_differences(figure2_runs(runs)).drop(columns="judged")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .figure2 import figure2_runs, what_was_run
 from .references import PAPER_WIDTH, paper_nll
-from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, describe, rows_of_mode, seeds_text, summary
+from .runs import EVALUATIONS, MODE_LABEL, TRAINING_MODES, describe, seeds_text, select, summary
 from .widths import early_stops, many_masks, widths_runs, with_chosen_recipes
 from ..io import atomic_path
 
@@ -42,41 +42,34 @@ PAPER_STYLE = dict(marker="*", s=160, edgecolor="white", linewidth=0.5, zorder=5
 SEEDS_NOTE = "faint dots: one seed each; bars: ± 1 standard error over seeds (none: one seed)"
 
 
-def _series(ax, x, mean, stderr, seeds_x, seeds_y, color, label, **style):
-    """A mean line with error bars of one standard error over seeds (a point
-    of one seed, stderr NaN, gets no bar; a missing point leaves a gap), and
-    each seed's value as a faint point of the same colour beside it."""
-    import seaborn as sns
-
-    if len(seeds_x):
-        sns.scatterplot(x=seeds_x, y=seeds_y, ax=ax, color=color, alpha=0.5, s=16, linewidth=0, legend=False,
-                        marker=style.get("marker", "o"), zorder=2)
-    return ax.errorbar(x, mean, yerr=stderr, capsize=3, color=color, label=label, lw=1.4, ms=5, zorder=3, **style)
-
-
-def _dodge(n: int, step: float) -> list[float]:
-    """``n`` offsets (in log2 units of the x axis) centred on 0, ``step`` apart."""
-    return [(i - (n - 1) / 2) * step for i in range(n)]
-
-
 def _draw(ax, runs: pd.DataFrame, points: pd.DataFrame, x: str, series: list, step: float, jitter: float,
           axis: list | None = None, mark=None) -> None:
     """Figure 2's and the widths' one way of drawing: each of ``series``, (K,
     mode, evaluation, colour, style, label), K None for every K, against
-    column ``x`` of :func:`..runs.summary`'s ``points``, moved sideways
-    (``_dodge``, ``step`` apart) so that no marker hides another, its seeds
-    ``jitter`` further; at each value of ``axis`` (a gap where it has no
-    point), or at its own points; ``mark(k, shift, points, runs)`` marks each series where given."""
-    for offset, (k, mode, evaluation, color, style, label) in zip(_dodge(len(series), step), series):
-        shift = 2 ** offset
-        part, seeds = points[(points["training"] == mode) & (points["evaluation"] == evaluation)], rows_of_mode(runs, mode)
+    column ``x`` of :func:`..runs.summary`'s ``points``, moved sideways (the
+    series' offsets, in log2 units of the x axis, centred on 0 and ``step``
+    apart) so that no marker hides another: a mean line with error bars of one
+    standard error over seeds (a point of one seed, stderr NaN, gets no bar; a
+    missing point leaves a gap), and each seed's value as a faint point of the
+    same colour, ``jitter`` further; at each value of ``axis`` (a gap where it
+    has no point), or at its own points; ``mark(k, shift, points, runs)`` marks
+    each series where given."""
+    import seaborn as sns
+
+    for i, (k, mode, evaluation, color, style, label) in enumerate(series):
+        shift = 2 ** ((i - (len(series) - 1) / 2) * step)
+        part = points[(points["training"] == mode) & (points["evaluation"] == evaluation)]
+        seeds = select(runs, mode=[mode, "single"])
         if k is not None:
             part, seeds = part[part["num_masks"] == k], seeds[seeds["num_masks"].astype(int) == k]
         part = part.set_index(x).reindex(axis) if axis is not None else part.sort_values(x).set_index(x, drop=False)
         xs = np.asarray(axis if axis is not None else part[x], float) * shift
-        _series(ax, xs, part["mean"].to_numpy(float), part["stderr"].to_numpy(float),
-                seeds[x].astype(float).to_numpy() * shift * 2 ** jitter,
-                seeds[COLUMN[evaluation]].astype(float).to_numpy(), color, label, **style)
+        if len(seeds):
+            sns.scatterplot(x=seeds[x].astype(float).to_numpy() * shift * 2 ** jitter,
+                            y=seeds[COLUMN[evaluation]].astype(float).to_numpy(), ax=ax, color=color, alpha=0.5,
+                            s=16, linewidth=0, legend=False, marker=style.get("marker", "o"), zorder=2)
+        ax.errorbar(xs, part["mean"].to_numpy(float), yerr=part["stderr"].to_numpy(float), capsize=3, color=color,
+                    label=label, lw=1.4, ms=5, zorder=3, **style)
         if mark:
             mark(k, shift, part, seeds)
 
@@ -211,7 +204,7 @@ def learning_curves(curves: pd.DataFrame, runs: pd.DataFrame | None = None, titl
     lows, highs = [], []
     start = max(2, 0.1 * curves["epoch"].max()) if len(curves) else 2  # the first epochs' fall is left out
     for ax, mode in zip(axes[0], TRAINING_MODES):
-        part = rows_of_mode(curves, mode)
+        part = select(curves, mode=[mode, "single"])
         for k, runs_k in part.groupby(part["num_masks"].astype(int)):
             for i, (run_id, curve) in enumerate(runs_k.groupby("run_id", sort=True)):
                 curve = curve.sort_values("epoch")

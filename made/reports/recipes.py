@@ -36,7 +36,7 @@ def equal_time_table(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.DataF
         other = counterpart(run, pool, "adam")
         if other is None:
             continue
-        cmp = equal_time(curves, run["run_id"], other["run_id"]).iloc[0]
+        cmp = equal_time(curves, run["run_id"], other["run_id"])
         curve = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")["valid_nll"].cummin().to_numpy()
         look = min(30, len(curve) - 1)
         rows.append({
@@ -80,8 +80,7 @@ def fewer_masks_values(recipes: pd.DataFrame, pool: pd.DataFrame, curves: pd.Dat
     run = full.iloc[0]
     k = int(run["num_masks"])
     history = curves[curves["run_id"] == run["run_id"]].sort_values("epoch")
-    check = fewer_masks_check(history, int(run.get("look_ahead", 30) if not pd.isna(run.get("look_ahead", 30)) else 30),
-                              float(run["min_delta"]))
+    check = fewer_masks_check(history, run.get("look_ahead"), float(run["min_delta"]))
     shown = check.rename(columns={"masks": "validated on", "best_epoch": "kept epoch", "stop_epoch": "stop epoch",
                                   "full_valid_nll_at_best": f"{k}-mask validation NLL at the kept epoch"})
     shown["validated on"] = [f"first {m}" if m != "all" else f"all {k}" for m in shown["validated on"]]

@@ -53,18 +53,14 @@ def _write(path: Path, text: str) -> bool:
     return True
 
 
-def report_values(results: str | Path, name: str) -> dict:
-    """What report ``name``'s template gets: the results' values and, as ``report``, its module's context."""
+def render_report(results: str | Path, name: str, root: str | Path | None = None) -> str:
+    """Report ``name`` (one of :data:`REPORTS`) rendered from the results in ``results``: its
+    template gets the results' values and, as ``report``, its module's context."""
     from .verdict import values
 
-    module = importlib.import_module(f"{__package__}.{name}")
-    return {**values(results), "report": module.context(Path(results))}
-
-
-def render_report(results: str | Path, name: str, root: str | Path | None = None) -> str:
-    """Report ``name`` (one of :data:`REPORTS`) rendered from the results in ``results``."""
     template = Path(root or checkout()) / "docs" / "templates" / "reports" / f"{name}.md.j2"
-    return render(template, report_values(results, name))
+    module = importlib.import_module(f"{__package__}.{name}")
+    return render(template, {**values(results), "report": module.context(Path(results))})
 
 
 def write_report(results: str | Path, name: str, root: str | Path | None = None) -> Path:

@@ -8,6 +8,10 @@ because a setting is compared as text (:func:`as_text`): a CSV reads 500 as
 an int in one table and "500" or 500.0 in another, and None, NaN and "" are
 all "not set".  Tables are written by pandas (``to_markdown``, tabulate).
 
+A training mode's runs are its own and the K = 1 runs (mode ``single``),
+which start both modes' curves, as in the paper's Figure 2: ``select(runs,
+mode=[mode, "single"])``.
+
 >>> runs = pd.DataFrame(dict(hidden_sizes=["500", "8000"], num_masks=[1, 32], valid_masks=[None, 8.0]))
 >>> len(select(runs, hidden_sizes=500)), len(select(runs, valid_masks=None)), len(select(runs, num_masks=[1, 32]))
 (1, 1, 2)
@@ -91,12 +95,6 @@ def variant_name(variant) -> str:
     return f"{VARIANT_NAME[text]} ({text})" if text in VARIANT_NAME else text
 
 
-def rows_of_mode(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
-    """The runs of one training mode's curve: its own and the K = 1 runs (mode
-    ``single``), which start both modes' curves, as in the paper's Figure 2."""
-    return select(runs, mode=[mode, "single"])
-
-
 def computation_settings() -> list[str]:
     """The recorded settings that change what a run computes, its seed aside:
     each field of the model's and the training's configs whose facts say so
@@ -147,7 +145,7 @@ def summary(runs: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
     rows = []
     runs = runs.assign(num_masks=runs["num_masks"].astype(int))
     for mode in TRAINING_MODES:
-        for keys, group in rows_of_mode(runs, mode).groupby([*by, "num_masks"]):
+        for keys, group in select(runs, mode=[mode, "single"]).groupby([*by, "num_masks"]):
             check_one_setting(group)
             for column, evaluation in EVALUATIONS.items():
                 mean, se, n = mean_se(group[column])
@@ -175,7 +173,7 @@ def table_row(points: pd.DataFrame, columns: dict, missing: str = "", **keys) ->
 
 def point(runs: pd.DataFrame, mode: str, k: int, column: str) -> pd.Series:
     """One point's values by seed (K = 1 belongs to both modes)."""
-    part = rows_of_mode(runs, mode)
+    part = select(runs, mode=[mode, "single"])
     return by_seed(part[part["num_masks"].astype(int) == k], column)
 
 

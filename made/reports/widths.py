@@ -45,11 +45,6 @@ def chosen_recipes(runs: pd.DataFrame) -> dict[tuple[int, int, str], str]:
     return {(int(w), int(k), str(m)): p for w, k, m, p in means.groupby(level=[0, 1, 2]).idxmin()}
 
 
-def k1_recipes(runs: pd.DataFrame) -> dict[int, str]:
-    """Width -> K = 1's recipe there (:func:`chosen_recipes`)."""
-    return {w: r for (w, k, _), r in chosen_recipes(runs).items() if k == 1}
-
-
 def k1_expected(points: list[dict]) -> pd.DataFrame:
     """The grid's K = 1 points (as ``widths_grid.json`` lists them,
     :func:`..runs.read_grid`) as rows (width, protocol): the recipes each
@@ -96,7 +91,7 @@ def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.D
     one = runs[runs["num_masks"].astype(int) == 1]
     if one.empty:
         return None
-    chosen = k1_recipes(runs)
+    chosen = {w: r for (w, k, _), r in chosen_recipes(runs).items() if k == 1}  # width -> K = 1's recipe
     unfinished = k1_unfinished(runs, expected)
     rows = []
     for (width, recipe), part in one.groupby(["width", one["protocol"].astype(str)]):
@@ -189,11 +184,6 @@ def runs_shown(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def widths_csv(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`widths_differences` as written to ``widths_differences.csv``."""
-    return widths_differences(table).drop(columns="judged")
-
-
 def widths_context(table: pd.DataFrame, widths: list[int] | None = None, expected: pd.DataFrame | None = None,
                    width: int = PAPER_WIDTH) -> dict:
     """A widths report's tables and numbers (widths.md; the rebuild's in binarizations.md): each
@@ -205,13 +195,14 @@ def widths_context(table: pd.DataFrame, widths: list[int] | None = None, expecte
     diffs = widths_differences(table, k)
     shown = diffs.assign(mode=diffs["mode"].map(MODE_LABEL), difference=[d.short() for d in diffs["judged"]],
                          verdict=[judgement(d, "helps", "hurts") for d in diffs["judged"]])
-    early = early_stops(with_chosen_recipes(runs))
+    kept, chosen = with_chosen_recipes(runs), chosen_recipes(runs)
+    early = early_stops(kept)
     at = early[(early["width"].astype(int) == width) & (early["num_masks"].astype(int) == k)]
-    points = summary(with_chosen_recipes(runs), by=("width",))
+    points = summary(kept, by=("width",))
     return {"k": k, "width": width, "data_variant": describe(runs, "data_variant"), "judged": diffs,
-            "points": points, "chosen": chosen_recipes(runs),
+            "points": points, "chosen": chosen,
             "k1_recipes": [{"width": w, "recipe": r, "incomplete": w in unfinished}
-                           for w, r in sorted(k1_recipes(runs).items())],
+                           for w, r in sorted({w: r for (w, n, _), r in chosen.items() if n == 1}.items())],
             "table": widths_table(table, widths, k, points), "k1_search": k1_search(table, expected),
             "differences": shown[["width", "mode", "evaluation", "K", "difference", "verdict"]],
             "early_at_width": [{"mode": MODE_LABEL[r.mode], "seed": r.seed, "kept": int(r.best_epoch),
