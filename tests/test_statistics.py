@@ -5,20 +5,23 @@ import math
 import pandas as pd
 import pytest
 
-from made.reports.statistics import (CLEAR, MIN_SEEDS, SUGGESTIVE, against_reference, difference, judgement, mean_se,
-                                     t_quantile, t_tail)
+from made.reports.statistics import (CLEAR, MIN_SEEDS, SUGGESTIVE, Difference, against_reference, difference,
+                                     judgement, mean_se)
 
 
-def test_t_quantiles_match_the_tables():
-    # two-sided 95 % and 80 % quantiles of Student's t (any statistics table)
-    assert t_quantile(0.95, 1) == pytest.approx(12.706, abs=1e-3)
-    assert t_quantile(0.95, 4) == pytest.approx(2.776, abs=1e-3)
-    assert t_quantile(0.95, 30) == pytest.approx(2.042, abs=1e-3)
-    assert t_quantile(0.80, 1) == pytest.approx(3.078, abs=1e-3)
-    assert t_quantile(0.80, 9) == pytest.approx(1.383, abs=1e-3)
-    assert t_quantile(0.95, 1e9) == pytest.approx(1.960, abs=1e-3)
-    assert t_tail(t_quantile(0.95, 2.5), 2.5) == pytest.approx(0.05)  # fractional df (Welch)
+@pytest.mark.parametrize("confidence, df, half", [(0.95, 1, 12.706), (0.95, 4, 2.776), (0.95, 30, 2.042),
+                                                  (0.80, 1, 3.078), (0.80, 9, 1.383), (0.95, 1e9, 1.960)])
+def test_the_intervals_half_widths_match_the_t_tables(confidence, df, half):
+    # two-sided 95 % and 80 % quantiles of Student's t (any statistics table), in standard errors
+    d = Difference(0.5, 1.0, df, "Welch", "", "")
+    assert d.interval(confidence) == pytest.approx((0.5 - half, 0.5 + half), abs=1e-3)
     assert (CLEAR, SUGGESTIVE) == (0.95, 0.80)
+
+
+def test_with_no_spread_at_all_a_difference_is_exact():
+    same = seeds([90.0, 90.0, 90.0])
+    assert difference(same + 0.1, same).interval() == pytest.approx((0.1, 0.1))
+    assert difference(same + 0.1, same).verdict == "clear" and difference(same, same).verdict == "within the spread"
 
 
 def seeds(values, start=0):
@@ -33,9 +36,11 @@ def test_welch_matches_scipys_own_ttest_on_the_same_numbers():
     ref = stats.ttest_ind(a, b, equal_var=False)
     assert d.method == "Welch" and d.seeds == "5+3 seeds"
     assert d.delta / d.se == pytest.approx(ref.statistic) and d.df == pytest.approx(ref.df)
-    assert t_tail(d.delta / d.se, d.df) == pytest.approx(ref.pvalue)
-    low, high = ref.confidence_interval(0.95)
-    assert d.interval() == pytest.approx((low, high))
+    for confidence in (CLEAR, SUGGESTIVE):
+        low, high = ref.confidence_interval(confidence)
+        assert d.interval(confidence) == pytest.approx((low, high))
+    # the verdict is the p-value's: an interval that excludes 0 is a p-value below 1 - its confidence
+    assert ref.pvalue < 1 - SUGGESTIVE and d.verdict == ("clear" if ref.pvalue < 1 - CLEAR else "suggestive")
 
 
 def test_no_seed_is_dropped_and_no_pairing_by_seed_number():

@@ -8,9 +8,11 @@ seed 0 of another once they train different masks (or recipes), and no seed is
 left out.  :func:`against_reference` sets our mean against one fixed number
 (the paper's, the seed project's) with a one-sample interval.
 
-The intervals are computed here from ``scipy.stats.t`` rather than by
-``scipy.stats.ttest_ind``, which gives a p-value but no interval, and no
-one-sample interval against a number quoted without spread.
+The interval is ``scipy.stats.t.interval`` around the difference of the means,
+its standard error over seeds as the scale.  ``scipy.stats.ttest_ind(a, b,
+equal_var=False).confidence_interval()`` gives the same Welch interval
+(tests/test_statistics.py checks it), but by another path: its last digits can
+differ from these, and the committed tables keep every digit.
 
 Thresholds, stated once (:data:`CLEAR`, :data:`SUGGESTIVE`, :data:`MIN_SEEDS`),
 with ``t`` the Student-t quantile (``scipy.stats.t``) for the interval's
@@ -34,7 +36,7 @@ degrees of freedom (Welch-Satterthwaite; n - 1 against a fixed number):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 from scipy import stats
@@ -44,25 +46,6 @@ from ..evaluate import mean_and_stderr
 CLEAR = 0.95  # confidence of the interval that must exclude 0 for "clear"
 SUGGESTIVE = 0.80  # ... and for "suggestive"
 MIN_SEEDS = 3  # seeds a side needs before a difference is judged
-
-
-def t_tail(t: float, df: float) -> float:
-    """P(|T| >= |t|) for Student's t with ``df`` degrees of freedom (two-sided).
-
-    >>> round(t_tail(12.706, 1), 4), round(t_tail(2.776, 4), 4)
-    (0.05, 0.05)
-    """
-    return float(2 * stats.t.sf(abs(t), df))
-
-
-def t_quantile(confidence: float, df: float) -> float:
-    """The half-width, in standard errors, of a two-sided ``confidence``
-    interval with ``df`` degrees of freedom.
-
-    >>> [round(t_quantile(0.95, df), 3) for df in (1, 4, 1e9)]
-    [12.706, 2.776, 1.96]
-    """
-    return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 # --- means over seeds ----------------------------------------------------------------------------
@@ -101,10 +84,13 @@ class Difference:
     verdict: str  # "clear", "suggestive", "within the spread", "not judged" or "missing"
 
     def interval(self, confidence: float = CLEAR) -> tuple[float, float]:
+        """The two-sided ``confidence`` interval of :attr:`delta` (NaN: not judged)."""
         if self.method == "" or math.isnan(self.se):
             return float("nan"), float("nan")
-        half = t_quantile(confidence, self.df) * self.se
-        return self.delta - half, self.delta + half
+        if self.se == 0.0:  # no spread at all (identical runs): the difference is exact
+            return self.delta, self.delta
+        low, high = stats.t.interval(confidence, self.df, loc=self.delta, scale=self.se)
+        return float(low), float(high)
 
     def estimate(self) -> str:
         """``-0.73 [-1.06, -0.40]``: the difference and its 95 % interval (none when
@@ -126,13 +112,15 @@ def _not_judged(delta=float("nan"), seeds="") -> Difference:
 
 
 def _judge(delta: float, se: float, df: float, method: str, seeds: str) -> Difference:
-    if se == 0.0:  # no spread at all (identical runs): any nonzero gap is exact
-        verdict = "within the spread" if delta == 0 else "clear"
-    else:
-        tail = t_tail(delta / se, df)
-        verdict = ("clear" if tail < 1 - CLEAR else "suggestive" if tail < 1 - SUGGESTIVE
-                   else "within the spread")
-    return Difference(delta, se, df, method, seeds, verdict)
+    """The rule: clear where the 95 % interval excludes 0, suggestive where only the 80 % one
+    does (with no spread at all, any nonzero gap is exact: clear)."""
+    judged = Difference(delta, se, df, method, seeds, "")
+
+    def excludes_0(confidence):
+        low, high = judged.interval(confidence)
+        return low > 0 or high < 0
+    verdict = "clear" if excludes_0(CLEAR) else "suggestive" if excludes_0(SUGGESTIVE) else "within the spread"
+    return replace(judged, verdict=verdict)
 
 
 def _by_seed(values) -> pd.Series:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 from .comparison import seed_row
 from .figure2 import figure2_context, logit_averages
@@ -33,7 +34,7 @@ from .recipes import first_point_values
 from .references import paper_nll, reference
 from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, read_table, run_seconds, select
 from .samples import best_run
-from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, t_quantile
+from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean
 from .widths import widths_context
 
 # Within this many nats of a reference number, a mean reproduces it (the UCI
@@ -53,7 +54,7 @@ def number_word(mean: float, se: float, n: int, reference_value: float) -> str:
         return "not run"
     if n < MIN_SEEDS:
         return f"not judged ({n} seed{'s' if n > 1 else ''})"
-    half = t_quantile(CLEAR, n - 1) * se
+    half = stats.t.ppf(0.5 + CLEAR / 2, n - 1) * se  # of the 95 % one-sample interval
     low, high = mean - reference_value - half, mean - reference_value + half
     if -TOLERANCE <= low and high <= TOLERANCE:
         return "reproduced"
