@@ -343,11 +343,11 @@ def _main(args) -> int:
             return _error(f"the runs to train need data that is not here, nothing was trained: {missing}")
     backend = None
     if args.scheduler and points:  # nothing to train: no cluster needed
-        from .cluster import ClusterError, DaskBackend
+        from .cluster import ClusterError, DaskBackend, check_results_dir
 
         try:
             backend = DaskBackend(args.scheduler)
-            backend.check_results_dir(results)
+            check_results_dir(backend.client, results)
             backend.check_resources(points)
         except ClusterError as exc:
             if backend is not None:
