@@ -369,6 +369,8 @@ def test_results_dir_workers_cannot_write_fails_before_any_run(cluster, processe
 
 @slow
 def test_cuda_points_run_on_the_worker_with_a_gpu_resource(cluster):
+    import contextlib
+
     from made.pipeline.cluster import ClusterError, DaskBackend
 
     workers = cluster.wait_for_workers(2)
@@ -380,7 +382,7 @@ def test_cuda_points_run_on_the_worker_with_a_gpu_resource(cluster):
         from distributed import get_worker
         return get_worker().address
 
-    with DaskBackend(cluster.address) as backend:
+    with contextlib.closing(DaskBackend(cluster.address)) as backend:
         backend.check_resources([cuda, cpu])
         on = backend.client.gather([backend.submit(where, cuda) for _ in range(4)])
         assert on == gpu * 4

@@ -214,12 +214,9 @@ def default_jobs(device: str, n_runs: int) -> int:
     """On CPU, one single-threaded run per core: small GEMMs scale poorly
     across threads, so on the 2-core reference machine two 1-thread runs train
     more examples/s than one 2-thread run (benchmarks/RESULTS.md, grid throughput)."""
-    from ..device import resolve_device
+    from ..device import device_available, resolve_device
 
-    try:
-        if resolve_device(device).type != "cpu":
-            return 1
-    except ValueError:
+    if not device_available(device) or resolve_device(device).type != "cpu":
         return 1
     return max(1, min(os.cpu_count() or 1, n_runs))
 
@@ -278,7 +275,7 @@ def _main(args) -> int:
     # Settings for every run; those that change the computation enter the run ids.
     settings = {"progress": False, **dict(args.settings)}
     if args.data_dir is not None:
-        settings["data_dir"] = str(Path(args.data_dir).resolve())
+        settings["data_dir"] = args.data_dir  # resolved by its option
     if args.device is not None:
         settings["device"] = args.device
     if args.max_epochs is not None:
@@ -331,7 +328,7 @@ def _main(args) -> int:
                           "use --device cpu (or --dry-run for an estimate)")
 
     if args.dry_run:
-        return _dry_run(grid_name, points, complete, results, args.jobs, threads, device)
+        return _dry_run(grid_name, points, complete, results, args.jobs, threads)
 
     from .notebooks import NOTEBOOKS, execute_report
     from .results import aggregate, write_grid
@@ -343,11 +340,11 @@ def _main(args) -> int:
             return _error(f"the runs to train need data that is not here, nothing was trained: {missing}")
     backend = None
     if args.scheduler and points:  # nothing to train: no cluster needed
-        from .cluster import ClusterError, DaskBackend
+        from .cluster import ClusterError, DaskBackend, check_results_dir
 
         try:
             backend = DaskBackend(args.scheduler)
-            backend.check_results_dir(results)
+            check_results_dir(backend.client, results)
             backend.check_resources(points)
         except ClusterError as exc:
             if backend is not None:
@@ -382,7 +379,7 @@ def _main(args) -> int:
     return 1 if failed else 0
 
 
-def _dry_run(grid_name, points, complete, results, jobs, threads, device) -> int:
+def _dry_run(grid_name, points, complete, results, jobs, threads) -> int:
     """List the runs still to train and estimate their wall time."""
     from .estimate import estimate
 

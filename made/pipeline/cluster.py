@@ -4,7 +4,7 @@ Each pending point becomes one Dask task that calls ``made.pipeline.run.execute_
 on a worker; the driver keeps everything else (skipping complete runs,
 aggregation, reports).  Workers write straight into the results directory,
 so it must be one shared filesystem that every worker sees at the same path:
-``DaskBackend.check_results_dir`` proves it before any run starts.
+:func:`check_results_dir` proves it before any run starts.
 
 Exactly-once training does not rely on Dask: the run's lock (``made.pipeline.run``)
 is held by the worker that trains, so a task rescheduled while its first
@@ -41,15 +41,6 @@ PROBE_PREFIX = ".made-probe-"
 
 class ClusterError(Exception):
     """The cluster cannot run this grid; the message says why and what to do."""
-
-
-def _distributed():
-    try:
-        import distributed
-    except ImportError:
-        raise ClusterError("--scheduler needs dask and distributed on this machine and on the workers: "
-                           'pip install "made[cluster]" (or: pip install dask distributed)') from None
-    return distributed
 
 
 def resources_for(point: RunPoint) -> dict | None:
@@ -112,16 +103,18 @@ def check_results_dir(client, results_dir: Path) -> None:
 class DaskBackend:
     """A pipeline backend (see ``made.pipeline.run.Backend``) on a Dask scheduler.
 
-    ``submit`` is the one place where a point becomes a task: ``retries``, a
-    GPU resource for cuda points, a readable key.  Use as a context manager,
-    or call ``close()``.
+    ``submit`` is the one place where a point becomes a task: retries, a
+    GPU resource for cuda points, a readable key.  Call ``close()`` when done
+    (or use ``contextlib.closing``).
     """
 
-    def __init__(self, address: str, *, retries: int = RETRIES, worker_wait: float | None = None):
-        distributed = _distributed()
-        wait = worker_wait or WORKER_WAIT
+    def __init__(self, address: str):
+        try:
+            import distributed
+        except ImportError:
+            raise ClusterError("--scheduler needs dask and distributed on this machine and on the workers: "
+                               'pip install "made[cluster]" (or: pip install dask distributed)') from None
         self.address = address
-        self.retries = retries
         try:
             # A malformed address is refused before a Client exists: a half-made
             # one hangs the interpreter's exit.
@@ -133,18 +126,15 @@ class DaskBackend:
             raise ClusterError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                                "`dask scheduler` and give its address (tcp://HOST:PORT)") from None
         try:
-            self.client.wait_for_workers(1, timeout=wait)
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT)
         except (TimeoutError, OSError):
             self.close()
-            raise ClusterError(f"no Dask worker joined the scheduler at {address} within {wait:g} s; "
+            raise ClusterError(f"no Dask worker joined the scheduler at {address} within {WORKER_WAIT:g} s; "
                                f"start workers with `dask worker {address}`") from None
 
     def workers(self) -> dict:
         """Address -> the scheduler's record of each connected worker."""
         return self.client.scheduler_info(n_workers=-1)["workers"]
-
-    def check_results_dir(self, results_dir: Path) -> None:
-        check_results_dir(self.client, results_dir)
 
     def check_resources(self, points: Sequence[RunPoint]) -> None:
         """ClusterError if some point needs a resource that no connected worker
@@ -163,14 +153,15 @@ class DaskBackend:
         """One task: ``function(point)`` on a worker that has the point's resources."""
         return self.client.submit(
             function, point, key=f"made-{point.run_id}-{submission or uuid.uuid4().hex[:12]}",
-            resources=resources_for(point), retries=self.retries, pure=False)
+            resources=resources_for(point), retries=RETRIES, pure=False)
 
     def __call__(self, function, points: Sequence[RunPoint]) -> Iterable[RunOutcome]:
-        distributed = _distributed()
+        from distributed import as_completed
+
         submission = uuid.uuid4().hex[:12]  # the tail of this submission's task keys
         futures = {self.submit(function, p, submission): p for p in points}
         try:
-            for future in distributed.as_completed(list(futures), loop=self.client.loop):
+            for future in as_completed(list(futures), loop=self.client.loop):
                 point = futures[future]
                 try:
                     yield future.result()
@@ -208,10 +199,4 @@ class DaskBackend:
         client, self.client = getattr(self, "client", None), None
         if client is not None:
             client.close()
-
-    def __enter__(self) -> "DaskBackend":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 

@@ -163,12 +163,8 @@ class ExperimentConfig:
         unknown = [k for k in values if k not in names]
         if unknown:
             raise SettingsError(unknown_settings(unknown, names))
-        values = dict(values)
-        protocol = values.get("protocol")
-        if recipe and protocol is not None:
-            if protocol not in PROTOCOLS:
-                raise SettingsError(f"protocol must be one of {sorted(PROTOCOLS)} or None, got {protocol!r}")
-            values = {**PROTOCOLS[protocol], **values}
+        if recipe:  # an unknown protocol is refused by __post_init__, as any refused value
+            values = {**PROTOCOLS.get(values.get("protocol"), {}), **values}
         try:
             own = {f.name for f in dataclasses.fields(cls)} - PARTS.keys()
             parts = {name: kind(**{k: v for k, v in values.items() if k not in own and k in kind.__dataclass_fields__})
@@ -372,10 +368,8 @@ def check_same_run(out_dir: Path, config: ExperimentConfig, data_sha256: str | N
     try:
         diff = recorded_difference(json.loads((Path(out_dir) / METRICS).read_text()), config,
                                    data_sha256=data_sha256)
-    except FileNotFoundError:
-        return
     except (OSError, ValueError, TypeError):
-        return  # damaged: it describes nothing, and this run rewrites it
+        return  # missing, or damaged: it describes nothing, and this run rewrites it
     if diff:
         may_change = ", ".join(n for n in ExperimentConfig.names(computation=False) if n != "progress")
         raise ValueError(

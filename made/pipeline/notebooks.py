@@ -70,20 +70,17 @@ def tidy_notebook(path: Path, input_path: str, output_path: str, timeless: bool 
         nbformat.write(nb, str(tmp))
 
 
-def _machine_prefixes() -> list[str]:
-    """Folders of this machine that warnings name: the installed packages,
-    this checkout, the interpreter's prefix and the home folder; longest first."""
+def strip_machine_paths(text: str) -> str:
+    """``text`` with this machine's folders cut from the paths it names (the
+    installed packages, this checkout, the interpreter's prefix and the home
+    folder; longest first): a warning in a saved notebook then reads
+    ``made/evaluate.py:38: ...``."""
     import site
 
     folders = [*site.getsitepackages(), site.getusersitepackages(), str(ROOT), sys.prefix, sys.base_prefix,
                str(Path.home())]
-    return sorted({f.rstrip(os.sep) + os.sep for f in folders if f and f != os.sep}, key=len, reverse=True)
-
-
-def strip_machine_paths(text: str) -> str:
-    """``text`` with this machine's folders cut from the paths it names: a
-    warning in a saved notebook then reads ``made/evaluate.py:38: ...``."""
-    for prefix in _machine_prefixes():
+    prefixes = {f.rstrip(os.sep) + os.sep for f in folders if f and f != os.sep}
+    for prefix in sorted(prefixes, key=len, reverse=True):
         text = text.replace(prefix, "")
     return text
 
@@ -134,7 +131,7 @@ def interactive_run_dir(config: ExperimentConfig) -> Path:
     return cache_dir() / "interactive" / (run_id(config.settings()) + (f"_max_epochs{cap}" if cap else ""))
 
 
-def execute_report(name: str, results_dir: Path, **parameters) -> Path:
+def execute_report(name: str, results_dir: Path) -> Path:
     """Execute the report notebook ``notebooks/<name>.ipynb`` (figure2,
     compare, ...) into ``<results>/notebooks/``.
 
@@ -145,8 +142,7 @@ def execute_report(name: str, results_dir: Path, **parameters) -> Path:
     out = Path(results_dir) / "notebooks" / f"{name}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     relative = os.path.relpath(Path(results_dir).resolve(), out.parent.resolve())
-    execute(NOTEBOOKS / f"{name}.ipynb", out, {"results_dir": Path(relative).as_posix(), **parameters},
-            cwd=str(out.parent))
+    execute(NOTEBOOKS / f"{name}.ipynb", out, {"results_dir": Path(relative).as_posix()}, cwd=str(out.parent))
     tidy_notebook(out, f"notebooks/{name}.ipynb", f"notebooks/{name}.ipynb", timeless=True)
     return out
 
@@ -163,14 +159,11 @@ class NotebookStopped(Exception):
     """The notebook's process was ended by :func:`stop` (Ctrl-C): not a failure."""
 
 
-class NotebookFailed(RuntimeError):
-    """The notebook raised (or its process died); the message is its error output."""
-
-
 def execute(input_path, output_path, parameters: dict, *, key: str | None = None, cwd: str | None = None) -> None:
     """papermill ``input_path`` -> ``output_path`` with ``parameters``, in a
     child process of this interpreter (made/pipeline/child.py) that owns the
-    kernel.  NotebookFailed names the error; NotebookStopped: :func:`stop` ended it."""
+    kernel.  RuntimeError names the error (the notebook's error output);
+    NotebookStopped: :func:`stop` ended it."""
     key = key or str(output_path)
     spec = json.dumps(dict(input=str(input_path), output=str(output_path), parameters=parameters,
                            cwd=cwd))
@@ -196,7 +189,7 @@ def execute(input_path, output_path, parameters: dict, *, key: str | None = None
     if stopped:
         raise NotebookStopped(key)
     if child.returncode != 0:
-        raise NotebookFailed(err.strip() or f"the notebook's process ended with status {child.returncode}")
+        raise RuntimeError(err.strip() or f"the notebook's process ended with status {child.returncode}")
 
 
 def stop(keys=None) -> list[str]:

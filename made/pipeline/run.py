@@ -20,7 +20,6 @@ The points execute on a thread pool here, or as Dask tasks
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os
@@ -182,13 +181,10 @@ def execute_run(point: RunPoint, runs_dir: Path, force: bool = False, threads: i
     except TypeError:  # filelock 3: no fallback to refuse
         lock = FileLock(run_dir / LOCK)
     try:
-        lock.acquire(blocking=False)
+        with lock.acquire(blocking=False):
+            return _train_locked(point, run_dir, params, force, threads)
     except Timeout:
         return RunOutcome(point.run_id, "locked", error=f"locked by {last_start(run_dir)}")
-    try:
-        return _train_locked(point, run_dir, params, force, threads)
-    finally:
-        lock.release()
 
 
 def last_start(run_dir: Path) -> str:
@@ -208,7 +204,10 @@ def _train_locked(point, run_dir, params, force, threads) -> RunOutcome:
     work.mkdir(exist_ok=True)
     if not force:
         (run_dir / DONE).unlink(missing_ok=True)
-    _remove_partial_writes(work)
+    # Temporary files of atomic writes (made.io) cut short by a killed kernel:
+    # never read, only clutter; under the run's lock no writer is alive.
+    for tmp in work.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
     record_start(run_dir)
     t0 = time.perf_counter()
     try:
@@ -243,13 +242,6 @@ def _tidy_run_notebook(work: Path, run_id: str) -> None:
                   parameters={"run_dir": "."})
 
 
-def _remove_partial_writes(folder: Path) -> None:
-    """Temporary files of atomic writes (made.io) cut short by a killed kernel:
-    never read, only clutter.  Called under the run's lock: no writer is alive."""
-    for tmp in Path(folder).glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-
-
 def _replace_run(run_dir: Path, staging: Path) -> None:
     """Move a complete staging run over the old one.  DONE goes first and
     metrics.json last: cut short, the run is incomplete and the next call
@@ -265,13 +257,10 @@ def _replace_run(run_dir: Path, staging: Path) -> None:
 def record_start(run_dir: Path) -> None:
     """Append ``host pid time`` to the run's starts.log: one line per training
     start, so a resumed run shows how often it was started (and where)."""
-    line = f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n"
-    fd = os.open(Path(run_dir) / STARTS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with open(Path(run_dir) / STARTS, "a") as log:
+        log.write(f"{socket.gethostname()} {os.getpid()} {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        log.flush()
+        os.fsync(log.fileno())
 
 
 def schedule(points: Sequence[RunPoint]) -> list[RunPoint]:
@@ -308,24 +297,20 @@ def on_threads(function, points: Sequence[RunPoint], jobs: int = 1) -> Iterable[
 
 def run_grid(points: list[RunPoint], results_dir: Path, *, threads: int | None = None, jobs: int = 1,
              force: bool = False, progress: bool = True, backend: Backend | None = None) -> list[RunOutcome]:
-    """Execute every point not yet complete, with a progress bar: ``jobs`` at
-    a time on local threads, or wherever ``backend`` puts them; ``threads`` is
-    each run's CPU threads.  Complete runs are checked against their points
-    first by the caller (:func:`check_reuse`, before any data is fetched)."""
+    """Execute ``points``, with a progress bar: ``jobs`` at a time on local
+    threads, or wherever ``backend`` puts them; ``threads`` is each run's CPU
+    threads.  The caller gives the points still to train (:func:`pending`),
+    checked against their complete runs first (:func:`check_reuse`, before any
+    data is fetched); a run finished meanwhile is skipped by execute_run."""
     from tqdm.auto import tqdm
 
     backend = backend or functools.partial(on_threads, jobs=jobs)
     runs_dir = Path(results_dir) / "runs"
     notebooks.reset()  # an earlier grid of this process may have been interrupted
     function = functools.partial(execute_run, runs_dir=runs_dir, force=force, threads=threads)
+    outcomes = []
     with tqdm(total=len(points), desc="runs", unit="run", disable=not progress) as bar:
-        ordered = schedule(points)
-        # Complete runs are skipped here, without a task (execute_run checks again).
-        todo = pending(ordered, runs_dir, force)
-        queued = {p.run_id for p in todo}
-        outcomes = [RunOutcome(p.run_id, "skipped") for p in ordered if p.run_id not in queued]
-        bar.update(len(outcomes))
-        for outcome in backend(function, todo) if todo else ():
+        for outcome in backend(function, schedule(points)) if points else ():
             outcomes.append(outcome)
             bar.update(1)
             if outcome.status == "failed":
