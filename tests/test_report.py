@@ -783,6 +783,13 @@ def test_widths_k1_takes_its_recipe_chosen_on_validation_never_on_test():
     table = pd.concat([table, pd.DataFrame([run(2000, 32, "order", "adam_step10", 0, 90.0, 95.0, lr_step_epochs=10)])])
     assert chosen_recipes(widths_runs(table))[2000, 32, "order"] == "adam_step10"
     assert widths_table(table).iloc[0]["K = 32, order-agnostic, ensemble"] == "95.00"
+    # ... and the report lists both recipes of that arm, and marks the one kept
+    from made.reports.widths import masks_search
+
+    search = masks_search(table)
+    assert list(search["recipe"]) == ["adam", "adam_step10"] and list(search["chosen"]) == ["", "yes"]
+    assert set(search["mode"]) == {"order-agnostic"}  # the connectivity arm ran one recipe: nothing to choose
+    assert masks_search(table[table["protocol"] == "adam"]) is None
 
 
 def test_a_widths_k1_search_with_recipes_not_finished_says_its_choice_is_not_final():

@@ -109,6 +109,25 @@ def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.D
     return pd.DataFrame(rows).fillna("")
 
 
+def masks_search(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The K > 1 arms that ran more than one recipe: each recipe's validation NLL
+    (mean ± standard error over seeds), its seeds and kept epochs, and which one
+    the arm keeps (:func:`chosen_recipes`); None where no arm ran two."""
+    runs = widths_runs(table)
+    many = runs[runs["num_masks"].astype(int) > 1]
+    chosen, rows = chosen_recipes(runs), []
+    for (width, k, mode), arm in many.groupby(["width", many["num_masks"].astype(int), "mode"]):
+        if arm["protocol"].astype(str).nunique() < 2:
+            continue
+        for recipe, part in arm.groupby(arm["protocol"].astype(str)):
+            mean, se, n = mean_se(part["valid_nll"])
+            rows.append({"hidden units": int(width), "K": int(k), "mode": MODE_LABEL[mode], "recipe": recipe,
+                         "validation NLL": fmt_mean(mean, se), "seeds": n,
+                         "kept epochs": ", ".join(str(int(e)) for e in part["best_epoch"]),
+                         "chosen": "yes" if chosen[(int(width), int(k), str(mode))] == recipe else ""})
+    return pd.DataFrame(rows) if rows else None
+
+
 def widths_table(table: pd.DataFrame, widths: list[int] | None = None, k: int | None = None,
                  points: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per width (those of ``widths`` without runs say "not run yet"):
@@ -204,6 +223,7 @@ def widths_context(table: pd.DataFrame, widths: list[int] | None = None, expecte
             "k1_recipes": [{"width": w, "recipe": r, "incomplete": w in unfinished}
                            for w, r in sorted({w: r for (w, n, _), r in chosen.items() if n == 1}.items())],
             "table": widths_table(table, widths, k, points), "k1_search": k1_search(table, expected),
+            "masks_search": masks_search(table),
             "differences": shown[["width", "mode", "evaluation", "K", "difference", "verdict"]],
             "early_at_width": [{"mode": MODE_LABEL[r.mode], "seed": r.seed, "kept": int(r.best_epoch),
                                 "epochs": int(r.epochs)} for r in at.itertuples()],
