@@ -82,6 +82,14 @@ RECIPE_COLUMNS = {"optimizer": "optimizer", "lr": "learning rate", "weight_decay
                   "lr_step_epochs": "rate ÷10 every (epochs)"}
 
 
+def _validated(part: pd.DataFrame) -> dict:
+    """One recipe's runs as a search table shows them: validation NLL (mean ±
+    standard error over seeds), seeds and kept epochs."""
+    mean, se, n = mean_se(part["valid_nll"])
+    return {"validation NLL": fmt_mean(mean, se), "seeds": n,
+            "kept epochs": ", ".join(str(int(e)) for e in part["best_epoch"])}
+
+
 def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """Each width's K = 1 recipes: what each sets, its validation NLL (mean ±
     standard error over seeds), its kept epochs, and which one is chosen;
@@ -95,11 +103,9 @@ def k1_search(table: pd.DataFrame, expected: pd.DataFrame | None = None) -> pd.D
     unfinished = k1_unfinished(runs, expected)
     rows = []
     for (width, recipe), part in one.groupby(["width", one["protocol"].astype(str)]):
-        mean, se, n = mean_se(part["valid_nll"])
         row = {"hidden units": int(width), "recipe": recipe}
         row.update({label: as_text(part[c].iloc[0]) for c, label in RECIPE_COLUMNS.items() if c in part})
-        row.update({"validation NLL": fmt_mean(mean, se), "seeds": n,
-                    "kept epochs": ", ".join(str(int(e)) for e in part["best_epoch"]),
+        row.update({**_validated(part),
                     "chosen": ("" if chosen[int(width)] != recipe else
                                "so far (search incomplete)" if int(width) in unfinished else "yes")})
         rows.append(row)
@@ -120,10 +126,8 @@ def masks_search(table: pd.DataFrame) -> pd.DataFrame | None:
         if arm["protocol"].astype(str).nunique() < 2:
             continue
         for recipe, part in arm.groupby(arm["protocol"].astype(str)):
-            mean, se, n = mean_se(part["valid_nll"])
             rows.append({"hidden units": int(width), "K": int(k), "mode": MODE_LABEL[mode], "recipe": recipe,
-                         "validation NLL": fmt_mean(mean, se), "seeds": n,
-                         "kept epochs": ", ".join(str(int(e)) for e in part["best_epoch"]),
+                         **_validated(part),
                          "chosen": "yes" if chosen[(int(width), int(k), str(mode))] == recipe else ""})
     return pd.DataFrame(rows) if rows else None
 
