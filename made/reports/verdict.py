@@ -26,15 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
-
 from .comparison import seed_row
 from .figure2 import figure2_context, logit_averages
 from .recipes import first_point_values
 from .references import paper_nll, reference
 from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, read_table, run_seconds, select
 from .samples import best_run
-from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean
+from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, one_sample
 from .widths import widths_context
 
 # Within this many nats of a reference number, a mean reproduces it (the UCI
@@ -52,10 +50,10 @@ def number_word(mean: float, se: float, n: int, reference_value: float) -> str:
     """
     if not n:
         return "not run"
-    if n < MIN_SEEDS:
-        return f"not judged ({n} seed{'s' if n > 1 else ''})"
-    half = stats.t.ppf(0.5 + CLEAR / 2, n - 1) * se  # of the 95 % one-sample interval
-    low, high = mean - reference_value - half, mean - reference_value + half
+    d = one_sample(mean, se, n, reference_value)
+    if d.verdict == "not judged":
+        return f"not judged ({d.seeds})"
+    low, high = d.interval()  # of the 95 % one-sample interval, as the reports' rule
     if -TOLERANCE <= low and high <= TOLERANCE:
         return "reproduced"
     if low > TOLERANCE or high < -TOLERANCE:
