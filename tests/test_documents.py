@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from made.reports.render import README, REPORTS, RESULTS_README, _environment, render, render_report
@@ -117,6 +118,26 @@ def test_a_template_naming_an_unknown_value_fails_with_the_name(committed_values
 def test_the_figure2_trend_reads_whichever_side_has_no_k(helps, hurts, says):
     template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.trend(c) }}')
     assert template.render(c={"helps": helps, "hurts": hurts}) == says
+
+
+@pytest.mark.parametrize("c, says", [
+    (dict(reproduced=9, not_reproduced=1, not_settled=2, not_judged=0, not_run=3),
+     "reproduced 9, not reproduced 1, not settled 2, not run 3"),
+    (dict(reproduced=0, not_reproduced=1, not_settled=0, not_judged=2, not_run=0),
+     "not reproduced 1, waiting for more seeds 2")])
+def test_the_counts_leave_out_a_word_no_row_got(c, says):
+    template = _environment(TEMPLATES).from_string('{% import "reports/macros.j2" as m %}{{ m.counts(c) }}')
+    assert template.render(c=c) == says
+
+
+def test_the_8000_unit_gap_is_said_only_where_both_gain_and_ours_is_clear():
+    from made.reports.statistics import difference
+    from made.reports.verdict import _gap
+
+    k1, k32 = pd.Series([89.1, 89.2, 89.0]), pd.Series([88.1, 88.12, 88.08])
+    assert _gap(difference(k32, k1), -0.36) == "wider" and _gap(difference(k32, k1), -1.5) == "narrower"
+    assert _gap(difference(k1, k32), -0.36) is None  # K = 32 worse: no gain to compare
+    assert _gap(difference(k32[:2], k1), -0.36) is None  # not judged
 
 
 @pytest.mark.parametrize("document, most", [(ROOT / "README.md", 150), (ROOT / "results" / "README.md", 250)], ids=IDS)

@@ -127,7 +127,18 @@ def _widths(report: dict, width: int = 8000) -> dict:
             "paper_k1": f"{paper_nll(1):.2f}", "paper_k32": f"{paper_nll(32):.2f}",
             # the paper's two rows as ours is given: K = 32 minus K = 1 (negative: K = 32 lower)
             "paper_d": f"{paper_nll(32) - paper_nll(1):+.2f}",
-            "k1_word": number_word(*k1, paper_nll(1)), "k32_word": number_word(*k32, paper_nll(32))}
+            "k1_word": number_word(*k1, paper_nll(1)), "k32_word": number_word(*k32, paper_nll(32)),
+            # each arm's mean against its row, and whether ours is the wider gain, where both gain
+            "k1_off": f"{k1[0] - paper_nll(1):+.2f}", "k32_off": f"{k32[0] - paper_nll(32):+.2f}",
+            "gap": _gap(d, paper_nll(32) - paper_nll(1))}
+
+
+def _gap(d, paper: float) -> str | None:
+    """``wider`` or ``narrower``: our K = 32 minus K = 1 against the paper's, where both are
+    gains and ours is judged clear; None otherwise (no sentence to say)."""
+    if d is None or d.verdict != "clear" or d.delta >= 0 or paper >= 0:
+        return None
+    return "wider" if d.delta < paper else "narrower"
 
 
 def uci_verdicts(table: pd.DataFrame) -> list[dict]:
