@@ -47,7 +47,7 @@ def _recorded(runs_dir, point, epochs, seconds, stopped_early=True, device="cpu"
 def test_seconds_and_epochs_come_from_the_runs_that_recorded_them(tmp_path, monkeypatch):
     import made.pipeline.estimate as est
 
-    monkeypatch.setattr(est, "_records", lambda results: est.collect_records(tmp_path))
+    monkeypatch.setattr(est, "COMMITTED", tmp_path)
     k1 = _point(num_masks=1)
     for epochs, seconds in ((70, 70.0), (80, 240.0), (200, 400.0)):  # 1, 3 and 2 s an epoch: median 2
         _recorded(tmp_path, k1, epochs, seconds)
@@ -62,7 +62,7 @@ def test_seconds_and_epochs_come_from_the_runs_that_recorded_them(tmp_path, monk
 def test_an_estimate_for_a_device_that_is_not_here_is_unknown(tmp_path, monkeypatch):
     import made.pipeline.estimate as est
 
-    monkeypatch.setattr(est, "_records", lambda results: est.collect_records(tmp_path))
+    monkeypatch.setattr(est, "COMMITTED", tmp_path)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     point = _point(num_masks=4, device="cuda")
     text = estimate([point], tmp_path, jobs=1)
@@ -82,6 +82,6 @@ def test_with_nothing_recorded_a_few_steps_are_timed_here(tmp_path, monkeypatch)
         raise AssertionError("a dry run ran the orthogonal init")
 
     monkeypatch.setattr(made.model, "orthogonal_", no_svd)
-    monkeypatch.setattr(est, "_records", lambda results: [])
+    monkeypatch.setattr(est, "COMMITTED", tmp_path)  # nothing recorded
     text = estimate([_point(num_masks=2, hidden_sizes=[16], init="orthogonal")], tmp_path, jobs=1)
     assert "s/epoch (timed here)" in text and "unknown: no run of its dataset, recipe and K" in text

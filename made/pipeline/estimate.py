@@ -4,9 +4,9 @@ Per run, seconds per epoch x epochs, each from the best source there is:
 
 * **seconds per epoch:** the median recorded by complete runs of the same
   shape (:data:`SHAPE`) on the same kind of device, in the results folder or
-  the checkout's committed results; else a few steps timed here, on random
-  data of the dataset's shape (:func:`_timed_here`); else *unknown*: no speed
-  is assumed for a device that is not here;
+  the checkout's committed results; else a few steps timed here on random data
+  of the dataset's shape; else *unknown*: no speed is assumed for a device
+  that is not here;
 * **epochs:** the run's cap; else the median of the complete runs that stopped
   early with the same dataset, recipe and K (one, several, or mask sampling);
   else *unknown*.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-
+COMMITTED = Path(__file__).resolve().parents[2] / "results"  # the checkout's committed runs
 # What an epoch's cost depends on: the data's size (and the part of it trained
 # on), the network's, how many masks validation runs, and the direct
 # connections; not the recipe's numbers.
@@ -38,10 +38,8 @@ def elapsed(seconds: float) -> str:
     ('47 s', '12 min 5 s', '1 h 58 min')
     """
     seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
+        return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
@@ -49,10 +47,8 @@ def makespan(durations: list[float], jobs: int) -> float:
     """Wall time of runs taken in this order by ``jobs`` workers, each taking
     the next run as soon as it is free (what ``run_grid``'s thread pool does).
 
-    >>> makespan([2.0, 1.0, 1.0], 2)
-    2.0
-    >>> makespan([1.0, 1.0, 2.0], 2)
-    3.0
+    >>> makespan([2.0, 1.0, 1.0], 2), makespan([1.0, 1.0, 2.0], 2)
+    (2.0, 3.0)
     """
     free = [0.0] * max(1, jobs)
     for d in durations:
@@ -60,43 +56,16 @@ def makespan(durations: list[float], jobs: int) -> float:
     return max(free)
 
 
-def _as_text(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+def _text(value) -> str:
+    """A recorded value as text: 500, 500.0 and "500" alike; None and NaN empty."""
+    if value is None or value != value:
         return ""
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _k(num_masks) -> str:
-    k = _as_text(num_masks)
-    return "sampling" if k in ("", "sampling") else ("1" if k == "1" else "K > 1")
-
-
-def collect_records(*folders: Path) -> list[dict]:
-    """Every complete run of these results folders, once (the first folder's copy)."""
-    from .results import collect
-
-    rows = {}
-    for folder in dict.fromkeys(Path(f).resolve() for f in folders):
-        for row in collect(folder).to_dict("records"):
-            rows.setdefault(row["run_id"], row)
-    return list(rows.values())
-
-
-def _records(results_dir: Path) -> list[dict]:
-    """The runs of ``results_dir`` and of the checkout's committed results."""
-    from .notebooks import ROOT
-
-    return collect_records(results_dir, ROOT / "results")
-
-
-def _seconds_per_epoch(row: dict) -> float:
-    return (float(row.get("train_seconds") or 0) + float(row.get("valid_seconds") or 0)) / max(1, int(row["epochs"]))
-
-
 def _timed_here(cfg, device: torch.device) -> float:
-    """Seconds of one epoch of ``cfg``: a few training steps and validation
-    ensembles of one minibatch each, on random data of the dataset's shape,
-    timed here as ``fit`` runs them."""
+    """Seconds of one epoch of ``cfg``: a few training steps and validation ensembles
+    of one minibatch each, on random data of the dataset's shape, timed as ``fit`` runs them."""
     from ..data import DATASETS
     from ..device import flush_denormals
     from ..evaluate import validation_masks
@@ -131,37 +100,45 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
     """The dry run's lines: each run's seconds per epoch and epochs, where
     each came from, and the grid's wall time on ``jobs`` workers."""
     from ..device import device_available, resolve_device
-    from .results import table_values
+    from .results import collect, table_values
     from .run import schedule
 
-    records = _records(results_dir)
+    records = {}  # every complete run, once: the results folder's copy first
+    for folder in (results_dir, COMMITTED):
+        for row in collect(folder).to_dict("records"):
+            records.setdefault(row["run_id"], row)
+
+    def k(masks) -> str:
+        return {"": "sampling", "sampling": "sampling", "1": "1"}.get(_text(masks), "K > 1")
+
     lines, seconds = [], []
     for p in schedule(points):
         cfg = p.config()
-        settings = cfg.settings()
-        recorded_form = table_values(settings)  # as the tables hold each setting
+        shape = table_values(cfg.settings())  # as the tables hold each setting
         kind = resolve_device(cfg.device).type if device_available(cfg.device) else str(cfg.device).split(":")[0]
-        same = [r for r in records if str(r.get("device", "cpu")).split(":")[0] == kind
-                and all(_as_text(r.get(k)) == _as_text(recorded_form[k]) for k in SHAPE)]
+        same = [r for r in records.values() if str(r.get("device", "cpu")).split(":")[0] == kind
+                and all(_text(r.get(s)) == _text(shape[s]) for s in SHAPE)]
+        like = [int(r["epochs"]) for r in records.values() if str(r.get("stopped_early")) == "True"
+                and (r.get("dataset"), _text(r.get("protocol")), k(r.get("num_masks")))
+                == (cfg.dataset, _text(cfg.protocol), k(shape["num_masks"]))]
         if same:
-            spe, where = statistics.median(_seconds_per_epoch(r) for r in same), f"recorded by {len(same)} run(s)"
+            spe = statistics.median((float(r.get("train_seconds") or 0) + float(r.get("valid_seconds") or 0))
+                                    / max(1, int(r["epochs"])) for r in same)
+            where = f"{spe:.1f} s/epoch (recorded by {len(same)} run(s))"
         elif device_available(cfg.device):
-            spe, where = _timed_here(cfg, resolve_device(cfg.device)), "timed here"
+            spe = _timed_here(cfg, resolve_device(cfg.device))
+            where = f"{spe:.1f} s/epoch (timed here)"
         else:
             spe, where = None, f"unknown: no run of this shape recorded on {kind}, and no {kind} here"
-        like = [int(r["epochs"]) for r in records if str(r.get("stopped_early")) == "True"
-                and (r.get("dataset"), _as_text(r.get("protocol")), _k(r.get("num_masks")))
-                == (cfg.dataset, _as_text(cfg.protocol), _k(recorded_form["num_masks"]))]
-        if settings["max_epochs"] is not None:
-            epochs, basis = settings["max_epochs"], "its cap"
+        if cfg.train.max_epochs is not None:
+            epochs, basis = cfg.train.max_epochs, "its cap"
         elif like:
             epochs, basis = round(statistics.median(like)), f"the median of {len(like)} run(s) that stopped early"
         else:
             epochs, basis = None, "unknown: no run of its dataset, recipe and K has stopped early"
         known = spe is not None and epochs is not None
         seconds.append(spe * epochs if known else None)
-        lines.append(f"  {p.run_id}: " + (f"{spe:.1f} s/epoch ({where})" if spe is not None else where)
-                     + f" x {epochs if epochs is not None else '?'} epochs ({basis})"
+        lines.append(f"  {p.run_id}: {where} x {epochs if epochs is not None else '?'} epochs ({basis})"
                      + (f" = {elapsed(spe * epochs)}" if known else ""))
     unknown = sum(s is None for s in seconds)
     total = (f"estimated wall time with {jobs} job(s): {elapsed(makespan(seconds, jobs))}" if not unknown
