@@ -1138,16 +1138,17 @@ def test_a_new_grids_report_runs_on_a_results_folder_without_figure2_csv(tmp_pat
 
 
 def test_a_report_that_reads_another_grids_table_waits_for_it(tmp_path, monkeypatch, capsys):
-    # compare reads figure2.csv: on a folder with only the uci runs it is not run, and says why.
+    # compare reads figure2.csv: on a folder with only a widths run at 2000 units it is not run, and says why.
     from made.pipeline import notebooks
 
     ran = []
     monkeypatch.setattr(notebooks, "execute_report", lambda name, results: ran.append(name) or results / name)
-    point = grid_module.expand(grid_module.GRIDS["uci"])[0]
+    point = next(p for p in grid_module.expand(grid_module.GRIDS["widths"]) if p.params["hidden_sizes"] == [2000])
     finish(tmp_path / "runs" / point.run_id, point)
-    assert load_run_all().main(["--grid", "uci", "--reports-only", "--results-dir", str(tmp_path)]) == 0
+    assert load_run_all().main(["--grid", "widths", "--reports-only", "--results-dir", str(tmp_path)]) == 0
     assert "report compare: not run, it reads figure2.csv" in capsys.readouterr().out
-    assert ran == ["uci", "documents"]  # the grid's own report, then the documents; compare waits for figure2.csv
+    # the grid's own reports, then the documents; compare waits for figure2.csv
+    assert ran == ["widths", "binarizations", "samples", "documents"]
 
 
 # -- an early Ctrl-C ---------------------------------------------------------------

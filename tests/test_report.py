@@ -310,31 +310,6 @@ def test_comparison_summary_uses_means_over_seeds_not_one_seed(tmp_path):
     assert "gives 85.40–89.20" in " ".join(text.split()) and "not a likelihood" in text and "are not done yet" in text
 
 
-def test_comparison_with_uci_rows():
-    uci = pd.DataFrame([
-        dict(dataset="dna", hidden_sizes="500", num_masks="1", test_nll_single_mask=84.7,
-             test_nll_ensemble=84.7, ensemble_masks=1, data_variant="larochelle", max_epochs=None,
-             best_epoch=150, stopped_early=True),
-        dict(dataset="dna", hidden_sizes="500", num_masks="sampling", test_nll_single_mask=90.0,
-             test_nll_ensemble=80.1, ensemble_masks=1000, data_variant="larochelle", max_epochs=None,
-             best_epoch=300, stopped_early=True),
-    ])
-    # a second learning rate: better on test, worse on validation -> not selected
-    other = uci.iloc[[0]].assign(lr=0.03, valid_nll=90.0, test_nll_single_mask=80.0)
-    uci = pd.concat([uci.assign(lr=0.01, valid_nll=85.0), other], ignore_index=True)
-    table = comparison_table(fake_runs(), uci)
-    dna = table[table.setting.str.startswith("dna")]
-    assert list(dna["reference"]) == pytest.approx([83.63, 79.66])
-    assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
-    assert "lr 0.01 chosen on validation" in dna["note"].iloc[0]
-    # with named recipes the note names the protocol that won on validation
-    named = uci.assign(protocol=["paper", "adadelta", "adadelta"])
-    dna = comparison_table(fake_runs(), named)
-    dna = dna[dna.setting.str.startswith("dna")]
-    assert list(dna["this_project"]) == pytest.approx([84.7, 80.1])
-    assert "protocol paper chosen on validation NLL" in dna["note"].iloc[0]
-
-
 def test_epochs_note_gives_a_range_of_best_epochs_only_when_they_differ():
     from made.reports.comparison import epochs_note as _epochs
 
@@ -383,7 +358,6 @@ def _uci_run(dataset, protocol, mode, valid, test, seed=0, stopped=True):
 
 
 def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_test(tmp_path):
-    from made.reports.comparison import uci_rows
     from made.reports.uci import uci_expected, uci_table
 
     runs = pd.DataFrame([
@@ -420,7 +394,6 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     partial = uci_table(runs[runs["protocol"] != "paper"], expected).iloc[0]
     assert "paper, ordering and connectivity: not finished" in partial["not_chosen_valid_nll"]
     assert partial["role"] == "best of the finished recipes (search incomplete)"
-    assert "search incomplete" in uci_rows(runs[runs["protocol"] != "paper"], expected)[0]["note"]
     # a recipe taken out of the grid's search (mushrooms: Adagrad resampling the
     # connectivity only), with why: the row is complete without it
     left_out = {("mushrooms", "sampling", "paper", "connectivity"): "too slow here"}
@@ -441,14 +414,9 @@ def test_the_uci_search_chooses_protocol_and_resampling_on_validation_never_on_t
     assert "- mushrooms, mask sampling, paper, connectivity only: too slow here" in text
     assert "| dataset     | data   |" in text  # the widest name: ocr_letters, not run
     assert "- **Not run** (no copy of the data here; the suite runs them when it is given): adult, connect4" in text
-    # the comparison table's label says which resampling the row used
-    setting = uci_rows(runs)[0]["setting"]
-    assert "mask sampling (connectivity only)" in setting
-    assert "protocol adadelta, connectivity only chosen on validation NLL" in uci_rows(runs)[0]["note"]
 
 
 def test_dna_keeps_the_published_command_and_reports_connectivity_only_beside_it():
-    from made.reports.comparison import uci_rows
     from made.reports.uci import uci_table
 
     runs = pd.DataFrame([
@@ -460,11 +428,7 @@ def test_dna_keeps_the_published_command_and_reports_connectivity_only_beside_it
     assert list(zip(table["role"], table["resampling"])) == [
         ("authors' command", "ordering and connectivity"), ("ablation of the authors' command", "connectivity only")]
     assert table["test_nll"].tolist() == pytest.approx([79.75, 78.5])
-    rows = uci_rows(runs, published=AS_PUBLISHED)
-    assert [r["this_project"] for r in rows] == pytest.approx([79.75, 78.5])
-    assert "as published" in rows[0]["note"] and "an ablation of the authors' command" in rows[1]["note"]
-    assert rows[1]["judgement"].startswith("not judged: an ablation")
-    assert "connectivity only" in rows[1]["setting"]
+    assert table["judgement"].iloc[1].startswith("ablation: not judged")
 
 
 def test_the_recipe_is_chosen_on_validation_averaged_over_seeds():

@@ -210,7 +210,7 @@ GRIDS: dict[str, dict] = {
                    axes=dict(mode=[mode]), seeds=3)
               for (dataset, k), (protocol, mode) in [*UCI_CHOSEN.items(), (("dna", "sampling"), ("adadelta", "connectivity"))]),
         ],
-        csv="uci.csv", reports=("uci", "compare"),
+        csv="uci.csv", reports=("uci",),
         # what its reports need beyond the points (made.pipeline.results.write_grid)
         facts=dict(published=[dict(dataset=d, k=k, **recipe) for (d, k), recipe in AS_PUBLISHED.items()],
                    left_out=[dict(dataset=d, k=k, protocol=p, mode=m, why=why)

@@ -1,4 +1,4 @@
-"""This project's numbers beside the paper's and the seed project's (comparison.md, comparison.csv).
+"""This project's MNIST numbers beside the paper's and the seed project's (comparison.md, comparison.csv).
 
 Each of our rows is a mean over seeds, set against one reference number by
 :func:`made.reports.statistics.against_reference` (a one-sample interval);
@@ -7,7 +7,7 @@ against a validation one, a logit average that is not a likelihood, another
 width or another architecture) are shown, not judged.  The seed project's one
 number that is a likelihood, 94.5 on validation, is judged against the seed's
 own model only (``plain.csv``, :func:`seed_row`): the authors' model beside it
-is another architecture.
+is another architecture.  The UCI rows against the paper are uci.md's (:mod:`.uci`), said once, there.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from pathlib import Path
 
 from .figure2 import figure2_runs, logit_averages
 from .references import PAPER_WIDTH, reference
-from .runs import by_seed, describe, read_grid, read_table, select
+from .runs import by_seed, describe, read_table, select
 from .statistics import against_reference, fmt_mean, judgement, mean_se
-from .uci import RESAMPLING, chosen_note, uci_entries, uci_expected
 from .widths import widths_runs, with_chosen_recipes
 
 
@@ -99,12 +98,13 @@ def seed_row(plain: pd.DataFrame | None) -> dict:
                 if runs is not None and len(runs) else "not run yet (python run_all.py --grid plain)")
 
 
-def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None, plain: pd.DataFrame | None = None) -> list[dict]:
-    """The binarized MNIST rows: with the ``widths`` grid's table, its 1x8000
-    runs first, at the paper's (most likely) width; then Figure 2's 1x500
-    runs beside the same paper rows, and the seed project's two numbers: its
-    94.5 against its own model (``plain``, the ``plain`` grid's table,
-    :func:`seed_row`), with the authors' model beside it, not judged."""
+def comparison_table(runs: pd.DataFrame, widths: pd.DataFrame | None = None,
+                     plain: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per setting, this project beside the paper and the seed project: with the
+    ``widths`` grid's table, its 1x8000 runs first, at the paper's (most likely) width; then
+    Figure 2's 1x500 runs beside the same paper rows, and the seed project's two numbers: its
+    94.5 against its own model (``plain``, the ``plain`` grid's table, :func:`seed_row`),
+    with the authors' model beside it, not judged."""
     runs = figure2_runs(runs)
     rows = []
     if widths is not None:  # K = 1 under its recipe chosen on validation, as the widths report has it
@@ -126,36 +126,6 @@ def mnist_rows(runs: pd.DataFrame, widths: pd.DataFrame | None = None, plain: pd
         rows.append(_row(f"seed project, -n 10 -s 10: logit average over masks (NOT a likelihood); ours at K = {k}",
                          select(runs, num_masks=k, mode="order"), "test_nll_logit_average", seed_logit, judged=False,
                          note="ours on test, the seed's on validation; neither is a likelihood"))
-    return rows
-
-
-def uci_rows(runs: pd.DataFrame, expected: pd.DataFrame | None = None, published: dict | None = None,
-             left_out: dict | None = None) -> list[dict]:
-    """The UCI table's rows (:func:`..uci.uci_entries`) as comparison rows."""
-    rows = []
-    entries, _ = uci_entries(runs, expected, published, left_out)
-    for dataset, k, role, sub, sampling, col, ref in entries:
-        test = f", ensemble of {sub['ensemble_masks'].iloc[0]} test masks" if sampling else ""
-        mode = RESAMPLING.get(str(sub["mode"].iloc[0]), "") if sampling and "mode" in sub else ""
-        label = ("mask sampling" + (f" ({mode})" if mode else "")) if sampling else "1 mask"
-        note = ("an ablation of the authors' command; a reproduction of nothing" if role == "beside"
-                else chosen_note(sub, published=role == "published", incomplete=role == "incomplete"))
-        rows.append(_row(f"{dataset}, 1x{sub['hidden_sizes'].iloc[0]}, {label}{test}", sub, col, ref, note=note,
-                         judged=role != "beside"))
-    return rows
-
-
-def comparison_table(mnist_runs: pd.DataFrame, uci_runs: pd.DataFrame | None = None,
-                     widths: pd.DataFrame | None = None, published: dict | None = None,
-                     expected: pd.DataFrame | None = None, left_out: dict | None = None,
-                     plain: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per setting, this project beside the paper and the seed project;
-    ``widths`` (the widths grid's table) adds the 1x8000 rows, ``plain`` (the
-    seed's model's) the row that judges the seed's 94.5; the UCI rows as
-    :func:`..uci.uci_table` chooses them."""
-    rows = mnist_rows(mnist_runs, widths, plain)
-    if uci_runs is not None and len(uci_runs):
-        rows += uci_rows(uci_runs, expected, published, left_out)
     return pd.DataFrame(rows)
 
 
@@ -164,11 +134,9 @@ def context(results: Path) -> dict:
     paper's 1-hidden-layer rows with their data and recipe, the seed's 94.5 against its own
     model (:func:`seed_row`) and the authors' model beside it, and the logit averages of
     Figure 2's order-agnostic runs beside their ensembles (means over seeds)."""
-    mnist, uci, widths, plain = (read_table(results, f"{n}.csv") for n in ("figure2", "uci", "widths", "plain"))
+    mnist, widths, plain = (read_table(results, f"{n}.csv") for n in ("figure2", "widths", "plain"))
     mnist = mnist if mnist is not None else pd.DataFrame(columns=["hidden_sizes", "num_masks", "mode", "seed"])
-    grid = read_grid(results, "uci")
-    table = comparison_table(mnist, uci, widths if widths is not None else mnist.iloc[:0], grid["published"],
-                             uci_expected(grid["points"]) if grid["points"] else None, grid["left_out"], plain)
+    table = comparison_table(mnist, widths if widths is not None else mnist.iloc[:0], plain)
     paper = table[table["setting"].str.match(r"binarized MNIST, 1x\d+, (1 mask|32 masks.*ensemble)$")
                   & (table["seeds"] > 0)]
     wide = paper[paper["setting"].str.startswith(f"binarized MNIST, 1x{PAPER_WIDTH},")]

@@ -101,19 +101,6 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
             rows(means[~chosen & fixed.notna()]), incomplete)
 
 
-def chosen_note(sub: pd.DataFrame, published: bool = False, incomplete: bool = False) -> str:
-    """Which recipe the row's runs used, and how it was chosen."""
-    how = ("the authors' command, as published" if published else
-           "the best on validation NLL of the recipes finished so far (search incomplete)" if incomplete else
-           "chosen on validation NLL")
-    if "protocol" in sub and sub["protocol"].notna().all():
-        label = recipe_name(sub.iloc[0].to_dict())
-        return f"protocol {label} ({how})" if published else f"protocol {label} {how}"
-    if "lr" in sub:
-        return f"lr {', '.join(str(v) for v in sub['lr'])} {how}"
-    return ""
-
-
 # A row's role, as the tables say it: a row whose search has an unfinished
 # recipe does not say it chose on validation.
 ROLES = {"chosen": "chosen on validation", "published": "authors' command",
