@@ -108,6 +108,25 @@ def test_dry_run_estimates_from_a_measurement(capsys, monkeypatch, tmp_path):
     assert "s/epoch" in out and "estimated wall time" in out
 
 
+def test_dry_run_times_steps_on_the_threads_each_run_will_have(tmp_path, monkeypatch):
+    # 2 jobs x 1 thread: a step timed on all the driver's threads would be up to twice too fast
+    import torch
+
+    import made.pipeline.estimate as est
+
+    seen = []
+    monkeypatch.setattr(est, "COMMITTED", tmp_path)  # nothing recorded: every run is timed here
+    monkeypatch.setattr(est, "_timed_here", lambda cfg, device: seen.append(torch.get_num_threads()) or 1.0)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert load_run_all().main(["--smoke", "--dry-run", "--jobs", "2", "--threads", "1",
+                                    "--results-dir", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert len(seen) == 3 and set(seen) == {1}  # the smoke grid's 3 runs
+
+
 def test_dry_run_for_a_missing_gpu_assumes_no_speed(capsys, monkeypatch, tmp_path):
     import torch
 

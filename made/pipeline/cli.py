@@ -381,7 +381,11 @@ def _main(args) -> int:
 
 def _dry_run(grid_name, points, complete, results, jobs, threads) -> int:
     """List the runs still to train and estimate their wall time."""
+    from ..device import set_threads
     from .estimate import estimate
+
+    # Steps timed here run as each run will: on its threads (1 each when jobs share the cores).
+    set_threads(threads)
 
     print(f"grid {grid_name}: {len(points) + len(complete)} runs, {len(complete)} complete in {results}, "
           f"{len(points)} to run; {jobs} job(s) x {threads} thread(s)")
