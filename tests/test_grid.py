@@ -55,12 +55,14 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert sorted(by_width[2000]) == sorted(
         [(1, "single", "adam", 0), (32, "connectivity", "adam", 0), (32, "order", "adam", 0)]
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
-    # at 8000 units both arms: one seed of every recipe offered, 3 of the one chosen
+    # at 8000 units every arm: one seed of every recipe offered, 3 of the one chosen
     assert sorted(by_width[8000]) == sorted(
-        [(32, "connectivity", "adam", s) for s in (0, 1)]
-        + [(32, "order", r, 0) for r in RECIPES_AT_8000[32]] + [(32, "order", CHOSEN_AT_8000[32], s) for s in (1, 2)]
-        + [(1, "single", r, 0) for r in RECIPES_AT_8000[1]] + [(1, "single", CHOSEN_AT_8000[1], s) for s in (1, 2)])
-    assert set(RECIPES_AT_8000[1]) == set(K1_CANDIDATES) and set(RECIPES_AT_8000[32]) == {"adam", CHOSEN_AT_8000[1]}
+        [(k, mode, r, 0) for (k, mode), recipes in RECIPES_AT_8000.items() for r in recipes]
+        + [(k, mode, chosen, s) for (k, mode), chosen in CHOSEN_AT_8000.items() for s in (1, 2)])
+    assert set(RECIPES_AT_8000) == {(1, "single"), (32, "order"), (32, "connectivity")}
+    assert set(RECIPES_AT_8000[(1, "single")]) == set(K1_CANDIDATES)
+    # K = 32 in each mode: Figure 2's recipe and the one K = 1 chose
+    assert all(set(RECIPES_AT_8000[(32, m)]) == {"adam", CHOSEN_AT_8000[(1, "single")]} for m in ("order", "connectivity"))
     figure2 = {p.run_id: p for p in expand(GRIDS["figure2"])}
     for p in points:
         cfg = p.config().settings()
@@ -78,13 +80,13 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert "binarized_mnist_h2000_K1_single_seed0_adam_step10" in [p.run_id for p in points]
 
 
-def _committed_validation(width: int, k: int = 1) -> dict[str, float]:
+def _committed_validation(width: int, k: int = 1, mode: str = "single") -> dict[str, float]:
     """Recipe -> validation NLL of the widths grid's committed runs of K = ``k``
-    (order-agnostic) and seed 0 at ``width`` (validation only: test NLL is not read)."""
+    in ``mode`` and seed 0 at ``width`` (validation only: test NLL is not read)."""
     runs = {}
     for p in expand(GRIDS["widths"]):
         if p.params["hidden_sizes"] == [width] and p.params["num_masks"] == k and p.params["seed"] == 0 \
-                and p.mode in ("single", "order"):
+                and p.mode == mode:
             path = Path(__file__).resolve().parent.parent / "results" / "runs" / p.run_id / "metrics.json"
             if path.exists():
                 runs[p.params["protocol"]] = json.loads(path.read_text())["valid_nll"]
@@ -99,10 +101,10 @@ def test_each_arms_recipe_with_3_seeds_at_8000_units_is_validations_choice_among
     # the committed 8000-unit runs of seed 0, one per recipe the arm ran (the
     # grid's other candidates may still be training): the one of lowest
     # validation NLL is the recipe that gets 3 seeds
-    for k in (1, 32):
-        runs = _committed_validation(8000, k)
-        assert set(runs) <= set(RECIPES_AT_8000[k]) and CHOSEN_AT_8000[k] in runs
-        assert min(runs, key=runs.get) == CHOSEN_AT_8000[k], k
+    for (k, mode), chosen in CHOSEN_AT_8000.items():
+        runs = _committed_validation(8000, k, mode)
+        assert set(runs) <= set(RECIPES_AT_8000[(k, mode)]) and chosen in runs
+        assert min(runs, key=runs.get) == chosen, (k, mode)
 
 
 def test_figure2_follows_the_authors_architecture_and_the_converging_recipe_uncapped():

@@ -77,13 +77,14 @@ MNIST_1x500 = dict(dataset="binarized_mnist", hidden_sizes=[500])
 REBUILD = dict(data_variant="static-seed0")
 REBUILD_1x500 = {**MNIST_1x500, **REBUILD}
 
-# The 8000-unit comparison gives both arms the same chance: each runs one seed
-# of every recipe it is offered, and the recipe its validation NLL chooses
-# gets 3 seeds.  K = 1 is offered the three changes against early overfitting
-# (K1_CANDIDATES); K = 32 order-agnostic Figure 2's recipe and the one K = 1
-# chose.  tests/test_grid.py checks each choice against the committed runs.
-RECIPES_AT_8000 = {1: tuple(K1_CANDIDATES), 32: ("adam", "adam_step10")}
-CHOSEN_AT_8000 = {1: "adam_step10", 32: "adam"}
+# The 8000-unit comparison gives every arm (K, mode) the same chance: each runs
+# one seed of every recipe it is offered, and the recipe its validation NLL
+# chooses gets 3 seeds.  K = 1 is offered the three changes against early
+# overfitting (K1_CANDIDATES); K = 32, in each mode, Figure 2's recipe and the
+# one K = 1 chose.  tests/test_grid.py checks each choice against the committed runs.
+RECIPES_AT_8000 = {(1, "single"): tuple(K1_CANDIDATES), (32, "order"): ("adam", "adam_step10"),
+                   (32, "connectivity"): ("adam", "adam_step10")}
+CHOSEN_AT_8000 = {(1, "single"): "adam_step10", (32, "order"): "adam", (32, "connectivity"): "adam"}
 
 GRIDS: dict[str, dict] = {
     # Figure 2: test NLL against the number of training masks, both modes, the
@@ -111,15 +112,12 @@ GRIDS: dict[str, dict] = {
                  axes=dict(num_masks=[1, 32], mode=["order", "connectivity"]), seeds=1),
             dict(base={"dataset": "binarized_mnist", "hidden_sizes": [2000], "num_masks": 1},
                  axes=dict(protocol=list(K1_CANDIDATES)), seeds=1),
-            dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 32, "valid_masks": 8},
-                 axes=dict(protocol=list(RECIPES_AT_8000[32]), mode=["order"]),
-                 seeds={CHOSEN_AT_8000[32]: 3, "default": 1}),
-            # connectivity-agnostic: Figure 2's recipe, 2 seeds (shown, not judged)
-            dict(protocol="adam", base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 32,
-                                        "valid_masks": 8},
-                 axes=dict(mode=["connectivity"]), seeds=2),
+            *(dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 32, "valid_masks": 8},
+                   axes=dict(protocol=list(RECIPES_AT_8000[(32, mode)]), mode=[mode]),
+                   seeds={CHOSEN_AT_8000[(32, mode)]: 3, "default": 1}) for mode in ("order", "connectivity")),
             dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 1},
-                 axes=dict(protocol=list(RECIPES_AT_8000[1])), seeds={CHOSEN_AT_8000[1]: 3, "default": 1}),
+                 axes=dict(protocol=list(RECIPES_AT_8000[(1, "single")])),
+                 seeds={CHOSEN_AT_8000[(1, "single")]: 3, "default": 1}),
         ],
         # compare: comparison.md sets the 1x8000 runs beside the paper's rows
         csv="widths.csv", reports=("widths", "compare", "binarizations", "samples"),
