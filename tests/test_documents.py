@@ -140,6 +140,23 @@ def test_the_8000_unit_gap_is_said_only_where_both_gain_and_ours_is_clear():
     assert _gap(difference(k32[:2], k1), -0.36) is None  # not judged
 
 
+def test_each_8000_unit_mode_gets_its_own_claim_word():
+    # K = 32 order-agnostic better than K = 1, connectivity-agnostic worse, 3 seeds each:
+    # the paper's rows set against the first only, the second a claim of its own
+    from made.reports.verdict import _widths
+    from made.reports.widths import widths_context
+
+    rows = [dict(run_id=f"{k}{mode}{seed}", dataset="binarized_mnist", data_variant="larochelle", protocol="adam",
+                 hidden_sizes="8000", num_masks=k, mode=mode, seed=seed, test_nll_single_mask=mean + noise,
+                 test_nll_ensemble=mean + noise, valid_nll=mean + 1, best_epoch=50, epochs=80, stopped_early=True)
+            for k, mode, mean in ((1, "single", 89.0), (32, "order", 88.0), (32, "connectivity", 90.0))
+            for seed, noise in enumerate((0.0, 0.1, -0.1))]
+    at_8000 = _widths(widths_context(pd.DataFrame(rows)))
+    assert at_8000["word"] == "reproduced" and at_8000["d"].startswith("-1.00")
+    assert at_8000["connectivity"]["word"] == "not reproduced" and at_8000["connectivity"]["d"].startswith("+1.00")
+    assert at_8000["connectivity"]["recipe"] == "adam" and at_8000["connectivity"]["k32"] == "90.00 ± 0.06 (3 seeds)"
+
+
 @pytest.mark.parametrize("document, most", [(ROOT / "README.md", 150), (ROOT / "results" / "README.md", 250)], ids=IDS)
 def test_the_documents_are_short_and_their_sentences_readable(document, most):
     text = document.read_text()

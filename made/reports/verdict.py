@@ -113,14 +113,20 @@ def _figure2(report: dict) -> dict:
 
 def _widths(report: dict, width: int = 8000) -> dict:
     """At 8000 units, from the widths report's context (each arm under its recipe chosen on
-    validation): K = 1, K = 32 order-agnostic, the claim's word, and the paper's two rows."""
+    validation): K = 1, K = 32 order-agnostic, the claim's word, and the paper's two rows; and
+    K = 32 connectivity-agnostic with its claim's word (the paper's rows have no such arm)."""
     points, diffs, chosen = report["points"], report["judged"], report["chosen"]
     p1, p32 = paper_nll(1), paper_nll(32)  # each a read of the reference table
     k1 = at(points, width=width, training="order", evaluation="mask 0", num_masks=1)
-    k32 = at(points, width=width, training="order", evaluation="ensemble", num_masks=32)
-    d = diffs[(diffs["width"] == width) & (diffs["mode"] == "order") & (diffs["evaluation"] == "ensemble")
-              & (diffs["K"] == 32)]["judged"]
-    d = d.iloc[0] if len(d) else None
+
+    def ensemble(mode):  # K = 32's ensemble in ``mode``, and K = 32 minus K = 1 judged
+        d = diffs[(diffs["width"] == width) & (diffs["mode"] == mode) & (diffs["evaluation"] == "ensemble")
+                  & (diffs["K"] == 32)]["judged"]
+        return at(points, width=width, training=mode, evaluation="ensemble", num_masks=32), \
+            d.iloc[0] if len(d) else None
+
+    k32, d = ensemble("order")
+    conn, conn_d = ensemble("connectivity")
     return {"k1": _text(*k1), "k32": _text(*k32), "d": d.short() if d is not None else "not available",
             # the same difference without its seeds, for a sentence whose word names them
             "d_value": d.estimate() if d is not None else "not available",
@@ -131,7 +137,11 @@ def _widths(report: dict, width: int = 8000) -> dict:
             "paper_d": f"{p32 - p1:+.2f}",
             "k1_word": number_word(*k1, p1), "k32_word": number_word(*k32, p32),
             # each arm's mean against its row, and whether ours is the wider gain, where both gain
-            "k1_off": f"{k1[0] - p1:+.2f}", "k32_off": f"{k32[0] - p32:+.2f}", "gap": _gap(d, p32 - p1)}
+            "k1_off": f"{k1[0] - p1:+.2f}", "k32_off": f"{k32[0] - p32:+.2f}", "gap": _gap(d, p32 - p1),
+            # the connectivity-agnostic arm, which the paper's rows do not have: its claim only
+            "connectivity": {"k32": _text(*conn), "d": conn_d.short() if conn_d is not None else "not available",
+                             "d_value": conn_d.estimate() if conn_d is not None else "not available",
+                             "word": claim_word(conn_d), "recipe": chosen.get((width, 32, "connectivity"), "none yet")}}
 
 
 def _gap(d, paper: float) -> str | None:
