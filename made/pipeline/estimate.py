@@ -104,7 +104,7 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
     from .run import schedule
 
     records = {}  # every complete run, once: the results folder's copy first
-    for folder in (results_dir, COMMITTED):
+    for folder in dict.fromkeys(Path(f).resolve() for f in (results_dir, COMMITTED)):  # each folder once
         for row in collect(folder).to_dict("records"):
             records.setdefault(row["run_id"], row)
 
