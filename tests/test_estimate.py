@@ -53,8 +53,15 @@ def test_seconds_and_epochs_come_from_the_runs_that_recorded_them(tmp_path, monk
         _recorded(tmp_path, k1, epochs, seconds)
     _recorded(tmp_path, k1, 500, 500.0, stopped_early=False)  # capped: no guide to the epochs (but to the speed)
     text = estimate([_point(num_masks=1, seed=7)], tmp_path, jobs=1)
-    assert "1.5 s/epoch (recorded by 4 run(s)) x 80 epochs (the median of 3 run(s) that stopped early)" in text
+    assert "1.5 s/epoch (recorded by 4 run(s)) x 80 epochs (the median of 3 run(s) of its shape and recipe that " \
+           "stopped early)" in text
     assert "estimated wall time with 1 job(s): 2 min 0 s" in text
+    # without a run of its shape that stopped early, its dataset, recipe and K guide the epochs
+    wide = estimate([_point(num_masks=1, hidden_sizes=[16])], tmp_path, jobs=1)
+    assert "x 80 epochs (the median of 3 run(s) of its dataset, recipe and K that stopped early)" in wide
+    _recorded(tmp_path, _point(num_masks=1, hidden_sizes=[16]), 30, 30.0)
+    assert "x 30 epochs (the median of 1 run(s) of its shape and recipe" in estimate(
+        [_point(num_masks=1, hidden_sizes=[16], seed=3)], tmp_path, jobs=1)
     # a cap is the run's epochs; another dataset or K is no guide to either
     assert "x 5 epochs (its cap)" in estimate([_point(num_masks=1, max_epochs=5)], tmp_path, jobs=1)
 

@@ -8,8 +8,8 @@ Per run, seconds per epoch x epochs, each from the best source there is:
   of the dataset's shape; else *unknown*: no speed is assumed for a device
   that is not here;
 * **epochs:** the run's cap; else the median of the complete runs that stopped
-  early with the same dataset, recipe and K (one, several, or mask sampling);
-  else *unknown*.
+  early with the same shape, recipe and mode, else with the same dataset, recipe
+  and K (one, several, or mask sampling); else *unknown*.
 
 The grid's wall time is the makespan of its runs in ``run_grid``'s order, and
 unknown where one run's is.  How close it came: benchmarks/RESULTS.md.
@@ -118,9 +118,14 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
         kind = resolve_device(cfg.device).type if device_available(cfg.device) else str(cfg.device).split(":")[0]
         same = [r for r in records.values() if str(r.get("device", "cpu")).split(":")[0] == kind
                 and all(_text(r.get(s)) == _text(shape[s]) for s in SHAPE)]
-        like = [int(r["epochs"]) for r in records.values() if str(r.get("stopped_early")) == "True"
-                and (r.get("dataset"), _text(r.get("protocol")), k(r.get("num_masks")))
-                == (cfg.dataset, _text(cfg.protocol), k(shape["num_masks"]))]
+        stopped = [r for r in records.values() if str(r.get("stopped_early")) == "True"]
+        # epochs: those of its shape, recipe and mode where some stopped early, else of its dataset, recipe and K
+        like, of = [int(r["epochs"]) for r in stopped if r.get("mode") == cfg.mode and all(
+            _text(r.get(s)) == _text(shape[s]) for s in (*SHAPE, "protocol"))], "its shape and recipe"
+        if not like:
+            like, of = [int(r["epochs"]) for r in stopped
+                        if (r.get("dataset"), _text(r.get("protocol")), k(r.get("num_masks")))
+                        == (cfg.dataset, _text(cfg.protocol), k(shape["num_masks"]))], "its dataset, recipe and K"
         if same:
             spe = statistics.median((float(r.get("train_seconds") or 0) + float(r.get("valid_seconds") or 0))
                                     / max(1, int(r["epochs"])) for r in same)
@@ -133,7 +138,7 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
         if cfg.train.max_epochs is not None:
             epochs, basis = cfg.train.max_epochs, "its cap"
         elif like:
-            epochs, basis = round(statistics.median(like)), f"the median of {len(like)} run(s) that stopped early"
+            epochs, basis = round(statistics.median(like)), f"the median of {len(like)} run(s) of {of} that stopped early"
         else:
             epochs, basis = None, "unknown: no run of its dataset, recipe and K has stopped early"
         known = spe is not None and epochs is not None
