@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from made.pipeline.grid import (CHOSEN_AT_8000, GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, RECIPES_AT_8000, UCI_CHOSEN,
+from made.pipeline.grid import (CHOSEN_AT_8000, GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, OTHER_SEEDS_AT_8000,
+                                RECIPES_AT_8000, UCI_CHOSEN,
                                 PROTOCOLS, expand, grid_outputs, run_id)
 
 
@@ -57,8 +58,9 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
         + [(1, "single", name, 0) for name in K1_CANDIDATES])
     # at 8000 units every arm: one seed of every recipe offered, 3 of the one chosen
     assert sorted(by_width[8000]) == sorted(
-        [(k, mode, r, 0) for (k, mode), recipes in RECIPES_AT_8000.items() for r in recipes]
-        + [(k, mode, chosen, s) for (k, mode), chosen in CHOSEN_AT_8000.items() for s in (1, 2)])
+        [(k, mode, r, s) for (k, mode), recipes in RECIPES_AT_8000.items() for r in recipes
+         for s in range(3 if r == CHOSEN_AT_8000[(k, mode)] else OTHER_SEEDS_AT_8000[(k, mode)])])
+    assert OTHER_SEEDS_AT_8000 == {(1, "single"): 1, (32, "order"): 1, (32, "connectivity"): 2}
     assert set(RECIPES_AT_8000) == {(1, "single"), (32, "order"), (32, "connectivity")}
     assert set(RECIPES_AT_8000[(1, "single")]) == set(K1_CANDIDATES)
     # K = 32 in each mode: Figure 2's recipe and the one K = 1 chose
