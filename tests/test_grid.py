@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from made.pipeline.grid import (CHOSEN_AT_8000, GRIDS, K1_CANDIDATES, LEFT_OUT_OF_SEARCH, MODES, OTHER_SEEDS_AT_8000,
-                                RECIPES_AT_8000, UCI_CHOSEN,
-                                PROTOCOLS, expand, grid_outputs, run_id)
+                                PROTOCOLS, RECIPES_AT_8000, UCI_CHOSEN, expand, grid_outputs, run_id)
 
 
 def test_figure2_grid_runs_k1_once_and_five_seeds_up_to_k4_three_beyond():
@@ -60,7 +59,7 @@ def test_widths_grid_gives_k1_its_own_recipe_search_and_reuses_figure2s_500_unit
     assert sorted(by_width[8000]) == sorted(
         [(k, mode, r, s) for (k, mode), recipes in RECIPES_AT_8000.items() for r in recipes
          for s in range(3 if r == CHOSEN_AT_8000[(k, mode)] else OTHER_SEEDS_AT_8000[(k, mode)])])
-    assert OTHER_SEEDS_AT_8000 == {(1, "single"): 1, (32, "order"): 1, (32, "connectivity"): 2}
+    assert OTHER_SEEDS_AT_8000 == {(32, "order"): 1, (32, "connectivity"): 2, (1, "single"): 1}
     assert set(RECIPES_AT_8000) == {(1, "single"), (32, "order"), (32, "connectivity")}
     assert set(RECIPES_AT_8000[(1, "single")]) == set(K1_CANDIDATES)
     # K = 32 in each mode: Figure 2's recipe and the one K = 1 chose

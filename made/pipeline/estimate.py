@@ -111,6 +111,7 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
     def k(masks) -> str:
         return {"": "sampling", "sampling": "sampling", "1": "1"}.get(_text(masks), "K > 1")
 
+    stopped = [r for r in records.values() if str(r.get("stopped_early")) == "True"]
     lines, seconds = [], []
     for p in schedule(points):
         cfg = p.config()
@@ -118,7 +119,6 @@ def estimate(points: list, results_dir: Path, jobs: int) -> str:
         kind = resolve_device(cfg.device).type if device_available(cfg.device) else str(cfg.device).split(":")[0]
         same = [r for r in records.values() if str(r.get("device", "cpu")).split(":")[0] == kind
                 and all(_text(r.get(s)) == _text(shape[s]) for s in SHAPE)]
-        stopped = [r for r in records.values() if str(r.get("stopped_early")) == "True"]
         # epochs: those of its shape, recipe and mode where some stopped early, else of its dataset, recipe and K
         like, of = [int(r["epochs"]) for r in stopped if r.get("mode") == cfg.mode and all(
             _text(r.get(s)) == _text(shape[s]) for s in (*SHAPE, "protocol"))], "its shape and recipe"

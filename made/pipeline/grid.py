@@ -82,12 +82,12 @@ REBUILD_1x500 = {**MNIST_1x500, **REBUILD}
 # chooses gets 3 seeds.  K = 1 is offered the three changes against early
 # overfitting (K1_CANDIDATES); K = 32, in each mode, Figure 2's recipe and the
 # one K = 1 chose.  tests/test_grid.py checks each choice against the committed runs.
-RECIPES_AT_8000 = {(1, "single"): tuple(K1_CANDIDATES), (32, "order"): ("adam", "adam_step10"),
-                   (32, "connectivity"): ("adam", "adam_step10")}
-CHOSEN_AT_8000 = {(1, "single"): "adam_step10", (32, "order"): "adam", (32, "connectivity"): "adam_step10"}
+RECIPES_AT_8000 = {(32, "order"): ("adam", "adam_step10"), (32, "connectivity"): ("adam", "adam_step10"),
+                   (1, "single"): tuple(K1_CANDIDATES)}
+CHOSEN_AT_8000 = {(32, "order"): "adam", (32, "connectivity"): "adam_step10", (1, "single"): "adam_step10"}
 # Each arm's other recipes keep the seeds they ran: one, but 2 for the connectivity-agnostic
 # arm's adam, which ran them before that arm had a search.
-OTHER_SEEDS_AT_8000 = {(1, "single"): 1, (32, "order"): 1, (32, "connectivity"): 2}
+OTHER_SEEDS_AT_8000 = {(32, "order"): 1, (32, "connectivity"): 2, (1, "single"): 1}
 
 GRIDS: dict[str, dict] = {
     # Figure 2: test NLL against the number of training masks, both modes, the
@@ -115,13 +115,12 @@ GRIDS: dict[str, dict] = {
                  axes=dict(num_masks=[1, 32], mode=["order", "connectivity"]), seeds=1),
             dict(base={"dataset": "binarized_mnist", "hidden_sizes": [2000], "num_masks": 1},
                  axes=dict(protocol=list(K1_CANDIDATES)), seeds=1),
-            *(dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 32, "valid_masks": 8},
-                   axes=dict(protocol=list(RECIPES_AT_8000[(32, mode)]), mode=[mode]),
-                   seeds={CHOSEN_AT_8000[(32, mode)]: 3, "default": OTHER_SEEDS_AT_8000[(32, mode)]})
-              for mode in ("order", "connectivity")),
-            dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": 1},
-                 axes=dict(protocol=list(RECIPES_AT_8000[(1, "single")])),
-                 seeds={CHOSEN_AT_8000[(1, "single")]: 3, "default": OTHER_SEEDS_AT_8000[(1, "single")]}),
+            # each arm at 8000 units: every recipe it is offered, 3 seeds of the one chosen
+            *(dict(base={"dataset": "binarized_mnist", "hidden_sizes": [8000], "num_masks": k,
+                         **({"valid_masks": 8} if k > 1 else {})},
+                   axes=dict(protocol=list(recipes), mode=[mode]),
+                   seeds={CHOSEN_AT_8000[(k, mode)]: 3, "default": OTHER_SEEDS_AT_8000[(k, mode)]})
+              for (k, mode), recipes in RECIPES_AT_8000.items()),
         ],
         # compare: comparison.md sets the 1x8000 runs beside the paper's rows
         csv="widths.csv", reports=("widths", "compare", "binarizations", "samples"),
