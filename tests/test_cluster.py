@@ -215,21 +215,32 @@ def test_results_dir_check_passes_on_a_shared_directory_and_leaves_nothing(tmp_p
     assert list((tmp_path / "results").iterdir()) == []
 
 
+def test_a_worker_that_cannot_see_or_write_the_results_dir_is_named(tmp_path, monkeypatch):
+    from made.pipeline import cluster
+
+    probe, token = tmp_path / "probe", "abc"
+    assert cluster._sees(str(probe), token).startswith("does not see the file")  # its own disk: no probe
+    probe.write_text("another")
+    assert cluster._sees(str(probe), token).startswith("sees another file")
+    probe.write_text(token)
+    assert cluster._sees(str(probe), token) == ""
+    monkeypatch.setattr(cluster.os, "access", lambda path, mode: False)
+    assert cluster._sees(str(probe), token) == "cannot write there"
+
+
 def test_results_dir_check_names_the_directory_and_each_worker_that_cannot_share_it(tmp_path):
     from made.pipeline.cluster import ClusterError, check_results_dir
 
-    answers = {
-        "tcp://10.0.0.1:4001": {"host": "node1", "pid": 1, "error": "PermissionError: Permission denied"},
-        # wrote the probe on its own disk: this machine does not see it
-        "tcp://10.0.0.2:4001": {"host": "node2", "pid": 2, "path": str(tmp_path / ".made-probe-x"), "text": "x\n"},
-    }
+    answers = {"tcp://10.0.0.1:4001": "cannot write there",
+               "tcp://10.0.0.2:4001": "does not see the file the driver wrote there (its own disk)",
+               "tcp://10.0.0.3:4001": ""}
     with pytest.raises(ClusterError) as error:
         check_results_dir(FakeClient(answers), tmp_path)
     message = str(error.value)
     assert str(tmp_path) in message and "\n" not in message
-    assert "tcp://10.0.0.1:4001 (host node1) cannot write there (PermissionError" in message
-    assert "tcp://10.0.0.2:4001 (host node2) wrote" in message and "does not see it" in message
-    assert "No run was started" in message
+    assert "worker tcp://10.0.0.1:4001 cannot write there" in message
+    assert "worker tcp://10.0.0.2:4001 does not see the file" in message and "10.0.0.3" not in message
+    assert "No run was started" in message and list(tmp_path.iterdir()) == []
 
 
 def test_run_grid_hands_a_backend_a_picklable_function_and_the_final_points(tmp_path, monkeypatch):

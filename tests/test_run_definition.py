@@ -128,6 +128,6 @@ def test_a_named_protocol_brings_its_recipe_and_settings_beside_it_win():
     # a recorded run holds every setting: read as recorded, never through a recipe
     row = {**adam.settings(), "lr_step_epochs": None}
     assert ExperimentConfig.from_metrics(row).train.lr_step_epochs is None
-    # a new protocol replaces the recipe's settings, keeps those set apart from it
-    paper = ExperimentConfig.from_dict({"protocol": "adam", "num_masks": 8}).replace(protocol="paper")
-    assert paper == ExperimentConfig.from_dict({"protocol": "paper", "num_masks": 8})
+    # replace keeps the recipe: another protocol is another config, built with from_dict
+    with pytest.raises(SettingsError, match="replace\\(\\) keeps the recipe"):
+        ExperimentConfig.from_dict({"protocol": "adam", "num_masks": 8}).replace(protocol="paper")

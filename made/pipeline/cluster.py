@@ -20,7 +20,6 @@ pool never need it (``pip install "made[cluster]"`` adds it).
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -51,47 +50,34 @@ def resources_for(point: RunPoint) -> dict | None:
     return {"GPU": 1} if device.split(":")[0] == "cuda" else None
 
 
-def _write_probe(results_dir: str, token: str) -> dict:
-    """On a worker: create the results directory if needed and write a probe
-    file there.  Errors are returned, not raised, so that every worker answers."""
-    info = {"host": socket.gethostname(), "pid": os.getpid()}
-    text = f"{token} {info['host']} {info['pid']} {uuid.uuid4().hex}\n"  # unique per worker, even in one process
-    path = Path(results_dir) / f"{PROBE_PREFIX}{token}-{text.split()[-1][:12]}"
+def _sees(probe: str, token: str) -> str:
+    """On a worker: "" if it reads ``token`` in the driver's ``probe`` file and may
+    write in its folder, else why not (answered, not raised, so every worker answers)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as exc:
-        return {**info, "error": f"{type(exc).__name__}: {exc.strerror or exc}"}
-    return {**info, "path": str(path), "text": text}
+        if Path(probe).read_text() != token:
+            return "sees another file at that path (the worker has its own disk there)"
+    except OSError:
+        return "does not see the file the driver wrote there (the worker has its own disk at that path)"
+    return "" if os.access(Path(probe).parent, os.W_OK) else "cannot write there"
 
 
 def check_results_dir(client, results_dir: Path) -> None:
-    """Every connected worker writes a probe into ``results_dir`` and this
-    machine reads each one back (then deletes it); ClusterError, naming the
-    directory and the workers, if any worker cannot write there or writes
-    somewhere this machine does not see (its own local disk)."""
+    """This machine writes a probe into ``results_dir`` and every connected worker
+    reads it back (then it is deleted); ClusterError, naming the directory and the
+    workers, if a worker does not see it (its own local disk) or cannot write there."""
     results_dir = Path(results_dir)
-    token = uuid.uuid4().hex[:12]
+    results_dir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex
+    probe = results_dir / f"{PROBE_PREFIX}{token[:12]}"
+    probe.write_text(token)
     try:
-        answers = client.run(_write_probe, str(results_dir), token)
+        answers = client.run(_sees, str(probe), token)
     except Exception as exc:  # a worker lost during the probe, say
         raise ClusterError(f"could not check that the Dask workers share the results directory {results_dir}: "
                            f"{type(exc).__name__}: {exc}.  No run was started.") from None
-    problems = []
-    for address, answer in sorted(answers.items()):
-        where = f"worker {address} (host {answer.get('host', '?')})"
-        if "error" in answer:
-            problems.append(f"{where} cannot write there ({answer['error']})")
-            continue
-        probe = Path(answer["path"])
-        try:
-            seen = probe.read_text()
-        except OSError:
-            seen = None
-        if seen != answer["text"]:
-            problems.append(f"{where} wrote {probe.name} there, but this machine does not see it "
-                            "(the worker has its own disk at that path)")
+    finally:
         probe.unlink(missing_ok=True)
+    problems = [f"worker {address} {why}" for address, why in sorted(answers.items()) if why]
     if problems:
         raise ClusterError(
             f"the Dask workers cannot share the results directory {results_dir}: " + "; ".join(problems)

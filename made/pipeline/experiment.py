@@ -194,14 +194,11 @@ class ExperimentConfig:
         return {name: flat[name] for name in self.names()}
 
     def replace(self, **changes) -> "ExperimentConfig":
-        """This config with some settings changed, by their flat names.  A new
-        ``protocol`` brings its recipe: the settings that were the old recipe's
-        (or defaults) take the new one's, those set apart from it stay."""
-        settings = self.settings()
-        if changes.get("protocol", self.protocol) != self.protocol:
-            before = ExperimentConfig.from_dict({"protocol": self.protocol}).settings()
-            settings = {k: v for k, v in settings.items() if v != before[k]}
-        return self.from_dict({**settings, **changes})
+        """This config with some settings changed, by their flat names; a recipe is
+        chosen by :meth:`from_dict`'s ``protocol``, not swapped here."""
+        if "protocol" in changes:
+            raise SettingsError("replace() keeps the recipe: build a config with another protocol with from_dict")
+        return self.from_dict({**self.settings(), **changes}, recipe=False)
 
     @property
     def hidden_label(self) -> str:
