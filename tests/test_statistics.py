@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from made.reports.statistics import (CLEAR, MIN_SEEDS, SUGGESTIVE, Difference, against_reference, difference,
-                                     judgement, mean_se)
+from made.reports.statistics import (CLEAR, MIN_SEEDS, SUGGESTIVE, TOLERANCE, Difference, difference,
+                                     judgement, mean_se, number_word, one_sample)
 
 
 @pytest.mark.parametrize("confidence, df, half", [(0.95, 1, 12.706), (0.95, 4, 2.776), (0.95, 30, 2.042),
@@ -75,19 +75,23 @@ def test_one_seed_is_not_judged_and_missing_is_missing():
     d = difference(seeds([80.0]), seeds([91.0, 91.4, 91.2]))
     assert d.verdict == "not judged" and d.delta == pytest.approx(-11.2) and judgement(d) == "not judged (1+3 seeds)"
     assert difference(seeds([]), seeds([91.0])).verdict == "missing"
-    assert against_reference(seeds([81.0]), 79.66).verdict == "not judged"
-    assert judgement(against_reference(seeds([81.0, 81.2]), 79.66)) == "not judged (2 seeds)"
+    assert one_sample(81.0, float("nan"), 1, 79.66).verdict == "not judged"
+    assert number_word(81.1, 0.1, 2, 79.66) == "not judged (2 seeds)"
 
 
-def test_against_a_fixed_number_a_one_sample_interval():
+def test_against_a_fixed_number_a_one_sample_interval_and_a_tolerance():
     from scipy import stats
 
     values = [79.82, 79.69, 79.75]
-    d = against_reference(seeds(values), 79.66)
+    d = one_sample(*mean_se(seeds(values)), 79.66)
     assert d.method == "one-sample" and d.seeds == "3 seeds" and d.df == 2
     assert d.delta / d.se == pytest.approx(stats.ttest_1samp(values, 79.66).statistic)
-    assert judgement(against_reference(seeds([13.19, 13.21, 13.20]), 13.13)) == "higher (clear)"
-    assert judgement(against_reference(seeds([9.0, 9.1, 8.9]), 9.69), "better", "worse") == "better (clear)"
+    # a gap far beyond the spread but inside the tolerance reproduces the number; one wholly
+    # beyond it does not; one whose interval straddles the tolerance is not settled
+    assert TOLERANCE == 1.0
+    assert number_word(*mean_se(seeds([13.19, 13.21, 13.20])), 13.13) == "reproduced"
+    assert number_word(*mean_se(seeds([85.0, 85.1, 85.2])), 83.63) == "not reproduced"
+    assert number_word(*mean_se(seeds([84.0, 84.9, 85.2])), 83.63) == "not settled"
 
 
 def test_words_and_numbers_of_a_difference():

@@ -1,7 +1,7 @@
 """This project's MNIST numbers beside the paper's and the seed project's (comparison.md, comparison.csv).
 
 Each of our rows is a mean over seeds, set against one reference number by
-:func:`made.reports.statistics.against_reference` (a one-sample interval);
+the one rule for that, :func:`made.reports.statistics.number_word`;
 rows that do not measure the same thing as their reference (a test number
 against a validation one, a logit average that is not a likelihood, another
 width or another architecture) are shown, not judged.  The seed project's one
@@ -21,7 +21,7 @@ from pathlib import Path
 from .figure2 import figure2_runs, logit_averages
 from .references import PAPER_WIDTH, reference
 from .runs import by_seed, describe, read_table, select
-from .statistics import against_reference, fmt_mean, judgement, mean_se
+from .statistics import fmt_mean, mean_se, number_word
 from .widths import widths_runs, with_chosen_recipes
 
 
@@ -43,7 +43,6 @@ def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = 
     values = by_seed(runs, column) if len(runs) else pd.Series(dtype=float)
     mean, se, n = mean_se(values)
     number = float(ref["test_nll"]) if ref is not None else float("nan")
-    d = against_reference(values, number) if judged and ref is not None else None
     # a row shown and not judged says why: its note's first clause ("not judged: another width")
     why = "not judged: " + note.split(";")[0].split(":")[0]
     return {
@@ -55,7 +54,7 @@ def _row(setting: str, runs: pd.DataFrame | None, column: str, ref, note: str = 
         "reference_source": ref["model"] if ref is not None else "",
         "reference_confidence": ref["confidence"] if ref is not None else "",
         "difference": mean - number if ref is not None and n else float("nan"),
-        "judgement": judgement(d) if d is not None and n else (why if ref is not None and n and not judged else ""),
+        "judgement": "" if ref is None or not n else number_word(mean, se, n, number) if judged else why,
         "data_variant": describe(runs, "data_variant"),
         "protocol": describe(runs, "protocol"),
         "epochs": epochs_note(runs) if len(runs) else "",

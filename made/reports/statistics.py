@@ -5,8 +5,8 @@ examples: the seeds are the repetitions of the experiment.  :func:`difference`
 compares the two means with Welch's unequal-variance t interval over every
 seed of each side: no pairing, since nothing ties seed 0 of one setting to
 seed 0 of another once they train different masks (or recipes), and no seed is
-left out.  :func:`against_reference` sets our mean against one fixed number
-(the paper's, the seed project's) with a one-sample interval.
+left out.  :func:`number_word` sets our mean against one fixed number (the
+paper's, the seed project's) with a one-sample interval and a tolerance.
 
 The interval is ``scipy.stats.t.interval`` around the difference of the means,
 its standard error over seeds as the scale.  ``scipy.stats.ttest_ind(a, b,
@@ -23,6 +23,12 @@ degrees of freedom (Welch-Satterthwaite; n - 1 against a fixed number):
 * **within the spread**: the 80 % interval includes 0;
 * **not judged**: a side has fewer than 3 seeds.  With 2 seeds a standard
   deviation rests on one degree of freedom; the difference is shown, not judged.
+
+Against one fixed number, whose own seed-to-seed spread is unknown, a gap of
+any size may be real, so the question is whether it is small: *reproduced*
+where the 95 % one-sample interval of our mean minus the number lies within
+:data:`TOLERANCE` nats of 0, *not reproduced* where it lies wholly beyond,
+*not settled* otherwise (:func:`number_word`).
 
 >>> d = difference(pd.Series([90.1, 90.5, 90.2, 90.7, 90.3]), pd.Series([90.9, 91.2, 91.1, 91.5, 91.0]))
 >>> d.verdict, d.method, round(d.delta, 2), d.seeds
@@ -46,6 +52,7 @@ from ..evaluate import mean_and_stderr
 CLEAR = 0.95  # confidence of the interval that must exclude 0 for "clear"
 SUGGESTIVE = 0.80  # ... and for "suggestive"
 MIN_SEEDS = 3  # seeds a side needs before a difference is judged
+TOLERANCE = 1.0  # nats: within this of a reference number, a mean reproduces it
 
 
 # --- means over seeds ----------------------------------------------------------------------------
@@ -74,7 +81,7 @@ def fmt_mean(mean: float, se: float) -> str:
 @dataclass(frozen=True)
 class Difference:
     """``a - b`` judged by :func:`difference` (or a mean minus a fixed number,
-    :func:`against_reference`)."""
+    :func:`one_sample`)."""
 
     delta: float  # the estimate: the difference of the means
     se: float  # its standard error (NaN: not judged)
@@ -153,27 +160,10 @@ def difference(a, b) -> Difference:
     return _judge(ma - mb, se, df, "Welch", seeds)
 
 
-def against_reference(values, reference: float) -> Difference:
-    """Our mean over seeds minus a fixed number quoted without a spread (the
-    paper's, the seed project's): a one-sample t interval with n - 1 degrees of
-    freedom, with at least :data:`MIN_SEEDS` seeds.  It says whether our mean
-    differs from that number; the number's own seed-to-seed spread is unknown
-    and not in the interval.
-
-    >>> round(against_reference(pd.Series([79.82, 79.69, 79.75]), 79.66).delta, 3)
-    0.093
-    >>> against_reference(pd.Series([79.82, 79.69]), 79.66).verdict
-    'not judged'
-    """
-    values = _by_seed(values)
-    if not len(values) or math.isnan(reference):
-        return _not_judged()
-    return one_sample(*mean_se(values), reference)
-
-
 def one_sample(mean: float, se: float, n: int, reference: float) -> Difference:
-    """:func:`against_reference` from a mean, its standard error and its number of
-    seeds, for a table that keeps only those (the UCI rows' summary).
+    """Our mean over ``n`` seeds (standard error ``se``) minus a fixed number quoted
+    without a spread: a one-sample t interval with n - 1 degrees of freedom, with at
+    least :data:`MIN_SEEDS` seeds.
 
     >>> one_sample(79.753, 0.0376, 3, 79.66).interval()[0] < 0
     True
@@ -184,14 +174,37 @@ def one_sample(mean: float, se: float, n: int, reference: float) -> Difference:
     return _judge(mean - reference, se, n - 1, "one-sample", seeds)
 
 
+def number_word(mean: float, se: float, n: int, reference: float) -> str:
+    """The word for our mean over ``n`` seeds against one reference number: the rule
+    for every table and document that sets a number of ours against the paper's or
+    the seed project's.
+
+    >>> number_word(88.5, 0.05, 3, 88.4), number_word(91.5, 0.05, 3, 88.4), number_word(89.0, 0.3, 3, 88.4)
+    ('reproduced', 'not reproduced', 'not settled')
+    >>> number_word(88.5, 0.05, 2, 88.4), number_word(float("nan"), float("nan"), 0, 88.4)
+    ('not judged (2 seeds)', 'not run')
+    """
+    if not n:
+        return "not run"
+    d = one_sample(mean, se, n, reference)
+    if d.verdict == "not judged":
+        return f"not judged ({d.seeds})"
+    low, high = d.interval()
+    if -TOLERANCE <= low and high <= TOLERANCE:
+        return "reproduced"
+    if low > TOLERANCE or high < -TOLERANCE:
+        return "not reproduced"
+    return "not settled"
+
+
 def judgement(d: Difference, lower: str = "lower", higher: str = "higher") -> str:
     """A verdict as a table cell: ``higher (clear)``, ``lower (suggestive)``,
-    ``within the spread``, ``not judged (2 seeds)`` or empty when missing.
+    ``within the spread``, ``not judged (2+3 seeds)`` or empty when missing.
 
-    >>> judgement(against_reference(pd.Series([80.0, 80.2, 80.1]), 79.0))
+    >>> judgement(difference(pd.Series([80.0, 80.2, 80.1]), pd.Series([79.0, 79.1, 79.2])))
     'higher (clear)'
-    >>> judgement(against_reference(pd.Series([80.0, 80.2]), 79.0))
-    'not judged (2 seeds)'
+    >>> judgement(difference(pd.Series([80.0, 80.2]), pd.Series([79.0, 79.1, 79.2])))
+    'not judged (2+3 seeds)'
     """
     if d.verdict in ("clear", "suggestive"):
         return f"{lower if d.delta < 0 else higher} ({d.verdict})"

@@ -4,7 +4,7 @@ Per dataset and setting (one mask; mask sampling) the recipe with the lowest
 *validation* NLL, averaged over its seeds, is the row (never test, never a
 run that did not stop early); where the authors published a command it is
 the row as published, and the others stand beside it.  Each row is set
-against the paper's number with :func:`made.reports.statistics.against_reference`.
+against the paper's number by :func:`made.reports.statistics.number_word`.
 The search (:func:`_select`) picks the winner with pandas (``groupby`` of the
 recipes' means, ``idxmin``); what is home-made around it is what the table
 must also say: which recipes were not chosen and their validation NLL, which
@@ -21,7 +21,7 @@ from pathlib import Path
 from ..data import DATASETS
 from .references import reference, reference_numbers
 from .runs import SECONDS, by_seed, read_grid
-from .statistics import against_reference, judgement, mean_se
+from .statistics import mean_se, number_word
 
 # What mask sampling resamples at every minibatch, by training mode.
 RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivity only", "single": ""}
@@ -176,7 +176,7 @@ def uci_table(runs: pd.DataFrame, expected: pd.DataFrame | None = None, publishe
             "difference": mean - paper,
             # an ablation is not a reproduction: its gap to the paper is shown, not judged
             "judgement": ("ablation: not judged against the paper" if role == "beside"
-                          else judgement(against_reference(by_seed(sub, col), paper))),
+                          else number_word(*mean_se(by_seed(sub, col)), paper)),
             "protocol": "/".join(protocols) or "",
             "valid_nll": float(sub["valid_nll"].mean()) if "valid_nll" in sub else float("nan"),
             "not_chosen_valid_nll": others.get((dataset, k), "") if role in ("chosen", "incomplete") else "",
@@ -234,27 +234,24 @@ def runs_shown(runs: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-# The words of the 1-nat rule (made.reports.verdict.number_word) in the order uci.md's summary groups its rows
+# The words of the rule (made.reports.statistics.number_word) in the order uci.md's summary groups its rows
 WORD_GROUPS = ("reproduced", "not reproduced", "not settled", "not judged")
 
 
 def context(results: Path) -> dict:
     """uci.md's context, from uci.csv and the grid as the pipeline wrote it (uci_grid.json): the
-    table (:func:`uci_table`), its rows set against the paper grouped by the word of the 1-nat
-    rule (:func:`made.reports.verdict.uci_verdicts`: reproduced, not reproduced, not settled,
-    not judged), the ablations, the datasets not run, every run, and the recipes left out of
-    the search with why."""
-    from .verdict import uci_verdicts  # here: the verdict reads the report modules
-
+    table (:func:`uci_table`), its rows set against the paper grouped by their word
+    (reproduced, not reproduced, not settled, not judged), the ablations, the datasets not
+    run, every run, and the recipes left out of the search with why."""
     runs, grid = pd.read_csv(results / "uci.csv"), read_grid(results, "uci")
     table = uci_table(runs, uci_expected(grid["points"]), grid["published"], grid["left_out"])
-    words = pd.Series([v["word"] for v in uci_verdicts(table)], index=table.index)
+    words = table["judgement"].fillna("")
     ablation = table["judgement"].fillna("").str.startswith("ablation")
     judged = table[table["test_nll"].notna() & ~ablation]
 
     def rows(part):
         return [{"dataset": r.dataset, "setting": r.setting + (f", {r.resampling}" if r.resampling else ""),
-                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "judgement": r.judgement}
+                 "role": r.role, "ours": f"{r.test_nll:.2f}", "paper": f"{r.paper:.2f}", "difference": f"{r.difference:+.2f}"}
                 for r in part.itertuples()]
     return {"table": _shown(table), "judged": len(judged),
             "groups": [{"word": w, "rows": rows(judged[words[judged.index].str.startswith(w)])} for w in WORD_GROUPS],

@@ -11,9 +11,8 @@ nothing is computed here twice; only the words' rules are this module's.
 The words, each by one stated rule:
 
 * **a number** (the paper's, or the seed project's) against our mean over at
-  least 3 seeds: *reproduced* where the 95 % one-sample interval of ours minus
-  theirs lies within :data:`TOLERANCE` nats of 0, *not reproduced* where it lies
-  wholly beyond, *not settled* otherwise; *not judged* with fewer than 3 seeds;
+  least 3 seeds: :func:`made.reports.statistics.number_word`, the one rule of
+  every table too;
 * **a claim** that more masks help (K = 32 against K = 1, Welch over every
   seed, :func:`made.reports.statistics.difference`): *reproduced* where K = 32
   is better (clear), *not reproduced* where it is worse (clear), *not settled*
@@ -33,34 +32,8 @@ from .recipes import first_point_values
 from .references import paper_nll, reference
 from .runs import MODE_LABEL, PAPER_FILE, TRAINING_MODES, at, read_table, run_seconds, select
 from .samples import best_run
-from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, fmt_mean, one_sample
+from .statistics import CLEAR, MIN_SEEDS, SUGGESTIVE, TOLERANCE, fmt_mean, number_word
 from .widths import widths_context
-
-# Within this many nats of a reference number, a mean reproduces it (the UCI
-# report's "within 1 nat of the paper").
-TOLERANCE = 1.0
-
-
-def number_word(mean: float, se: float, n: int, reference_value: float) -> str:
-    """The word for our mean over ``n`` seeds against one reference number.
-
-    >>> number_word(88.5, 0.05, 3, 88.4), number_word(91.5, 0.05, 3, 88.4), number_word(89.0, 0.3, 3, 88.4)
-    ('reproduced', 'not reproduced', 'not settled')
-    >>> number_word(88.5, 0.05, 2, 88.4)
-    'not judged (2 seeds)'
-    """
-    if not n:
-        return "not run"
-    d = one_sample(mean, se, n, reference_value)
-    if d.verdict == "not judged":
-        return f"not judged ({d.seeds})"
-    low, high = d.interval()  # of the 95 % one-sample interval, as the reports' rule
-    if -TOLERANCE <= low and high <= TOLERANCE:
-        return "reproduced"
-    if low > TOLERANCE or high < -TOLERANCE:
-        return "not reproduced"
-    return "not settled"
-
 
 def claim_word(d) -> str:
     """The word for the claim that more masks help, from K = 32 minus K = 1."""
@@ -154,8 +127,8 @@ def _gap(d, paper: float) -> str | None:
 
 def uci_verdicts(table: pd.DataFrame) -> list[dict]:
     """One row per row of the uci report's table (:func:`made.reports.uci.uci_table`: per
-    dataset and setting the recipe chosen, or the authors' command), in its order, with the
-    word of :func:`number_word` (uci.md's summary groups its rows by it)."""
+    dataset and setting the recipe chosen, or the authors' command), in its order, with its
+    word (the table's ``judgement``)."""
     rows = []
     for r in table.itertuples():
         if pd.isna(r.test_nll):
@@ -165,10 +138,9 @@ def uci_verdicts(table: pd.DataFrame) -> list[dict]:
                          "why": "no copy of its data here"})
             continue
         setting = r.setting.split(" (")[0] + (f", {r.resampling}" if isinstance(r.resampling, str) and r.resampling else "")
-        n, se = int(r.seeds), float(r.stderr_over_seeds)
-        rows.append({"dataset": r.dataset, "setting": setting, "paper": f"{r.paper:.2f}", "ours": _text(r.test_nll, se, n),
-                     "word": "ablation, not judged" if str(r.judgement).startswith("ablation")
-                     else number_word(r.test_nll, se, n, r.paper), "why": r.role})
+        word = "ablation, not judged" if str(r.judgement).startswith("ablation") else r.judgement
+        rows.append({"dataset": r.dataset, "setting": setting, "paper": f"{r.paper:.2f}",
+                     "ours": _text(r.test_nll, float(r.stderr_over_seeds), int(r.seeds)), "word": word, "why": r.role})
     return rows
 
 
