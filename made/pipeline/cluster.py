@@ -66,10 +66,15 @@ def check_results_dir(client, results_dir: Path) -> None:
     reads it back (then it is deleted); ClusterError, naming the directory and the
     workers, if a worker does not see it (its own local disk) or cannot write there."""
     results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex
     probe = results_dir / f"{PROBE_PREFIX}{token[:12]}"
-    probe.write_text(token)
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text(token)
+    except OSError as exc:
+        raise ClusterError(f"this machine cannot write there: the results directory {results_dir} "
+                           f"({type(exc).__name__}: {exc.strerror or exc}); give a folder on a filesystem that "
+                           "it and every worker mount, with --results-dir.  No run was started.") from None
     try:
         answers = client.run(_sees, str(probe), token)
     except Exception as exc:  # a worker lost during the probe, say
