@@ -202,6 +202,7 @@ def test_comparison_tables_stderr_over_seeds_is_stdev_over_sqrt_n():
 
     runs = pd.DataFrame([dict(dataset="dna", hidden_sizes="500", num_masks="1", ensemble_masks=1, seed=s,
                               data_variant="larochelle", best_epoch=100, test_nll_single_mask=v,
+                              protocol="paper", mode="single", valid_nll=v + 1.0,
                               test_nll_single_mask_stderr=0.3 + 0.1 * s, test_nll_ensemble=v)
                          for s, v in enumerate(SEED_VALUES)])
     row = uci_table(runs).iloc[0]

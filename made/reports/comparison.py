@@ -148,7 +148,7 @@ def context(results: Path) -> dict:
         this_project=[fmt_mean(m, s) if n else "not run yet"
                       for m, s, n in zip(table["this_project"], table["stderr_over_seeds"], table["seeds"])],
         difference=["" if math.isnan(d) else f"{d:+.2f}" for d in table["difference"]])
-    return {"seed": {"seeds": int(seed["seeds"]), "judgement": seed["judgement"],
+    return {"seed": {"seeds": int(seed["seeds"]),
                      "difference": f"{seed['difference']:+.2f}" if seed["seeds"] else "",
                      "authors": fmt_mean(authors["this_project"], authors["stderr_over_seeds"]),
                      "authors_seeds": int(authors["seeds"])},

@@ -27,25 +27,9 @@ from .statistics import mean_se, number_word
 RESAMPLING = {"order": "ordering and connectivity", "connectivity": "connectivity only", "single": ""}
 
 
-def _recipe_columns(runs: pd.DataFrame, expected: pd.DataFrame | None = None) -> list[str]:
-    """What distinguishes the recipes searched over: the protocol and the
-    resampling mode where either varies (in the runs or the grid's
-    ``expected`` points), else the learning rate."""
-    def known(column):
-        return column in runs and runs[column].notna().all()
-
-    def varies(column, frame):
-        return frame is not None and column in frame and frame[column].nunique() > 1
-
-    named = [c for c in ("protocol", "mode") if known(c)]
-    if any(varies(c, f) for c in named for f in (runs, expected)):
-        return named
-    return ["lr"] if known("lr") and varies("lr", runs) else []
-
-
 def recipe_name(values: dict) -> str:
     """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
-    parts = [str(values[c]) for c in ("protocol", "lr") if c in values and not pd.isna(values[c])]
+    parts = [str(values["protocol"])] if not pd.isna(values.get("protocol")) else []
     label = RESAMPLING.get(str(values.get("mode", "")), "")
     return ", ".join(parts[:1] + ([label] if label else []))
 
@@ -53,10 +37,9 @@ def recipe_name(values: dict) -> str:
 def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
             published: dict | None = None, left_out: dict | None = None
             ) -> tuple[pd.DataFrame, dict, pd.DataFrame, set]:
-    """Per group, the recipe (protocol and resampling mode, or learning rate)
-    with the lowest validation NLL, averaged over its seeds, with all its
-    seeds; never test, and never a recipe with a run that did not stop early.
-    Without competing recipes, the best run per group and seed.
+    """Per group, the recipe (protocol and resampling mode) with the lowest
+    validation NLL, averaged over its seeds, with all its seeds; never test,
+    and never a recipe with a run that did not stop early.
 
     Beside those runs, the recipes not chosen (with their
     mean validation NLL, "did not stop early", or, from ``expected`` (the
@@ -65,12 +48,8 @@ def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = N
     maps a group to the recipe that stands as published, whatever the
     validation NLL of the others), and the groups whose search has an
     unfinished recipe (their choice is not yet the validation's)."""
-    if "valid_nll" not in runs:  # a table without validation numbers: nothing to choose by
-        return runs, {}, runs.iloc[:0], set()
-    recipe = _recipe_columns(runs, expected)
-    if not recipe:
-        keys = [*by, "seed"] if "seed" in runs else by
-        return runs.loc[runs.groupby(keys, dropna=False)["valid_nll"].idxmin().values], {}, runs.iloc[:0], set()
+    # the recipe: its protocol and resampling mode (a run's table always records both)
+    recipe = [c for c in ("protocol", "mode") if c in runs and runs[c].notna().all()]
     stopped = runs["stopped_early"].astype(bool) if "stopped_early" in runs else True
     means = (runs.assign(_stopped=stopped).groupby([*by, *recipe], dropna=False)
              .agg(valid_nll=("valid_nll", "mean"), stopped=("_stopped", "all")).reset_index())
