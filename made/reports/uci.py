@@ -31,7 +31,7 @@ def recipe_name(values: dict) -> str:
     """A recipe as a reader reads it: ``adadelta``, ``paper, connectivity only``."""
     parts = [str(values["protocol"])] if not pd.isna(values.get("protocol")) else []
     label = RESAMPLING.get(str(values.get("mode", "")), "")
-    return ", ".join(parts[:1] + ([label] if label else []))
+    return ", ".join(parts + ([label] if label else []))
 
 
 def _select(runs: pd.DataFrame, by: list[str], expected: pd.DataFrame | None = None,
@@ -225,7 +225,7 @@ def context(results: Path) -> dict:
     runs, grid = pd.read_csv(results / "uci.csv"), read_grid(results, "uci")
     table = uci_table(runs, uci_expected(grid["points"]), grid["published"], grid["left_out"])
     words = table["judgement"].fillna("")
-    ablation = table["judgement"].fillna("").str.startswith("ablation")
+    ablation = words.str.startswith("ablation")
     judged = table[table["test_nll"].notna() & ~ablation]
 
     def rows(part):

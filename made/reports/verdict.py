@@ -5,8 +5,9 @@ The README's verdict table and the results' README are templates
 wrote; :func:`values` gives every number they show, and every word that
 follows from a number.  The numbers are the report modules' own (Figure 2's
 and the widths' summaries and judged differences from their contexts, the UCI
-rows from ``uci_comparison.csv``, the first point from :mod:`.recipes`):
-nothing is computed here twice; only the words' rules are this module's.
+rows and their words from ``uci_comparison.csv``, the first point from
+:mod:`.recipes`): nothing is computed here twice.  The word for a number is
+:mod:`.statistics`' (the one rule of every table); only the claim's word is this module's.
 
 The words, each by one stated rule:
 
